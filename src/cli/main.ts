@@ -1,0 +1,77 @@
+import { pino } from 'pino';
+import { helpText, parseFlags, UsageError } from '../config/flags.js';
+import { loadConfig } from '../config/load.js';
+import { SocketInput } from '../inputs/socket.js';
+import { StewardNode } from '../node/node.js';
+
+/** `steward [flags]`: runs the daemon until SIGINT or SIGTERM. */
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseFlags(argv);
+  } catch (err) {
+    return usage(err);
+  }
+  if (parsed.help) {
+    process.stdout.write(helpText() + '\n');
+    return 0;
+  }
+  const configFolder = process.env.CONFIG_FOLDER ?? './etc/';
+  let cfg;
+  try {
+    cfg = loadConfig(configFolder, parsed.values);
+  } catch (err) {
+    return usage(err);
+  }
+  // Logs go to stderr, so stdout carries only what REQToConsole prints.
+  const logger = pino({ level: process.env.STEWARD_LOG_LEVEL ?? 'info', base: { node: cfg.nodeName } }, pino.destination(2));
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err: err.stack }, 'uncaught exception, exiting');
+    process.exit(70);
+  });
+  process.on('unhandledRejection', (err) => logger.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled rejection'));
+
+  const node = new StewardNode(cfg, logger);
+  const socket = new SocketInput(cfg.socketPath, { accept: (b) => node.acceptInput(b), logger: logger.child({ component: 'socket' }) });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    setTimeout(() => {
+      logger.error('stop took more than 10 s, exiting');
+      process.exit(1);
+    }, 10_000).unref();
+    void Promise.allSettled([socket.stop(), node.stop()]).then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  try {
+    await socket.start();
+  } catch (err) {
+    logger.fatal((err as Error).message);
+    await node.stop();
+    return 1;
+  }
+  logger.info({ node: cfg.nodeName, central: cfg.centralNodeName, broker: cfg.brokerServers }, 'steward started');
+  await node.start();
+  return -1; // keep running
+}
+
+function usage(err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`steward: ${err.message}\n`);
+    return 2;
+  }
+  throw err;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`steward: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

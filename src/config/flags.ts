@@ -1,0 +1,88 @@
+import { didYouMean } from '../lib/closest.js';
+import { FIELDS, fieldByFlag, type FieldSpec, type RawConfig } from './schema.js';
+
+/** A usage error: the message says what was wrong and what to do. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface ParsedFlags {
+  values: RawConfig;
+  help: boolean;
+}
+
+/**
+ * Parses Go-style flags: `-name=value`, `--name=value`, `-name value`, `--name value`;
+ * booleans as `-flag` (true) or `-flag=false`, as Go's flag package does.
+ */
+export function parseFlags(argv: readonly string[]): ParsedFlags {
+  const values: RawConfig = {};
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('-') || arg === '-' || arg === '--') {
+      throw new UsageError(`unexpected argument "${arg}": flags look like -name=value (see --help)`);
+    }
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq === -1 ? body : body.slice(0, eq);
+    if (name === 'help' || name === 'h') {
+      help = true;
+      continue;
+    }
+    const field = fieldByFlag(name) ?? FIELDS.find((f) => f.flag.toLowerCase() === name.toLowerCase());
+    if (field === undefined) {
+      throw new UsageError(
+        `unknown flag -${name}${didYouMean(name, FIELDS.map((f) => f.flag))}; run steward --help for every flag`,
+      );
+    }
+    let raw: string;
+    if (eq !== -1) raw = body.slice(eq + 1);
+    else if (field.type === 'bool') raw = 'true';
+    else {
+      const next = argv[i + 1];
+      if (next === undefined) throw new UsageError(`flag -${field.flag} needs a value`);
+      raw = next;
+      i++;
+    }
+    values[field.flag] = convert(field, raw, `flag -${field.flag}`);
+  }
+  return { values, help };
+}
+
+/** Converts a textual value for `field`, with an error naming `where`. */
+export function convert(field: FieldSpec, raw: string, where: string): string | number | boolean {
+  switch (field.type) {
+    case 'string':
+      return raw;
+    case 'int': {
+      if (!/^-?\d+$/.test(raw.trim())) throw new UsageError(`${where}: "${raw}" is not a whole number`);
+      return Number.parseInt(raw, 10);
+    }
+    case 'bool': {
+      const v = raw.toLowerCase();
+      if (['true', '1', 't', 'yes'].includes(v)) return true;
+      if (['false', '0', 'f', 'no'].includes(v)) return false;
+      throw new UsageError(`${where}: "${raw}" is not true or false`);
+    }
+  }
+}
+
+/** The text of `steward --help`: every flag with its type and default. */
+export function helpText(): string {
+  const lines = [
+    'Usage: env CONFIG_FOLDER=./etc/ steward -nodeName=<name> -centralNodeName=<name> [flags]',
+    '',
+    'Flags can be written -name=value, --name=value, -name value or --name value; booleans as -flag or -flag=false.',
+    'Values: defaults < $CONFIG_FOLDER/config.toml < flags. The merged result is written back to config.toml.',
+    '',
+  ];
+  for (const f of FIELDS) {
+    const type = f.type === 'bool' ? '' : f.type === 'int' ? ' int' : ' string';
+    const def = f.type === 'string' ? JSON.stringify(f.default) : String(f.default);
+    const later = 'later' in f ? ` [accepted now, active with ${f.later}]` : '';
+    lines.push(`  -${f.flag}${type}`, `        ${f.help}${later} (default ${def})`);
+  }
+  lines.push('', 'Operator commands: none yet; messages are sent by writing JSON or YAML to <socketFolder>/steward.sock.');
+  return lines.join('\n');
+}

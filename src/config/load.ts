@@ -1,0 +1,159 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import { convert, UsageError } from './flags.js';
+import { defaults, FIELDS, fieldByKey, type RawConfig } from './schema.js';
+import { didYouMean } from '../lib/closest.js';
+import { NODE_NAME } from '../message/parse.js';
+
+/** The configuration compiled once into the units the code uses. */
+export interface ResolvedConfig {
+  readonly nodeName: string;
+  readonly centralNodeName: string;
+  readonly brokerServers: string[];
+  readonly configFolder: string;
+  readonly socketPath: string;
+  readonly databaseFolder: string;
+  readonly dataFolder: string;
+  readonly maxInFlightPerNode: number;
+  readonly connectTimeoutMs: number;
+  readonly connectRetryIntervalMs: number;
+  readonly reconnectJitterMs: number;
+  readonly reconnectJitterTlsMs: number;
+  readonly defaultAckTimeoutMs: number;
+  readonly defaultRetries: number;
+  readonly defaultMethodTimeoutMs: number;
+  readonly errorAckTimeoutMs: number;
+  readonly errorRetries: number;
+  readonly compression: '' | 'g' | 'z';
+  readonly serialization: 'cbor' | 'json';
+  readonly helloIntervalMs: number;
+  /** Method name -> its startSub switch (methods without a switch are always on). */
+  readonly subscriberSwitches: ReadonlyMap<string, boolean>;
+  readonly raw: RawConfig;
+}
+
+/**
+ * Reads `<configFolder>/config.toml` (if any), applies `flagValues` on top, writes the merged
+ * result back, and compiles it. Throws UsageError with a clear message on bad values.
+ */
+export function loadConfig(configFolder: string, flagValues: RawConfig): ResolvedConfig {
+  const file = path.join(configFolder, 'config.toml');
+  const merged: RawConfig = { ...defaults(), ...readConfigFile(file), ...flagValues };
+  const resolved = resolve(merged, configFolder);
+  fs.mkdirSync(configFolder, { recursive: true, mode: 0o700 });
+  writeConfigFile(file, merged);
+  return resolved;
+}
+
+function readConfigFile(file: string): RawConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new UsageError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`config file ${file} is not valid TOML: ${(err as Error).message}`);
+  }
+  const out: RawConfig = {};
+  for (const [key, value] of Object.entries(doc)) {
+    if (key === 'ConfigFolder') continue;
+    const field = fieldByKey(key) ?? FIELDS.find((f) => f.key.toLowerCase() === key.toLowerCase());
+    if (field === undefined) {
+      throw new UsageError(
+        `config file ${file}: unknown key ${key}${didYouMean(key, FIELDS.map((f) => f.key))}`,
+      );
+    }
+    const where = `config file ${file}, key ${key}`;
+    const v = typeof value === 'bigint' ? Number(value) : value;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      out[field.flag] =
+        typeof v === 'string' && field.type !== 'string' ? convert(field, v, where) : checkType(field.type, v, where);
+    } else {
+      throw new UsageError(`${where}: expected a ${field.type}`);
+    }
+  }
+  return out;
+}
+
+function checkType(type: string, v: string | number | boolean, where: string): string | number | boolean {
+  const ok =
+    (type === 'string' && typeof v === 'string') ||
+    (type === 'int' && typeof v === 'number' && Number.isInteger(v)) ||
+    (type === 'bool' && typeof v === 'boolean');
+  if (!ok) throw new UsageError(`${where}: expected a ${type === 'int' ? 'whole number' : type}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function writeConfigFile(file: string, merged: RawConfig): void {
+  const doc: Record<string, string | number | boolean> = {};
+  for (const f of FIELDS) doc[f.key] = merged[f.flag] ?? f.default;
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, stringifyToml(doc) + '\n', { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
+  const str = (k: string): string => String(c[k] ?? '');
+  const int = (k: string): number => Number(c[k] ?? 0);
+  const nodeName = str('nodeName');
+  const centralNodeName = str('centralNodeName');
+  if (nodeName === '') throw new UsageError('the nodeName config option or flag cannot be empty, give -nodeName=<name> (see --help)');
+  if (centralNodeName === '') {
+    throw new UsageError('the centralNodeName config option or flag cannot be empty, give -centralNodeName=<name> (see --help)');
+  }
+  for (const [flag, v] of [['nodeName', nodeName], ['centralNodeName', centralNodeName]] as const) {
+    if (!NODE_NAME.test(v)) throw new UsageError(`-${flag}="${v}": use only letters, digits, _ and - (it becomes a NATS subject token)`);
+  }
+  const compression = str('compression');
+  if (compression !== '' && compression !== 'g' && compression !== 'z') {
+    throw new UsageError(`-compression="${compression}": use "" (none), "g" (gzip) or "z" (zstd)`);
+  }
+  const serialization = str('serialization') === '' ? 'cbor' : str('serialization').toLowerCase();
+  if (serialization !== 'cbor' && serialization !== 'json') {
+    throw new UsageError(`-serialization="${serialization}": use "cbor" or "json"`);
+  }
+  for (const k of ['ringBufferSize', 'natsConnOptTimeout', 'natsConnectRetryInterval'] as const) {
+    if (int(k) < 1) throw new UsageError(`-${k}=${int(k)}: must be at least 1`);
+  }
+  for (const k of ['natsReconnectJitter', 'natsReconnectJitterTLS', 'startPubREQHello'] as const) {
+    if (int(k) < 0) throw new UsageError(`-${k}=${int(k)}: must not be negative`);
+  }
+  const brokerServers = str('brokerAddress')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (brokerServers.length === 0) throw new UsageError('-brokerAddress cannot be empty, e.g. -brokerAddress=127.0.0.1:4222');
+  const switches = new Map<string, boolean>();
+  for (const f of FIELDS) if (f.flag.startsWith('startSubREQ')) switches.set(f.flag.slice('startSub'.length), Boolean(c[f.flag] ?? f.default));
+  const positive = (v: number, fallback: number): number => (v >= 1 ? v : fallback);
+  return {
+    nodeName,
+    centralNodeName,
+    brokerServers,
+    configFolder,
+    socketPath: path.resolve(str('socketFolder'), 'steward.sock'),
+    databaseFolder: path.resolve(str('databaseFolder')),
+    dataFolder: path.resolve(str('subscribersDataFolder')),
+    maxInFlightPerNode: int('ringBufferSize'),
+    connectTimeoutMs: int('natsConnOptTimeout') * 1000,
+    connectRetryIntervalMs: int('natsConnectRetryInterval') * 1000,
+    reconnectJitterMs: int('natsReconnectJitter'),
+    reconnectJitterTlsMs: int('natsReconnectJitterTLS') * 1000,
+    defaultAckTimeoutMs: positive(int('defaultMessageTimeout'), 10) * 1000,
+    defaultRetries: int('defaultMessageRetries') === -1 ? -1 : Math.max(0, int('defaultMessageRetries')),
+    defaultMethodTimeoutMs: int('defaultMethodTimeout') === -1 ? -1 : positive(int('defaultMethodTimeout'), 10) * 1000,
+    errorAckTimeoutMs: positive(int('errorMessageTimeout'), 60) * 1000,
+    errorRetries: int('errorMessageRetries') === -1 ? -1 : Math.max(0, int('errorMessageRetries')),
+    compression,
+    serialization,
+    helloIntervalMs: int('startPubREQHello') * 1000,
+    subscriberSwitches: switches,
+    raw: c,
+  };
+}

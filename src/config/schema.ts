@@ -1,0 +1,89 @@
+/**
+ * Every configuration field of steward: its flag name (the seed's, camelCase), its key in
+ * `config.toml` (the seed's PascalCase field name), its type, default and help text.
+ * Flags, the config file and `--help` are all derived from this one table.
+ */
+
+export type FieldType = 'string' | 'int' | 'bool';
+
+export interface FieldSpec {
+  /** Flag name, e.g. `nodeName` (used as `-nodeName=x` or `--nodeName x`). */
+  readonly flag: string;
+  /** Key in config.toml, e.g. `NodeName`. */
+  readonly key: string;
+  readonly type: FieldType;
+  readonly default: string | number | boolean;
+  readonly help: string;
+  /** Set when the field is accepted and stored but its feature is not active yet. */
+  readonly later?: string;
+}
+
+const sub = (method: string, help: string, def = true): FieldSpec => ({
+  flag: `startSub${method}`,
+  key: `StartSub${method}`,
+  type: 'bool',
+  default: def,
+  help,
+});
+
+export const FIELDS = [
+  { flag: 'nodeName', key: 'NodeName', type: 'string', default: '', help: 'some unique string to identify this node (required; letters, digits, _ and -)' },
+  { flag: 'centralNodeName', key: 'CentralNodeName', type: 'string', default: '', help: 'the central node: receives error messages and hello messages from every node (required)' },
+  { flag: 'brokerAddress', key: 'BrokerAddress', type: 'string', default: '127.0.0.1:4222', help: 'address of the NATS broker, host:port or nats://host:port; several comma-separated URLs are tried in turn' },
+  { flag: 'socketFolder', key: 'SocketFolder', type: 'string', default: './tmp', help: 'folder for the unix socket steward.sock that accepts messages' },
+  { flag: 'tcpListener', key: 'TCPListener', type: 'string', default: '', help: 'host:port of a TCP listener accepting messages (empty = off; use localhost)', later: 'issue 3' },
+  { flag: 'httpListener', key: 'HTTPListener', type: 'string', default: '', help: 'host:port of an HTTP listener accepting messages by POST (empty = off; use localhost)', later: 'issue 3' },
+  { flag: 'readFolder', key: 'ReadFolder', type: 'string', default: '', help: 'folder watched for message files (empty = off)', later: 'issue 3' },
+  { flag: 'databaseFolder', key: 'DatabaseFolder', type: 'string', default: './var/lib', help: 'folder of the durable store (outbox, inbox ledger) and the audit log' },
+  { flag: 'subscribersDataFolder', key: 'SubscribersDataFolder', type: 'string', default: './data', help: 'folder where result files, the error log and hello logs are written' },
+  { flag: 'ringBufferSize', key: 'RingBufferSize', type: 'int', default: 1000, help: 'maximum messages in flight (waiting for an ACK) per destination node' },
+  { flag: 'natsConnOptTimeout', key: 'NatsConnOptTimeout', type: 'int', default: 20, help: 'NATS client connect timeout in seconds' },
+  { flag: 'natsConnectRetryInterval', key: 'NatsConnectRetryInterval', type: 'int', default: 10, help: 'seconds between attempts of the first connection to the broker' },
+  { flag: 'natsReconnectJitter', key: 'NatsReconnectJitter', type: 'int', default: 100, help: 'NATS reconnect jitter in milliseconds' },
+  { flag: 'natsReconnectJitterTLS', key: 'NatsReconnectJitterTLS', type: 'int', default: 5, help: 'NATS reconnect jitter for TLS connections in seconds' },
+  { flag: 'profilingPort', key: 'ProfilingPort', type: 'string', default: '', help: 'accepted for compatibility; steward serves no profiling endpoint (use node --cpu-prof)' },
+  { flag: 'promHostAndPort', key: 'PromHostAndPort', type: 'string', default: '', help: 'host:port for the Prometheus /metrics listener (empty = off; use localhost)', later: 'issue 4' },
+  { flag: 'defaultMessageTimeout', key: 'DefaultMessageTimeout', type: 'int', default: 10, help: 'seconds to wait for an ACK when a message gives no ACKTimeout' },
+  { flag: 'defaultMessageRetries', key: 'DefaultMessageRetries', type: 'int', default: 1, help: 're-sends after the first attempt when a message gives no retries (-1 = until delivered)' },
+  { flag: 'defaultMethodTimeout', key: 'DefaultMethodTimeout', type: 'int', default: 10, help: 'seconds a method may run when a message gives no methodTimeout (-1 = no limit)' },
+  { flag: 'rootCAPath', key: 'RootCAPath', type: 'string', default: '', help: 'path to the root CA certificate (PEM) that signed the broker TLS certificate', later: 'issue 4' },
+  { flag: 'nkeySeedFile', key: 'NkeySeedFile', type: 'string', default: '', help: 'path to the NKEY seed file used to authenticate to the broker', later: 'issue 4' },
+  { flag: 'exposeDataFolder', key: 'ExposeDataFolder', type: 'string', default: '', help: 'accepted for compatibility; the data folder is not served over HTTP' },
+  { flag: 'errorMessageTimeout', key: 'ErrorMessageTimeout', type: 'int', default: 60, help: 'ACK timeout in seconds for error messages sent to the central node' },
+  { flag: 'errorMessageRetries', key: 'ErrorMessageRetries', type: 'int', default: 10, help: 're-sends of error messages sent to the central node' },
+  { flag: 'compression', key: 'Compression', type: 'string', default: '', help: 'compression of published payloads: "" none, g = gzip, z = zstd (z arrives with issue 4; receivers detect either)' },
+  { flag: 'serialization', key: 'Serialization', type: 'string', default: 'cbor', help: 'wire format of published messages: cbor or json (receivers detect either)' },
+  { flag: 'setBlockProfileRate', key: 'SetBlockProfileRate', type: 'int', default: 0, help: 'accepted for compatibility; has no effect' },
+  { flag: 'startPubREQHello', key: 'StartPubREQHello', type: 'int', default: 30, help: 'send a hello message to the central node every N seconds (0 = off)' },
+  sub('REQErrorLog', 'subscribe to error messages (the central node writes them to its error log)'),
+  sub('REQHello', 'subscribe to hello messages'),
+  sub('REQToFileAppend', 'subscribe to REQToFileAppend (append reply data to a file)'),
+  sub('REQToFile', 'subscribe to REQToFile (write reply data to a file)'),
+  sub('REQCopyFileFrom', 'subscribe to REQCopyFileFrom (arrives with issue 3)'),
+  sub('REQCopyFileTo', 'subscribe to REQCopyFileTo (arrives with issue 3)'),
+  sub('REQPing', 'subscribe to REQPing'),
+  sub('REQPong', 'subscribe to REQPong'),
+  sub('REQCliCommand', 'subscribe to REQCliCommand (run a command)'),
+  sub('REQToConsole', 'subscribe to REQToConsole (print reply data on stdout)'),
+  sub('REQHttpGet', 'subscribe to REQHttpGet (arrives with issue 3)'),
+  sub('REQTailFile', 'subscribe to REQTailFile (arrives with issue 3)'),
+  sub('REQCliCommandCont', 'subscribe to REQCliCommandCont (arrives with issue 3)'),
+  sub('REQRelay', 'subscribe to REQRelay (arrives with issue 3)', false),
+] as const satisfies readonly FieldSpec[];
+
+/** Configuration values by flag name, as the seed gives them (seconds, strings); any subset. */
+export type RawConfig = Record<string, string | number | boolean>;
+
+export function defaults(): RawConfig {
+  const out: RawConfig = {};
+  for (const f of FIELDS) out[f.flag] = f.default;
+  return out;
+}
+
+export function fieldByFlag(flag: string): FieldSpec | undefined {
+  return FIELDS.find((f) => f.flag === flag);
+}
+
+export function fieldByKey(key: string): FieldSpec | undefined {
+  return FIELDS.find((f) => f.key === key);
+}

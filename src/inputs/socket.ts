@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { splitDocument } from '../message/document.js';
+import type { InputResult } from '../node/node.js';
+
+/** Largest input accepted on one connection. */
+export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
+/** A client that sent a complete document but never half-closed (plain `nc -U`) is answered after this. */
+const IDLE_MS = 500;
+
+export interface StreamInputDeps {
+  readonly accept: (bytes: Uint8Array) => Promise<InputResult[]>;
+  readonly logger: Logger;
+  readonly maxBytes?: number;
+}
+
+/**
+ * Serves one connection: reads to EOF (any size up to the cap), hands the bytes over, writes
+ * back one JSON line per message, closes. Shared by the unix socket and the TCP listener.
+ */
+export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
+  const max = d.maxBytes ?? MAX_INPUT_BYTES;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  let idle: NodeJS.Timeout | undefined;
+  conn.on('error', (err) => d.logger.debug({ err: err.message }, 'input connection error'));
+  const answer = (lines: object[]): void => {
+    if (conn.destroyed) return;
+    conn.end(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  };
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    if (idle !== undefined) clearTimeout(idle);
+    const bytes = Buffer.concat(chunks, size);
+    chunks.length = 0;
+    d.accept(bytes).then(
+      (results) => {
+        const accepted = results.filter((r) => r.status === 'accepted').length;
+        d.logger.info({ accepted, rejected: results.length - accepted, bytes: bytes.length }, 'input handled');
+        for (const r of results) if (r.status === 'error') d.logger.warn({ index: r.index }, r.error);
+        answer(results);
+      },
+      (err: unknown) => answer([{ status: 'error', index: 0, error: `input failed: ${(err as Error).message}` }]),
+    );
+  };
+  conn.on('data', (b: Buffer) => {
+    if (done) return;
+    size += b.length;
+    if (size > max) {
+      done = true;
+      chunks.length = 0;
+      d.logger.warn({ bytes: size }, 'input too large, refused');
+      answer([{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several writes` }]);
+      conn.destroySoon();
+      return;
+    }
+    chunks.push(b);
+    if (idle !== undefined) clearTimeout(idle);
+    idle = setTimeout(() => {
+      // Without a half-close the client may be waiting for us: answer if what came is complete.
+      const text = Buffer.concat(chunks, size).toString('utf8');
+      if (!splitDocument(text).some((e) => 'error' in e)) finish();
+    }, IDLE_MS);
+  });
+  conn.on('end', finish);
+}
+
+/** The unix socket input at `<socketFolder>/steward.sock`. */
+export class SocketInput {
+  private server: net.Server | undefined;
+
+  constructor(
+    private readonly socketPath: string,
+    private readonly deps: StreamInputDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    fs.mkdirSync(path.dirname(this.socketPath), { recursive: true, mode: 0o700 });
+    if (fs.existsSync(this.socketPath)) {
+      if (await isLive(this.socketPath)) {
+        throw new Error(`another steward is already listening on ${this.socketPath}; stop it or start this one in another folder`);
+      }
+      fs.unlinkSync(this.socketPath); // stale, left by a crash
+    }
+    const server = net.createServer({ allowHalfOpen: true }, (conn) => serveConnection(conn, this.deps));
+    server.on('error', (err) => this.deps.logger.error({ err: err.message }, 'socket input error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    fs.chmodSync(this.socketPath, 0o600);
+    this.server = server;
+    this.deps.logger.info({ path: this.socketPath }, 'socket input listening');
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    fs.rmSync(this.socketPath, { force: true });
+  }
+}
+
+function isLive(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(socketPath);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { didYouMean } from '../lib/closest.js';
+import { splitDocument } from './document.js';
+import { newId } from './id.js';
+import { DEFAULT_REPLY_METHOD, NO_REPLY, type Message } from './message.js';
+
+/** Node names become NATS subject tokens and folder names, so they are kept plain. */
+export const NODE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** What the parser needs to know about the node accepting the input. */
+export interface ParseContext {
+  readonly nodeName: string;
+  readonly methods: readonly string[];
+  readonly defaultAckTimeoutMs: number;
+  readonly defaultRetries: number;
+  readonly defaultMethodTimeoutMs: number;
+  readonly now?: () => number;
+}
+
+/** One outcome per message (after toNodes fan-out), in input order. */
+export type ParseOutcome =
+  | { index: number; ok: true; message: Message }
+  | { index: number; ok: false; error: string; toNode?: string };
+
+const anyScalar = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+const stringList = z.array(anyScalar);
+const int = z.number().int();
+const name = z.string();
+
+/** The input schema with the seed's field names; keys are matched case-insensitively. */
+const InputSchema = z.strictObject({
+  toNode: name.optional(),
+  toNodes: z.array(name).optional(),
+  method: z.string({ error: 'method is required' }),
+  methodArgs: stringList.optional(),
+  replyMethod: z.string().optional(),
+  replyMethodArgs: stringList.optional(),
+  data: z.union([stringList, anyScalar]).optional(),
+  ACKTimeout: int.optional(),
+  retries: int.optional(),
+  replyACKTimeout: int.optional(),
+  replyRetries: int.optional(),
+  methodTimeout: int.optional(),
+  replyMethodTimeout: int.optional(),
+  directory: z.string().optional(),
+  fileName: z.string().optional(),
+  relayViaNode: z.string().optional(),
+  relayReplyMethod: z.string().optional(),
+  // Present in the Go message; accepted and ignored (steward assigns these itself).
+  id: z.unknown().optional(),
+  fromNode: z.unknown().optional(),
+  isReply: z.unknown().optional(),
+  relayFromNode: z.unknown().optional(),
+  relayToNode: z.unknown().optional(),
+  relayOriginalMethod: z.unknown().optional(),
+  relayOriginalViaNode: z.unknown().optional(),
+  previousMessage: z.unknown().optional(),
+});
+type Input = z.infer<typeof InputSchema>;
+
+const FIELD_NAMES = Object.keys(InputSchema.shape);
+const BY_LOWER = new Map(FIELD_NAMES.map((k) => [k.toLowerCase(), k]));
+
+/** Parses raw input bytes into accepted messages and per-message errors. */
+export function parseInput(bytes: Uint8Array, ctx: ParseContext): ParseOutcome[] {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const out: ParseOutcome[] = [];
+  for (const el of splitDocument(text)) {
+    if ('error' in el) out.push({ index: el.index, ok: false, error: el.error });
+    else out.push(...parseElement(el.index, el.value, ctx));
+  }
+  return out;
+}
+
+function parseElement(index: number, value: unknown, ctx: ParseContext): ParseOutcome[] {
+  const fail = (error: string, toNode?: string): ParseOutcome =>
+    toNode === undefined ? { index, ok: false, error } : { index, ok: false, error, toNode };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return [fail(`message ${index}: expected an object with toNode and method, got ${describe(value)}`)];
+  }
+  const canonical: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const field = BY_LOWER.get(key.toLowerCase());
+    if (field === undefined) return [fail(`message ${index}: unknown field "${key}"${didYouMean(key, FIELD_NAMES)}`)];
+    canonical[field] = v;
+  }
+  const parsed = InputSchema.safeParse(canonical);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? `field ${issue.path.join('.')}: ` : '';
+    return [fail(`message ${index}: ${where}${issue?.message ?? 'invalid'}`)];
+  }
+  const input = parsed.data;
+  const methodError = checkMethod(input.method, ctx.methods, 'method');
+  if (methodError !== undefined) return [fail(`message ${index}: ${methodError}`)];
+  const replyMethod = input.replyMethod === undefined || input.replyMethod === '' ? DEFAULT_REPLY_METHOD : input.replyMethod;
+  const replyError = checkMethod(replyMethod, [...ctx.methods, NO_REPLY], 'replyMethod');
+  if (replyError !== undefined) return [fail(`message ${index}: ${replyError}`)];
+  if (input.relayReplyMethod !== undefined && input.relayReplyMethod !== '') {
+    const relayError = checkMethod(input.relayReplyMethod, [...ctx.methods, NO_REPLY], 'relayReplyMethod');
+    if (relayError !== undefined) return [fail(`message ${index}: ${relayError}`)];
+  }
+  const targets = input.toNode !== undefined && input.toNode !== '' ? [input.toNode] : (input.toNodes ?? []);
+  if (targets.length === 0) return [fail(`message ${index}: no toNode or toNodes given: say which node should run it`)];
+  return targets.map((toNode) =>
+    NODE_NAME.test(toNode)
+      ? { index, ok: true as const, message: build(input, toNode, replyMethod, ctx) }
+      : fail(`message ${index}: toNode "${toNode}" is not a valid node name (letters, digits, _ and - only)`, toNode),
+  );
+}
+
+function checkMethod(method: string, known: readonly string[], field: string): string | undefined {
+  if (known.includes(method)) return undefined;
+  return `unknown ${field} "${method}"${didYouMean(method, known)}`;
+}
+
+function seconds(v: number | undefined, fallbackMs: number, allowForever: boolean): number {
+  if (v === undefined) return fallbackMs;
+  if (allowForever && v === -1) return -1;
+  return v >= 1 ? v * 1000 : fallbackMs;
+}
+
+function build(input: Input, toNode: string, replyMethod: string, ctx: ParseContext): Message {
+  const data = input.data === undefined ? [] : Array.isArray(input.data) ? input.data : [input.data];
+  const retries = input.retries === -1 ? -1 : input.retries !== undefined && input.retries >= 1 ? input.retries : ctx.defaultRetries;
+  const replyRetries = input.replyRetries === -1 ? -1 : Math.max(0, input.replyRetries ?? 0);
+  return {
+    id: newId(),
+    toNode,
+    fromNode: ctx.nodeName,
+    method: input.method,
+    methodArgs: input.methodArgs ?? [],
+    replyMethod,
+    replyMethodArgs: input.replyMethodArgs ?? [],
+    isReply: false,
+    data,
+    ackTimeoutMs: seconds(input.ACKTimeout, ctx.defaultAckTimeoutMs, false),
+    retries,
+    replyAckTimeoutMs: seconds(input.replyACKTimeout, 0, false),
+    replyRetries,
+    methodTimeoutMs: seconds(input.methodTimeout, ctx.defaultMethodTimeoutMs, true),
+    replyMethodTimeoutMs: seconds(input.replyMethodTimeout, 0, true),
+    directory: input.directory ?? '',
+    fileName: input.fileName ?? '',
+    relayViaNode: input.relayViaNode ?? '',
+    relayReplyMethod: input.relayReplyMethod ?? '',
+    createdMs: (ctx.now ?? Date.now)(),
+  };
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  // eslint-disable-next-line no-control-regex
+  if (typeof v === 'string' && /[\u0000-\u0008\u000e-\u001f\ufffd]/.test(v)) return `binary data (${v.length} characters), not JSON or YAML text`;
+  if (typeof v === 'string') return `the text ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
+  return `a ${typeof v}`;
+}

@@ -1,0 +1,25 @@
+import path from 'node:path';
+import { KINDS } from '../message/message.js';
+import type { MethodHandler } from './method.js';
+import { abandonAppend, planAppend, recoverAppend, runAppend, type AppendTarget } from './planned-append.js';
+
+/** One line per error: time it happened, reporting node, text. */
+export function errorLine(createdMs: number, node: string, text: string): string {
+  return `${new Date(createdMs).toISOString()}, node: ${node}, ${text.replace(/\s*\n\s*/g, ' ').trim()}\n`;
+}
+
+const target: AppendTarget = {
+  file: (_msg, dataFolder, nodeName) => path.join(dataFolder, 'errorLog', nodeName, 'error.log'),
+  bytes: (msg) => Buffer.from(errorLine(msg.createdMs, msg.fromNode, msg.data.join(' '))),
+};
+
+/** REQErrorLog: the central node appends every node's errors to `<data>/errorLog/<central>/error.log`. */
+export const errorLog: MethodHandler = {
+  name: 'REQErrorLog',
+  kind: KINDS.EventACK,
+  onInterrupted: 'redo',
+  plan: (msg, ctx) => planAppend(target, msg, ctx),
+  abandon: abandonAppend,
+  recover: (cp, msg, files) => recoverAppend(target, cp, msg, files),
+  run: async (msg, ctx) => runAppend(target, msg, ctx),
+};

@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { NODE_NAME } from '../message/parse.js';
+import type { Message } from '../message/message.js';
+
+/**
+ * `<dataFolder>/<directory>/<node that ran the request>/<fileName>`. An absolute directory
+ * is placed under the data folder; `..` is resolved as if the data folder were `/`, so the
+ * path never leaves it.
+ */
+export function resultPath(dataFolder: string, msg: Message, fallbackName: string): string {
+  const prevTo = msg.previousMessage?.toNode;
+  const ranBy =
+    typeof prevTo === 'string' && NODE_NAME.test(prevTo) ? prevTo : msg.isReply ? msg.fromNode : msg.toNode;
+  const dir = confine(msg.directory);
+  const name = confine(msg.fileName);
+  return path.join(dataFolder, dir, ranBy, name === '' ? fallbackName : name);
+}
+
+/** A relative path that cannot climb above its root. */
+export function confine(p: string): string {
+  return path.posix.normalize(`/${p.replace(/\\/g, '/').replace(/\0/g, '')}`).slice(1);
+}
+
+/**
+ * Writes result files. Appends are planned: each gets its offset when the message is
+ * received (and the plan is committed with the receipt), and is written at that offset. A
+ * write redone after a crash therefore lands in the same place instead of appending twice.
+ */
+export class FileWriter {
+  private readonly planned = new Map<string, { end: number; open: number }>();
+
+  /** Reserves `length` bytes at the end of `file`; returns the offset. */
+  planAppend(file: string, length: number): number {
+    let p = this.planned.get(file);
+    if (p === undefined) {
+      p = { end: sizeOf(file), open: 0 };
+      this.planned.set(file, p);
+    }
+    const offset = p.end;
+    p.end += length;
+    p.open++;
+    return offset;
+  }
+
+  /** Reserves a region planned before a restart, so new appends go after it. */
+  reserve(file: string, offset: number, length: number): void {
+    let p = this.planned.get(file);
+    if (p === undefined) {
+      p = { end: sizeOf(file), open: 0 };
+      this.planned.set(file, p);
+    }
+    p.end = Math.max(p.end, offset + length);
+    p.open++;
+  }
+
+  /** Writes `data` at `offset` (idempotent) and syncs it. */
+  writeAt(file: string, offset: number, data: Buffer): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
+    try {
+      let done = 0;
+      while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, offset + done);
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Marks a planned append as written (or abandoned). */
+  release(file: string): void {
+    const p = this.planned.get(file);
+    if (p !== undefined && --p.open <= 0) this.planned.delete(file);
+  }
+
+  /** Replaces `file` whole: written to a temp file, synced, renamed into place. */
+  replace(file: string, data: Buffer): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, data);
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  }
+
+  /** A plain append for logs that need no exactly-once guarantee (hello). */
+  append(file: string, data: string): void {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.appendFileSync(file, data, { mode: 0o600 });
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import type { Kind, Message } from '../message/message.js';
+import type { FileWriter } from './files.js';
+
+/** What a method may use while it runs on the receiving node. */
+export interface MethodContext {
+  readonly nodeName: string;
+  readonly centralNodeName: string;
+  readonly dataFolder: string;
+  readonly logger: Logger;
+  readonly files: FileWriter;
+  /** Redo information stored at receipt by `plan()`. */
+  readonly checkpoint: string | undefined;
+  /** Aborted when the node stops. */
+  readonly signal: AbortSignal;
+  /** The broker's max payload: replies must stay below it. */
+  readonly maxPayload: number;
+  /** Queues reply number `seq` carrying `output` (replyMethod REQNone sends nothing). */
+  reply(output: string, seq?: number): Promise<void>;
+  /** Logs the error and sends it to the central node's error log. */
+  reportError(text: string): void;
+  /** Records that `node` was heard from (hello). */
+  sawNode(node: string, atMs: number): void;
+}
+
+/**
+ * A method: the work a message asks the receiving node to do. One file per method in
+ * src/methods/, listed in registry.ts.
+ */
+export interface MethodHandler {
+  readonly name: string;
+  readonly kind: Kind;
+  /**
+   * What happens when the node crashed while this method ran: `report` sends an
+   * "interrupted" error (a command must not run twice); `redo` runs it again because the
+   * method is idempotent (writes a file in place).
+   */
+  readonly onInterrupted: 'report' | 'redo';
+  /** False for frequent fire-and-forget events that need no de-duplication (hello). */
+  readonly ledger?: boolean;
+  /** Computed once at receipt and stored with it; handed to run() as ctx.checkpoint. */
+  plan?(msg: Message, ctx: PlanContext): string | undefined;
+  /** Gives back what plan() reserved when the receipt is not kept (a duplicate). */
+  abandon?(checkpoint: string, files: FileWriter): void;
+  /** Re-reserves what plan() reserved, when a receipt is recovered after a restart. */
+  recover?(checkpoint: string, msg: Message, files: FileWriter): void;
+  run(msg: Message, ctx: MethodContext): Promise<void>;
+}
+
+export interface PlanContext {
+  readonly dataFolder: string;
+  readonly nodeName: string;
+  readonly files: FileWriter;
+}

@@ -1,0 +1,230 @@
+import type { Logger } from 'pino';
+import { encodeMessage, type WireOptions } from '../message/codec.js';
+import { isAckKind, subjectOf, type Kind, type Message } from '../message/message.js';
+import type { AuditLog } from '../store/audit.js';
+import type { Outbox, OutboxEntry } from '../store/outbox.js';
+import { TransportError, type NatsTransport } from '../transport/nats.js';
+import { parseAck, type Ack } from './ack.js';
+
+export interface DeliveryDeps {
+  readonly nodeName: string;
+  readonly outbox: Outbox;
+  readonly audit: AuditLog;
+  readonly transport: NatsTransport;
+  readonly wire: WireOptions;
+  readonly logger: Logger;
+  readonly maxInFlightPerNode: number;
+  readonly maxInFlightTotal: number;
+  readonly kindOf: (method: string) => Kind;
+  /** Delivers a message addressed to this node without going through the broker. */
+  readonly deliverLocally: (msg: Message) => Promise<Ack>;
+  /** Called once when a message is given up (budget spent or rejected by the receiver). */
+  readonly onFailed: (msg: Message, attempts: number, reason: 'max-retries' | 'rejected', detail: string) => void;
+  readonly now?: () => number;
+}
+
+/** One destination node: its queue in memory (a bounded window onto the outbox) and its flights. */
+class Destination {
+  readonly waiting: OutboxEntry[] = [];
+  inFlight = 0;
+  /** Highest outbox seq loaded into memory. */
+  lastSeq = 0;
+  /** Rows may be in the outbox beyond lastSeq that are not in memory. */
+  spilled = true;
+  private wakers = new Set<() => void>();
+
+  constructor(readonly node: string) {}
+
+  /** Resolves after `ms`, or earlier when the node is heard from. */
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, Math.max(0, ms));
+      this.wakers.add(done);
+    });
+  }
+
+  wake(): void {
+    for (const w of [...this.wakers]) w();
+  }
+}
+
+/**
+ * Delivers the outbox: a queue per destination node, in seq order, with a bounded number of
+ * messages in flight per destination and overall. ACK kinds go out as NATS requests and wait
+ * ACKTimeout per attempt, `retries` re-sends after the first; NACK kinds are published once.
+ */
+export class Delivery {
+  private readonly dests = new Map<string, Destination>();
+  private totalInFlight = 0;
+  private stopped = false;
+  private readonly connectedWaiters = new Set<() => void>();
+  private readonly now: () => number;
+
+  constructor(private readonly d: DeliveryDeps) {
+    this.now = d.now ?? Date.now;
+    d.transport.onConnectionChange((up) => {
+      if (!up) return;
+      for (const w of [...this.connectedWaiters]) w();
+      for (const dest of this.dests.values()) dest.wake();
+    });
+  }
+
+  /** Loads what the outbox holds from before a restart. */
+  start(): void {
+    for (const node of this.d.outbox.destinations()) this.pump(this.dest(node));
+  }
+
+  /** Newly committed outbox entries (in seq order). */
+  enqueue(entries: readonly OutboxEntry[]): void {
+    const touched = new Set<Destination>();
+    for (const e of entries) {
+      const dest = this.dest(e.message.toNode);
+      touched.add(dest);
+      if (e.seq <= dest.lastSeq) continue; // already loaded from the outbox
+      if (dest.spilled || dest.waiting.length >= this.d.maxInFlightPerNode) {
+        dest.spilled = true; // stays in the outbox only; loaded when there is room
+        continue;
+      }
+      dest.waiting.push(e);
+      dest.lastSeq = e.seq;
+    }
+    for (const dest of touched) this.pump(dest);
+  }
+
+  /** Something was heard from `node`: retry its waiting messages now. */
+  heardFrom(node: string): void {
+    this.dests.get(node)?.wake();
+  }
+
+  /** Messages in memory or in flight per destination (for tests and status). */
+  depth(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [n, d] of this.dests) out[n] = d.waiting.length + d.inFlight;
+    return out;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const dest of this.dests.values()) dest.wake();
+    for (const w of [...this.connectedWaiters]) w();
+  }
+
+  private dest(node: string): Destination {
+    let dest = this.dests.get(node);
+    if (dest === undefined) {
+      dest = new Destination(node);
+      this.dests.set(node, dest);
+    }
+    return dest;
+  }
+
+  private pump(dest: Destination): void {
+    if (this.stopped) return;
+    if (dest.waiting.length === 0 && dest.spilled) this.refill(dest);
+    while (dest.waiting.length > 0 && dest.inFlight < this.d.maxInFlightPerNode && this.totalInFlight < this.d.maxInFlightTotal) {
+      const entry = dest.waiting.shift() as OutboxEntry;
+      dest.inFlight++;
+      this.totalInFlight++;
+      void this.fly(entry).finally(() => {
+        dest.inFlight--;
+        this.totalInFlight--;
+        this.pump(dest);
+        if (this.totalInFlight === this.d.maxInFlightTotal - 1) for (const other of this.dests.values()) if (other !== dest) this.pump(other);
+      });
+      if (dest.waiting.length === 0 && dest.spilled) this.refill(dest);
+    }
+  }
+
+  private refill(dest: Destination): void {
+    const rows = this.d.outbox.pending(dest.node, dest.lastSeq, this.d.maxInFlightPerNode);
+    for (const r of rows) {
+      dest.waiting.push(r);
+      dest.lastSeq = r.seq;
+    }
+    dest.spilled = rows.length === this.d.maxInFlightPerNode;
+  }
+
+  private async fly(entry: OutboxEntry): Promise<void> {
+    const msg = entry.message;
+    const dest = this.dest(msg.toNode);
+    const local = msg.toNode === this.d.nodeName;
+    const kind = this.d.kindOf(msg.method);
+    const subject = subjectOf(msg.toNode, msg.method, kind);
+    const log = this.d.logger.child({ id: msg.id, subject });
+    let attempts = entry.attempts;
+    let encoded: Awaited<ReturnType<typeof encodeMessage>> | undefined;
+    let lastError = '';
+    while (!this.stopped) {
+      if (!local && !this.d.transport.connected) {
+        await this.untilConnected();
+        continue;
+      }
+      attempts++;
+      const started = this.now();
+      try {
+        let ack: Ack;
+        if (local) ack = await this.d.deliverLocally(msg);
+        else {
+          encoded ??= await encodeMessage(msg, this.d.wire);
+          if (!isAckKind(kind)) {
+            if (!this.d.transport.publish(subject, encoded.payload, encoded.headers)) {
+              attempts--;
+              continue;
+            }
+            ack = { id: msg.id, status: 'ok' };
+          } else {
+            const reply = await this.d.transport.request(subject, encoded.payload, encoded.headers, msg.ackTimeoutMs);
+            ack = parseAck(reply, msg.id);
+          }
+        }
+        if (ack.status === 'rejected') {
+          await this.finishFailed(msg, attempts, 'rejected', ack.error ?? 'rejected by the receiver');
+          return;
+        }
+        this.d.audit.record('delivered', msg, attempts);
+        await this.d.outbox.delivered(msg.id);
+        log.debug({ attempts }, 'delivered');
+        return;
+      } catch (err) {
+        lastError = (err as Error).message;
+        if (err instanceof TransportError && err.code === 'disconnected') {
+          attempts--;
+          continue;
+        }
+        log.debug({ attempts, err: lastError }, 'attempt failed');
+        // "No responders" comes back at once: the attempt still lasts its ACK timeout, so an
+        // offline node does not burn the budget in milliseconds. Hearing from it ends the wait.
+        const left = msg.ackTimeoutMs - (this.now() - started);
+        if (left > 0) await dest.wait(left);
+      }
+      if (this.stopped) return;
+      if (msg.retries !== -1 && attempts > msg.retries) {
+        await this.finishFailed(msg, attempts, 'max-retries', lastError);
+        return;
+      }
+      void this.d.outbox.attempted(msg.id, attempts).catch(() => {});
+    }
+  }
+
+  private async finishFailed(msg: Message, attempts: number, reason: 'max-retries' | 'rejected', detail: string): Promise<void> {
+    this.d.audit.record('failed', msg, attempts, `${reason}: ${detail}`);
+    await this.d.outbox.failed(msg.id, attempts, `${reason}: ${detail}`);
+    this.d.onFailed(msg, attempts, reason, detail);
+  }
+
+  private untilConnected(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stopped || this.d.transport.connected) return resolve();
+      const done = (): void => {
+        this.connectedWaiters.delete(done);
+        resolve();
+      };
+      this.connectedWaiters.add(done);
+    });
+  }
+}

@@ -1,0 +1,99 @@
+import type { Logger } from 'pino';
+import type { Message } from '../message/message.js';
+import type { FileWriter } from '../methods/files.js';
+import type { MethodContext, MethodHandler } from '../methods/method.js';
+import type { Inbox } from '../store/inbox.js';
+
+export interface ExecutorDeps {
+  readonly limit: number;
+  readonly inbox: Inbox;
+  readonly files: FileWriter;
+  readonly logger: Logger;
+  readonly methodByName: (name: string) => MethodHandler | undefined;
+  readonly context: (msg: Message, checkpoint: string | undefined) => MethodContext;
+  readonly reportInterrupted: (msg: Message) => void;
+}
+
+interface Job {
+  msg: Message;
+  checkpoint: string | undefined;
+}
+
+/**
+ * Runs received messages with bounded concurrency. A method that must not run twice is
+ * marked started (durably) before it runs, so a crash mid-run is reported, not repeated.
+ */
+export class Executor {
+  private readonly queue: Job[] = [];
+  private running = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly d: ExecutorDeps) {}
+
+  submit(msg: Message, checkpoint: string | undefined): void {
+    this.queue.push({ msg, checkpoint });
+    this.next();
+  }
+
+  /** Picks up what the ledger holds from before a restart. Call before receiving anything. */
+  recover(): { rerun: number; interrupted: number } {
+    let rerun = 0;
+    let interrupted = 0;
+    for (const u of this.d.inbox.unfinished()) {
+      const handler = this.d.methodByName(u.message.method);
+      if (handler === undefined) continue;
+      if (u.state === 'started' && handler.onInterrupted === 'report') {
+        interrupted++;
+        void this.d.inbox.finished(u.message.id, 'interrupted');
+        this.d.reportInterrupted(u.message);
+        continue;
+      }
+      if (u.checkpoint !== undefined) handler.recover?.(u.checkpoint, u.message, this.d.files);
+      rerun++;
+      this.submit(u.message, u.checkpoint);
+    }
+    return { rerun, interrupted };
+  }
+
+  /** Resolves when nothing is queued or running. */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private next(): void {
+    while (!this.stopped && this.running < this.d.limit && this.queue.length > 0) {
+      const job = this.queue.shift() as Job;
+      this.running++;
+      void this.run(job).finally(() => {
+        this.running--;
+        this.next();
+        if (this.running === 0 && this.queue.length === 0) {
+          const w = this.idleWaiters;
+          this.idleWaiters = [];
+          for (const f of w) f();
+        }
+      });
+    }
+  }
+
+  private async run({ msg, checkpoint }: Job): Promise<void> {
+    const handler = this.d.methodByName(msg.method);
+    if (handler === undefined) return;
+    const log = this.d.logger.child({ id: msg.id, method: msg.method });
+    const tracked = handler.ledger !== false;
+    try {
+      if (tracked && handler.onInterrupted === 'report') await this.d.inbox.started(msg.id);
+      await handler.run(msg, this.d.context(msg, checkpoint));
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'method failed');
+      this.d.context(msg, checkpoint).reportError(`error: ${msg.method} failed on ${msg.toNode}: ${(err as Error).message} (id ${msg.id})`);
+    }
+    if (tracked && !this.stopped) await this.d.inbox.finished(msg.id, 'done').catch(() => {});
+  }
+}

@@ -1,0 +1,278 @@
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from '../config/load.js';
+import { encodeMessage } from '../message/codec.js';
+import { newId } from '../message/id.js';
+import { subjectOf, type Message } from '../message/message.js';
+import { parseInput } from '../message/parse.js';
+import { FileWriter } from '../methods/files.js';
+import type { MethodContext } from '../methods/method.js';
+import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
+import { AuditLog } from '../store/audit.js';
+import { Db } from '../store/db.js';
+import { Inbox } from '../store/inbox.js';
+import { Outbox } from '../store/outbox.js';
+import { NatsTransport } from '../transport/nats.js';
+import { Delivery } from './delivery.js';
+import { ErrorReporter, ERROR_METHOD } from './errors.js';
+import { Executor } from './executor.js';
+import { Receiver } from './receiver.js';
+import { makeReply } from './reply.js';
+
+/** What an input tells its client about one message. */
+export type InputResult =
+  | { status: 'accepted'; index: number; id: string; toNode: string; subject: string }
+  | { status: 'error'; index: number; error: string; toNode?: string };
+
+/** Bytes of a message beyond which it cannot fit the broker's max payload. */
+const ENVELOPE_MARGIN = 1024;
+
+/**
+ * One steward node: its store, its broker connection, the delivery of its outbox, its
+ * subscribers and the methods they run. Inputs hand it bytes through `acceptInput`.
+ */
+export class StewardNode {
+  readonly db: Db;
+  readonly outbox: Outbox;
+  readonly inbox: Inbox;
+  readonly audit: AuditLog;
+  readonly transport: NatsTransport;
+  readonly delivery: Delivery;
+  readonly receiver: Receiver;
+  readonly executor: Executor;
+  readonly errors: ErrorReporter;
+  private readonly files = new FileWriter();
+  private readonly abort = new AbortController();
+  private helloTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly cfg: ResolvedConfig,
+    private readonly logger: Logger,
+  ) {
+    this.db = new Db(cfg.databaseFolder);
+    this.outbox = new Outbox(this.db);
+    this.inbox = new Inbox(this.db);
+    this.audit = new AuditLog(cfg.databaseFolder);
+    this.transport = new NatsTransport({
+      servers: cfg.brokerServers,
+      nodeName: cfg.nodeName,
+      connectTimeoutMs: cfg.connectTimeoutMs,
+      connectRetryIntervalMs: cfg.connectRetryIntervalMs,
+      reconnectJitterMs: cfg.reconnectJitterMs,
+      reconnectJitterTlsMs: cfg.reconnectJitterTlsMs,
+      logger: logger.child({ component: 'transport' }),
+    });
+    this.errors = new ErrorReporter({
+      nodeName: cfg.nodeName,
+      centralNodeName: cfg.centralNodeName,
+      ackTimeoutMs: cfg.errorAckTimeoutMs,
+      retries: cfg.errorRetries,
+      logger: logger.child({ component: 'errors' }),
+      submit: (m) => this.submit(m),
+    });
+    this.executor = new Executor({
+      limit: 64,
+      inbox: this.inbox,
+      files: this.files,
+      logger: logger.child({ component: 'executor' }),
+      methodByName,
+      context: (msg, checkpoint) => this.methodContext(msg, checkpoint),
+      reportInterrupted: (msg) => this.reportInterrupted(msg),
+    });
+    const enabled = METHODS.filter((m) => cfg.subscriberSwitches.get(m.name) ?? true);
+    this.receiver = new Receiver({
+      nodeName: cfg.nodeName,
+      dataFolder: cfg.dataFolder,
+      inbox: this.inbox,
+      files: this.files,
+      executor: this.executor,
+      transport: this.transport,
+      logger: logger.child({ component: 'receiver' }),
+      enabled,
+      heardFrom: (node) => this.delivery.heardFrom(node),
+      reportError: (text) => this.errors.report(text),
+    });
+    this.delivery = new Delivery({
+      nodeName: cfg.nodeName,
+      outbox: this.outbox,
+      audit: this.audit,
+      transport: this.transport,
+      wire: { serialization: cfg.serialization, compression: cfg.compression },
+      logger: logger.child({ component: 'delivery' }),
+      maxInFlightPerNode: cfg.maxInFlightPerNode,
+      maxInFlightTotal: cfg.maxInFlightPerNode * 8,
+      kindOf: (method) => methodByName(method)?.kind ?? 'EventACK',
+      deliverLocally: (msg) => this.receiver.accept(msg),
+      onFailed: (msg, attempts, reason, detail) => {
+        if (msg.method === ERROR_METHOD) return; // never report the failure of a report
+        this.errors.report(
+          reason === 'max-retries'
+            ? ErrorReporter.maxRetriesText(msg, attempts)
+            : `error: toNode: ${msg.toNode} rejected message ${msg.id} (method: ${msg.method}): ${detail}`,
+        );
+      },
+    });
+  }
+
+  /** Recovers what a previous run left, then connects (retrying) and starts receiving. */
+  async start(): Promise<void> {
+    const pruned = this.inbox.prune(Date.now());
+    const recovered = this.executor.recover();
+    this.logger.info({ ...recovered, pruned, pendingOutbox: this.outbox.pendingCount() }, 'store opened');
+    this.delivery.start();
+    await this.transport.start();
+    if (this.stopped) return;
+    this.receiver.subscribe();
+    await this.transport.flush();
+    this.startHello();
+  }
+
+  /** Parses input bytes and commits the good messages; one result per message. */
+  async acceptInput(bytes: Uint8Array): Promise<InputResult[]> {
+    const outcomes = parseInput(bytes, {
+      nodeName: this.cfg.nodeName,
+      methods: METHOD_NAMES,
+      defaultAckTimeoutMs: this.cfg.defaultAckTimeoutMs,
+      defaultRetries: this.cfg.defaultRetries,
+      defaultMethodTimeoutMs: this.cfg.defaultMethodTimeoutMs,
+    });
+    const results: InputResult[] = [];
+    const accepted: { msg: Message; at: number }[] = [];
+    const limit = this.transport.maxPayload - ENVELOPE_MARGIN;
+    for (const o of outcomes) {
+      if (!o.ok) {
+        results.push({ status: 'error', index: o.index, error: o.error, ...(o.toNode === undefined ? {} : { toNode: o.toNode }) });
+        continue;
+      }
+      const size = (await encodeMessage(o.message, { serialization: this.cfg.serialization, compression: '' })).payload.length;
+      if (size > limit) {
+        results.push({
+          status: 'error',
+          index: o.index,
+          toNode: o.message.toNode,
+          error: `message ${o.index} is ${size} bytes, more than the broker's max payload allows (${limit} bytes)`,
+        });
+        continue;
+      }
+      accepted.push({ msg: o.message, at: results.length });
+      results.push({ status: 'error', index: o.index, error: 'pending' });
+    }
+    if (accepted.length > 0) {
+      try {
+        await this.submit(accepted.map((a) => a.msg));
+        for (const { msg, at } of accepted) {
+          const kind = methodByName(msg.method)?.kind ?? 'EventACK';
+          results[at] = { status: 'accepted', index: (results[at] as InputResult).index, id: msg.id, toNode: msg.toNode, subject: subjectOf(msg.toNode, msg.method, kind) };
+        }
+      } catch (err) {
+        for (const { at } of accepted) {
+          results[at] = { status: 'error', index: (results[at] as InputResult).index, error: `not accepted, the store failed: ${(err as Error).message}` };
+        }
+      }
+    }
+    return results;
+  }
+
+  /** Commits messages to the outbox and hands them to delivery. */
+  async submit(messages: Message[]): Promise<void> {
+    const seqs = await this.outbox.add(messages);
+    const entries = [];
+    for (let i = 0; i < messages.length; i++) {
+      const seq = seqs[i];
+      if (seq !== undefined) entries.push({ seq, message: messages[i] as Message, attempts: 0 });
+    }
+    this.delivery.enqueue(entries);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.helloTimer !== undefined) clearInterval(this.helloTimer);
+    this.abort.abort();
+    this.delivery.stop();
+    this.executor.stop();
+    this.receiver.stop();
+    await this.transport.stop();
+    this.audit.flush();
+    this.db.close();
+  }
+
+  private methodContext(msg: Message, checkpoint: string | undefined): MethodContext {
+    return {
+      nodeName: this.cfg.nodeName,
+      centralNodeName: this.cfg.centralNodeName,
+      dataFolder: this.cfg.dataFolder,
+      logger: this.logger.child({ id: msg.id, method: msg.method }),
+      files: this.files,
+      checkpoint,
+      signal: this.abort.signal,
+      maxPayload: this.transport.maxPayload,
+      reply: async (output, seq = 0) => {
+        const r = makeReply(
+          msg,
+          output,
+          seq,
+          {
+            nodeName: this.cfg.nodeName,
+            ackTimeoutMs: this.cfg.defaultAckTimeoutMs,
+            retries: this.cfg.defaultRetries,
+            methodTimeoutMs: this.cfg.defaultMethodTimeoutMs,
+          },
+          Date.now(),
+        );
+        if (r !== undefined) await this.submit([r]);
+      },
+      reportError: (text) => this.errors.report(text),
+      sawNode: (node, atMs) => {
+        this.db.sql.prepare('INSERT INTO nodes (name, last_seen_ms) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET last_seen_ms = excluded.last_seen_ms').run(node, atMs);
+      },
+    };
+  }
+
+  private reportInterrupted(msg: Message): void {
+    const text = `error: ${msg.method} ${msg.id} from ${msg.fromNode} was interrupted by a restart of ${this.cfg.nodeName} while it ran; it is not run again, methodArgs: ${JSON.stringify(msg.methodArgs)}`;
+    this.errors.report(text);
+    if (msg.fromNode !== this.cfg.centralNodeName) this.errors.report(text, msg.fromNode);
+  }
+
+  private startHello(): void {
+    if (this.cfg.helloIntervalMs <= 0) return;
+    const send = (): void => {
+      const msg: Message = {
+        id: newId(),
+        toNode: this.cfg.centralNodeName,
+        fromNode: this.cfg.nodeName,
+        method: 'REQHello',
+        methodArgs: [],
+        replyMethod: 'REQNone',
+        replyMethodArgs: [],
+        isReply: false,
+        data: [`Hello from ${this.cfg.nodeName}\n`],
+        ackTimeoutMs: this.cfg.defaultAckTimeoutMs,
+        retries: 0,
+        replyAckTimeoutMs: 0,
+        replyRetries: 0,
+        methodTimeoutMs: 0,
+        replyMethodTimeoutMs: 0,
+        directory: 'hello-messages',
+        fileName: 'hello.log',
+        relayViaNode: '',
+        relayReplyMethod: '',
+        createdMs: Date.now(),
+      };
+      // Hello is a fire-and-forget event: it is not stored, a missed one is replaced by the next.
+      if (msg.toNode === this.cfg.nodeName) {
+        void this.receiver.accept(msg).catch(() => {});
+        return;
+      }
+      void encodeMessage(msg, { serialization: this.cfg.serialization, compression: this.cfg.compression }).then((e) =>
+        this.transport.publish(subjectOf(msg.toNode, msg.method, 'EventNACK'), e.payload, e.headers),
+      );
+    };
+    send();
+    this.helloTimer = setInterval(send, this.cfg.helloIntervalMs);
+    this.transport.onConnectionChange((up) => {
+      if (up) send();
+    });
+  }
+}

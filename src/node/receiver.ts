@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import { decodeMessage } from '../message/codec.js';
+import type { Message } from '../message/message.js';
+import type { FileWriter } from '../methods/files.js';
+import type { MethodHandler } from '../methods/method.js';
+import type { Inbox } from '../store/inbox.js';
+import type { Incoming, NatsTransport } from '../transport/nats.js';
+import { encodeAck, type Ack } from './ack.js';
+import type { Executor } from './executor.js';
+
+export interface ReceiverDeps {
+  readonly nodeName: string;
+  readonly dataFolder: string;
+  readonly inbox: Inbox;
+  readonly files: FileWriter;
+  readonly executor: Executor;
+  readonly transport: NatsTransport;
+  readonly logger: Logger;
+  /** Methods with a subscriber on this node (the startSub switches applied). */
+  readonly enabled: readonly MethodHandler[];
+  readonly heardFrom: (node: string) => void;
+  readonly reportError: (text: string) => void;
+}
+
+/**
+ * Receives messages: one subscriber per enabled method on `<nodeName>.<method>.<kind>`. A
+ * message id is committed to the inbox ledger before it is ACKed, then the method runs; a
+ * re-sent id is ACKed again and not run again.
+ */
+export class Receiver {
+  private readonly byName: Map<string, MethodHandler>;
+  private subs: { unsubscribe(): void }[] = [];
+
+  constructor(private readonly d: ReceiverDeps) {
+    this.byName = new Map(d.enabled.map((m) => [m.name, m]));
+  }
+
+  subscribe(): void {
+    for (const m of this.d.enabled) {
+      const subject = `${this.d.nodeName}.${m.name}.${m.kind}`;
+      this.subs.push(this.d.transport.subscribe(subject, (inc) => void this.onIncoming(inc)));
+    }
+    this.d.logger.info({ methods: this.d.enabled.map((m) => m.name) }, 'subscribed');
+  }
+
+  stop(): void {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs = [];
+  }
+
+  private async onIncoming(inc: Incoming): Promise<void> {
+    let msg: Message;
+    try {
+      msg = await decodeMessage(inc.data, inc.header);
+    } catch (err) {
+      const text = `error: malformed message on ${inc.subject} (${inc.data.length} bytes): ${(err as Error).message}`;
+      this.d.reportError(text);
+      inc.respond(encodeAck({ id: '', status: 'rejected', error: text }));
+      return;
+    }
+    let ack: Ack;
+    try {
+      ack = await this.accept(msg, inc.subject);
+    } catch (err) {
+      // The ledger could not commit: no ACK, so the sender tries again.
+      this.d.logger.error({ err: (err as Error).message, id: msg.id }, 'cannot record a received message');
+      return;
+    }
+    inc.respond(encodeAck(ack));
+  }
+
+  /** Takes responsibility for a message (from NATS or from this node itself). */
+  async accept(msg: Message, subject?: string): Promise<Ack> {
+    this.d.heardFrom(msg.fromNode);
+    const reject = (error: string): Ack => {
+      this.d.reportError(`error: rejected message ${msg.id} from ${msg.fromNode}: ${error}`);
+      return { id: msg.id, status: 'rejected', error };
+    };
+    const handler = this.byName.get(msg.method);
+    if (handler === undefined) {
+      return reject(`method ${msg.method} has no subscriber on ${this.d.nodeName}`);
+    }
+    if (msg.toNode !== this.d.nodeName) return reject(`message is for ${msg.toNode}, not ${this.d.nodeName}`);
+    if (subject !== undefined && !subject.startsWith(`${this.d.nodeName}.${msg.method}.`)) {
+      return reject(`method ${msg.method} arrived on subject ${subject}`);
+    }
+    if (handler.ledger === false) {
+      this.d.executor.submit(msg, undefined);
+      return { id: msg.id, status: 'ok' };
+    }
+    if (this.d.inbox.state(msg.id) !== undefined) return { id: msg.id, status: 'duplicate' };
+    const checkpoint = handler.plan?.(msg, { dataFolder: this.d.dataFolder, nodeName: this.d.nodeName, files: this.d.files });
+    const abandon = (): void => {
+      if (checkpoint !== undefined) handler.abandon?.(checkpoint, this.d.files);
+    };
+    let fresh: boolean;
+    try {
+      fresh = await this.d.inbox.receive(msg, checkpoint, Date.now());
+    } catch (err) {
+      abandon();
+      throw err;
+    }
+    if (!fresh) {
+      abandon();
+      return { id: msg.id, status: 'duplicate' };
+    }
+    this.d.executor.submit(msg, checkpoint);
+    return { id: msg.id, status: 'ok' };
+  }
+}

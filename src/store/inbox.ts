@@ -1,0 +1,77 @@
+import type { Statement } from 'better-sqlite3';
+import type { Message } from '../message/message.js';
+import type { Db } from './db.js';
+
+export const INBOX_STATES = {
+  received: 'received',
+  started: 'started',
+  done: 'done',
+  interrupted: 'interrupted',
+} as const;
+export type InboxState = (typeof INBOX_STATES)[keyof typeof INBOX_STATES];
+
+export interface UnfinishedEntry {
+  message: Message;
+  state: InboxState;
+  checkpoint: string | undefined;
+}
+
+/** How long the ids of finished messages are remembered to recognise re-sends. */
+export const LEDGER_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * The inbox ledger: the id of every message this node received, committed before it is ACKed.
+ * A re-sent id is recognised and never run twice; the state says how far a run got.
+ */
+export class Inbox {
+  private readonly getStmt: Statement;
+  private readonly insertStmt: Statement;
+  private readonly stateStmt: Statement;
+  private readonly doneStmt: Statement;
+  private readonly unfinishedStmt: Statement;
+  private readonly pruneStmt: Statement;
+
+  constructor(private readonly db: Db) {
+    const s = db.sql;
+    this.getStmt = s.prepare('SELECT state FROM inbox WHERE id = ?');
+    this.insertStmt = s.prepare(
+      'INSERT OR IGNORE INTO inbox (id, from_node, method, state, received_ms, checkpoint, message) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.stateStmt = s.prepare('UPDATE inbox SET state = ? WHERE id = ?');
+    this.doneStmt = s.prepare('UPDATE inbox SET state = ?, message = NULL, checkpoint = NULL WHERE id = ?');
+    this.unfinishedStmt = s.prepare(
+      "SELECT state, checkpoint, message FROM inbox WHERE state IN ('received', 'started') ORDER BY received_ms, id",
+    );
+    this.pruneStmt = s.prepare("DELETE FROM inbox WHERE state NOT IN ('received', 'started') AND received_ms < ?");
+  }
+
+  state(id: string): InboxState | undefined {
+    return (this.getStmt.get(id) as { state: InboxState } | undefined)?.state;
+  }
+
+  /** Commits the receipt; resolves false when the id was already known. */
+  receive(msg: Message, checkpoint: string | undefined, now: number): Promise<boolean> {
+    return this.db.write(
+      () =>
+        this.insertStmt.run(msg.id, msg.fromNode, msg.method, INBOX_STATES.received, now, checkpoint ?? null, JSON.stringify(msg))
+          .changes === 1,
+    );
+  }
+
+  started(id: string): Promise<void> {
+    return this.db.write(() => void this.stateStmt.run(INBOX_STATES.started, id));
+  }
+
+  finished(id: string, state: 'done' | 'interrupted'): Promise<void> {
+    return this.db.write(() => void this.doneStmt.run(state, id));
+  }
+
+  unfinished(): UnfinishedEntry[] {
+    const rows = this.unfinishedStmt.all() as { state: InboxState; checkpoint: string | null; message: string }[];
+    return rows.map((r) => ({ state: r.state, checkpoint: r.checkpoint ?? undefined, message: JSON.parse(r.message) as Message }));
+  }
+
+  prune(now: number): number {
+    return this.pruneStmt.run(now - LEDGER_RETENTION_MS).changes;
+  }
+}

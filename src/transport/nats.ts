@@ -1,0 +1,202 @@
+import {
+  connect,
+  headers as natsHeaders,
+  RequestError,
+  TimeoutError,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+
+/** A message arriving on a subscription. */
+export interface Incoming {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  header(name: string): string;
+  /** Answers a request; false when the message was not a request. */
+  respond(data: Uint8Array | string): boolean;
+}
+
+export type RequestFailure = 'timeout' | 'no-responders' | 'disconnected' | 'error';
+
+export class TransportError extends Error {
+  override readonly name = 'TransportError';
+  constructor(
+    readonly code: RequestFailure,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export interface TransportOptions {
+  readonly servers: string[];
+  readonly nodeName: string;
+  readonly connectTimeoutMs: number;
+  readonly connectRetryIntervalMs: number;
+  readonly reconnectJitterMs: number;
+  readonly reconnectJitterTlsMs: number;
+  readonly logger: Logger;
+}
+
+/**
+ * The only place that talks to NATS. Connects with retries, reconnects forever, keeps ACK
+ * inboxes under `_INBOX.<nodeName>.` so broker permissions can be scoped per node.
+ */
+export class NatsTransport {
+  private nc: NatsConnection | undefined;
+  private up = false;
+  private stopped = false;
+  private readonly listeners: ((up: boolean) => void)[] = [];
+
+  constructor(private readonly opts: TransportOptions) {}
+
+  get connected(): boolean {
+    return this.up && this.nc !== undefined && !this.nc.isClosed();
+  }
+
+  /** The broker's max payload in bytes (1 MiB until connected). */
+  get maxPayload(): number {
+    return this.nc?.info?.max_payload ?? 1024 * 1024;
+  }
+
+  /** Calls `cb(true)` on (re)connect and `cb(false)` on disconnect. */
+  onConnectionChange(cb: (up: boolean) => void): void {
+    this.listeners.push(cb);
+  }
+
+  /** Connects, retrying every connectRetryInterval until it works or stop() is called. */
+  async start(): Promise<void> {
+    const log = this.opts.logger;
+    while (!this.stopped) {
+      try {
+        this.nc = await connect({
+          servers: this.opts.servers,
+          name: this.opts.nodeName,
+          inboxPrefix: `_INBOX.${this.opts.nodeName}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1000,
+          reconnectJitter: this.opts.reconnectJitterMs,
+          reconnectJitterTLS: this.opts.reconnectJitterTlsMs,
+          timeout: this.opts.connectTimeoutMs,
+          pingInterval: 10_000,
+          maxPingOut: 3,
+        });
+        break;
+      } catch (err) {
+        log.error(
+          { err: (err as Error).message, servers: this.opts.servers },
+          `could not connect to the broker, retrying in ${this.opts.connectRetryIntervalMs / 1000} s`,
+        );
+        await sleep(this.opts.connectRetryIntervalMs, () => this.stopped);
+      }
+    }
+    const nc = this.nc;
+    if (nc === undefined) return;
+    log.info({ server: nc.getServer() }, 'connected to the broker');
+    this.setUp(true);
+    void this.watch(nc);
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    const log = this.opts.logger;
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') {
+        log.warn({ server: s.server }, 'disconnected from the broker, reconnecting');
+        this.setUp(false);
+      } else if (s.type === 'reconnect') {
+        log.info({ server: s.server }, 'reconnected to the broker');
+        this.setUp(true);
+      } else if (s.type === 'error') {
+        log.error({ err: s.error.message }, 'broker reported an error');
+      }
+    }
+  }
+
+  private setUp(up: boolean): void {
+    this.up = up;
+    for (const l of this.listeners) l(up);
+  }
+
+  /** Sends a request and waits for one answer; throws TransportError. */
+  async request(subject: string, payload: Uint8Array, hdrs: Record<string, string>, timeoutMs: number): Promise<Uint8Array> {
+    const nc = this.nc;
+    if (nc === undefined || !this.connected) throw new TransportError('disconnected', 'not connected to the broker');
+    try {
+      const reply = await nc.request(subject, payload, { timeout: timeoutMs, headers: toHeaders(hdrs) });
+      return reply.data;
+    } catch (err) {
+      if (err instanceof RequestError && err.isNoResponders()) {
+        throw new TransportError('no-responders', `no subscriber for ${subject}`, { cause: err });
+      }
+      if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError)) {
+        throw new TransportError('timeout', `no ACK for ${subject} within ${timeoutMs} ms`, { cause: err });
+      }
+      throw new TransportError('error', `request on ${subject} failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Publishes without waiting for an answer (NACK kinds); false when not connected. */
+  publish(subject: string, payload: Uint8Array, hdrs: Record<string, string>): boolean {
+    const nc = this.nc;
+    if (nc === undefined || !this.connected) return false;
+    nc.publish(subject, payload, { headers: toHeaders(hdrs) });
+    return true;
+  }
+
+  subscribe(subject: string, handler: (msg: Incoming) => void): { unsubscribe(): void } {
+    const nc = this.nc;
+    if (nc === undefined) throw new Error('subscribe before the transport is started');
+    const sub: Subscription = nc.subscribe(subject, {
+      callback: (err, m) => {
+        if (err !== null) {
+          this.opts.logger.error({ err: err.message, subject }, 'subscription error');
+          return;
+        }
+        handler({
+          subject: m.subject,
+          data: m.data,
+          header: (name) => m.headers?.get(name) ?? '',
+          respond: (data) => m.respond(data),
+        });
+      },
+    });
+    return { unsubscribe: () => sub.unsubscribe() };
+  }
+
+  async flush(): Promise<void> {
+    if (this.nc !== undefined && this.connected) await this.nc.flush();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const nc = this.nc;
+    if (nc === undefined || nc.isClosed()) return;
+    try {
+      await Promise.race([nc.drain(), sleep(2000, () => false)]);
+    } catch {
+      // Draining a connection that is down fails; closing is all that is left to do.
+    }
+    if (!nc.isClosed()) await nc.close();
+  }
+}
+
+function toHeaders(h: Record<string, string>): ReturnType<typeof natsHeaders> {
+  const out = natsHeaders();
+  for (const [k, v] of Object.entries(h)) out.set(k, v);
+  return out;
+}
+
+/** Sleeps `ms`, waking early (checked every 100 ms) when `cancelled()` turns true. */
+function sleep(ms: number, cancelled: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const end = Date.now() + ms;
+    const tick = (): void => {
+      if (cancelled() || Date.now() >= end) resolve();
+      else setTimeout(tick, Math.min(100, end - Date.now()));
+    };
+    tick();
+  });
+}

@@ -6,6 +6,9 @@ import { distance } from 'fastest-levenshtein';
  */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   const w = word.toLowerCase();
+  // An abbreviation (`--node` for `--nodeName`) is the likeliest intent.
+  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(w)).sort((a, b) => a.length - b.length)[0];
+  if (w.length >= 3 && prefixed !== undefined) return prefixed;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { eventually, sleep } from '../support/eventually.js';
+import { NatsServer } from '../support/nats-server.js';
+import { StewardProcess } from '../support/steward.js';
+
+const lines = (file: string): string[] => {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+  } catch {
+    return [];
+  }
+};
+
+describe('a node that is offline when the command is sent', () => {
+  let nats: NatsServer;
+  let central: StewardProcess;
+  let ship1: StewardProcess;
+
+  before(async () => {
+    nats = await NatsServer.start();
+    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
+    central = await StewardProcess.start({ name: 'central', ...common });
+    ship1 = await StewardProcess.start({ name: 'ship1', ...common });
+    await ship1.stop();
+  });
+
+  after(async () => {
+    await Promise.all([central.stop(), ship1.stop()]);
+    await nats.close();
+    central.cleanup();
+    ship1.cleanup();
+  });
+
+  it('runs the command exactly once when the node comes back within its retries', async () => {
+    const runs = path.join(ship1.dir, 'runs.log');
+    const answer = await central.send(
+      JSON.stringify([
+        { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['bash', '-c', `echo ran >> ${runs}; echo done`], ACKTimeout: 1, retries: 20, directory: 'offline', fileName: 'out.txt' },
+      ]),
+    );
+    assert.equal(answer[0]?.status, 'accepted');
+    await sleep(5000);
+    assert.deepEqual(lines(runs), [], 'nothing can run while ship1 is down');
+    await ship1.start();
+    assert.equal(await eventually(() => central.readData('offline', 'ship1', 'out.txt'), { what: 'the reply' }), 'done\n');
+    // Give any duplicate a chance to show up before counting.
+    await eventually(() => central.readData('offline', 'ship1', 'out.txt') === 'done\n');
+    await sleep(1500);
+    assert.deepEqual(lines(runs), ['ran']);
+    await ship1.stop();
+  });
+
+  it('writes the max-retries line to the central error log when the budget is spent', async () => {
+    const answer = await central.send(
+      JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'never'], ACKTimeout: 1, retries: 1 }),
+    );
+    const id = answer[0]?.id as string;
+    const log = await eventually(() => central.readErrorLog().includes(id) && central.readErrorLog(), { what: 'the max-retries line' });
+    const line = log.split('\n').find((l) => l.includes(id)) as string;
+    assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z, node: central, info: toNode: ship1, fromNode: central, method: REQCliCommand, id: /);
+    assert.match(line, /attempts: 2, .*max retries reached, check if node is up and running and if it got a subscriber for the given REQ type$/);
+    const audit = fs.readFileSync(path.join(central.dir, 'var', 'lib', 'audit.log'), 'utf8');
+    const entry = audit.split('\n').filter((l) => l.includes(id)).map((l) => JSON.parse(l) as { outcome: string; attempts: number })[0];
+    assert.equal(entry?.outcome, 'failed');
+    assert.equal(entry?.attempts, 2);
+  });
+
+  it('keeps delivering to a live node while 200 messages wait for a dead one', async () => {
+    const ship2 = await StewardProcess.start({ name: 'ship2', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] });
+    try {
+      const dead = Array.from({ length: 200 }, (_, i) => ({
+        toNode: 'ship1',
+        method: 'REQCliCommand',
+        methodArgs: ['echo', `dead-${i}`],
+        ACKTimeout: 30,
+        retries: 5,
+      }));
+      const answers = await central.send(JSON.stringify(dead));
+      assert.equal(answers.filter((a) => a.status === 'accepted').length, 200);
+      await central.send(JSON.stringify({ toNode: 'ship2', method: 'REQCliCommand', methodArgs: ['echo', 'alive'], directory: 'hol', fileName: 'out.txt' }));
+      assert.equal(await eventually(() => central.readData('hol', 'ship2', 'out.txt'), { what: 'the live node reply' }), 'alive\n');
+      // Each dead message has 6 attempts of 30 s: the live reply came while every one of them
+      // was still waiting in central's outbox, so it did not wait behind them.
+      const db = new Database(path.join(central.dir, 'var', 'lib', 'steward.db'), { readonly: true });
+      try {
+        const row = db.prepare("SELECT count(*) AS n FROM outbox WHERE to_node = 'ship1' AND state = 'pending'").get() as { n: number };
+        assert.equal(row.n, 200);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await ship2.stop();
+      ship2.cleanup();
+    }
+  });
+});

@@ -4,6 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { eventually } from './eventually.js';
 
+/** nats-server from PATH, or where Debian's package puts it (/usr/sbin is not on every PATH). */
+const NATS_BIN = process.env.NATS_SERVER_BIN ?? (fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
+
 /** A real nats-server on a port the kernel picks, read back from its ports file. */
 export class NatsServer {
   private proc: ChildProcess | undefined;
@@ -26,7 +29,7 @@ export class NatsServer {
 
   private async launch(port: number): Promise<void> {
     const portsDir = fs.mkdtempSync(path.join(this.dir, 'ports-'));
-    const proc = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '--ports_file_dir', portsDir, ...this.extraArgs], {
+    const proc = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '--ports_file_dir', portsDir, ...this.extraArgs], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what steward needs on a fresh machine: npm dependencies, the build, and nats-server
+# and nc from the distribution's packages when they are missing. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
+command -v nc >/dev/null 2>&1 || need_apt+=(netcat-openbsd)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} with apt-get" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies (better-sqlite3 compiles from source, about a minute)" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build

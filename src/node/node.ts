@@ -10,6 +10,7 @@ import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
 import { AuditLog } from '../store/audit.js';
 import { Db } from '../store/db.js';
 import { Inbox } from '../store/inbox.js';
+import { NodeRegistry } from '../store/nodes.js';
 import { Outbox } from '../store/outbox.js';
 import { NatsTransport } from '../transport/nats.js';
 import { Delivery } from './delivery.js';
@@ -34,6 +35,7 @@ export class StewardNode {
   readonly db: Db;
   readonly outbox: Outbox;
   readonly inbox: Inbox;
+  readonly nodes: NodeRegistry;
   readonly audit: AuditLog;
   readonly transport: NatsTransport;
   readonly delivery: Delivery;
@@ -43,6 +45,7 @@ export class StewardNode {
   private readonly files = new FileWriter();
   private readonly abort = new AbortController();
   private helloTimer: NodeJS.Timeout | undefined;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
@@ -52,6 +55,7 @@ export class StewardNode {
     this.db = new Db(cfg.databaseFolder);
     this.outbox = new Outbox(this.db);
     this.inbox = new Inbox(this.db);
+    this.nodes = new NodeRegistry(this.db);
     this.audit = new AuditLog(cfg.databaseFolder);
     this.transport = new NatsTransport({
       servers: cfg.brokerServers,
@@ -117,6 +121,7 @@ export class StewardNode {
   /** Recovers what a previous run left, then connects (retrying) and starts receiving. */
   async start(): Promise<void> {
     const pruned = this.inbox.prune(Date.now());
+    this.pruneTimer = setInterval(() => this.inbox.prune(Date.now()), 3600_000).unref();
     const recovered = this.executor.recover();
     this.logger.info({ ...recovered, pruned, pendingOutbox: this.outbox.pendingCount() }, 'store opened');
     this.delivery.start();
@@ -188,6 +193,7 @@ export class StewardNode {
     if (this.stopped) return;
     this.stopped = true;
     if (this.helloTimer !== undefined) clearInterval(this.helloTimer);
+    if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);
     this.abort.abort();
     this.delivery.stop();
     this.executor.stop();
@@ -223,9 +229,7 @@ export class StewardNode {
         if (r !== undefined) await this.submit([r]);
       },
       reportError: (text) => this.errors.report(text),
-      sawNode: (node, atMs) => {
-        this.db.sql.prepare('INSERT INTO nodes (name, last_seen_ms) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET last_seen_ms = excluded.last_seen_ms').run(node, atMs);
-      },
+      sawNode: (node, atMs) => this.nodes.seen(node, atMs),
     };
   }
 

@@ -73,7 +73,9 @@ export class Receiver {
   async accept(msg: Message, subject?: string): Promise<Ack> {
     this.d.heardFrom(msg.fromNode);
     const reject = (error: string): Ack => {
-      this.d.reportError(`error: rejected message ${msg.id} from ${msg.fromNode}: ${error}`);
+      // A rejected error report is only logged: reporting it would loop.
+      if (msg.method === 'REQErrorLog') this.d.logger.error({ id: msg.id, from: msg.fromNode }, error);
+      else this.d.reportError(`error: rejected message ${msg.id} from ${msg.fromNode}: ${error}`);
       return { id: msg.id, status: 'rejected', error };
     };
     const handler = this.byName.get(msg.method);

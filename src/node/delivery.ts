@@ -186,6 +186,8 @@ export class Delivery {
           await this.finishFailed(msg, attempts, 'rejected', ack.error ?? 'rejected by the receiver');
           return;
         }
+        // An ACK means the node is there: its other waiting messages need not wait out their timers.
+        if (attempts > 1 || dest.inFlight > 1) dest.wake();
         this.d.audit.record('delivered', msg, attempts);
         await this.d.outbox.delivered(msg.id);
         log.debug({ attempts }, 'delivered');

@@ -56,7 +56,7 @@ function readConfigFile(file: string): RawConfig {
   }
   let doc: Record<string, unknown>;
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    doc = parseToml(text);
   } catch (err) {
     throw new UsageError(`config file ${file} is not valid TOML: ${(err as Error).message}`);
   }

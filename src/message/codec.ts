@@ -24,7 +24,7 @@ export class DecodeError extends Error {
 
 export async function encodeMessage(msg: Message, opts: WireOptions): Promise<Encoded> {
   let payload: Uint8Array =
-    opts.serialization === 'json' ? Buffer.from(JSON.stringify(msg)) : (cborEncode(msg) as Uint8Array);
+    opts.serialization === 'json' ? Buffer.from(JSON.stringify(msg)) : (cborEncode(msg));
   const headers: Record<string, string> = { serial: opts.serialization };
   if (opts.compression === 'g') {
     payload = gzipSync(payload);

@@ -29,7 +29,7 @@ export function splitDocument(text: string): Element[] {
 function elementsOf(value: unknown): Element[] {
   if (Array.isArray(value)) {
     if (value.length === 0) return [{ index: 0, error: 'the input is an empty array: no messages' }];
-    return value.map((v, index) => ({ index, value: v }));
+    return (value as unknown[]).map((v, index) => ({ index, value: v }));
   }
   return [{ index: 0, value }];
 }

@@ -158,7 +158,7 @@ export class Delivery {
     const log = this.d.logger.child({ id: msg.id, subject });
     let attempts = entry.attempts;
     let encoded: Awaited<ReturnType<typeof encodeMessage>> | undefined;
-    let lastError = '';
+    let lastError: string;
     while (!this.stopped) {
       if (!local && !this.d.transport.connected) {
         await this.untilConnected();

@@ -51,7 +51,7 @@ export class Receiver {
   private async onIncoming(inc: Incoming): Promise<void> {
     let msg: Message;
     try {
-      msg = await decodeMessage(inc.data, inc.header);
+      msg = await decodeMessage(inc.data, (name) => inc.header(name));
     } catch (err) {
       const text = `error: malformed message on ${inc.subject} (${inc.data.length} bytes): ${(err as Error).message}`;
       this.d.reportError(text);

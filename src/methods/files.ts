@@ -29,6 +29,7 @@ export function confine(p: string): string {
  */
 export class FileWriter {
   private readonly planned = new Map<string, { end: number; open: number }>();
+  private pendingWrites: PendingWrite[] = [];
 
   /** Reserves `length` bytes at the end of `file`; returns the offset. */
   planAppend(file: string, length: number): number {
@@ -54,16 +55,43 @@ export class FileWriter {
     p.open++;
   }
 
-  /** Writes `data` at `offset` (idempotent) and syncs it. */
-  writeAt(file: string, offset: number, data: Buffer): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
-    try {
-      let done = 0;
-      while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done, offset + done);
-      fs.fdatasyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+  /**
+   * Writes `data` at `offset` (idempotent). Writes asked for in the same event-loop turn are
+   * done together, with one fdatasync per file; resolves once the data is on disk.
+   */
+  writeAt(file: string, offset: number, data: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pendingWrites.push({ file, offset, data, resolve, reject });
+      if (this.pendingWrites.length === 1) setImmediate(() => this.flushWrites());
+    });
+  }
+
+  private flushWrites(): void {
+    const batch = this.pendingWrites;
+    this.pendingWrites = [];
+    const byFile = new Map<string, PendingWrite[]>();
+    for (const w of batch) {
+      const list = byFile.get(w.file);
+      if (list === undefined) byFile.set(w.file, [w]);
+      else list.push(w);
+    }
+    for (const [file, writes] of byFile) {
+      try {
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
+        try {
+          for (const w of writes) {
+            let done = 0;
+            while (done < w.data.length) done += fs.writeSync(fd, w.data, done, w.data.length - done, w.offset + done);
+          }
+          fs.fdatasyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        for (const w of writes) w.resolve();
+      } catch (err) {
+        for (const w of writes) w.reject(err);
+      }
     }
   }
 
@@ -92,6 +120,14 @@ export class FileWriter {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     fs.appendFileSync(file, data, { mode: 0o600 });
   }
+}
+
+interface PendingWrite {
+  file: string;
+  offset: number;
+  data: Buffer;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 function sizeOf(file: string): number {

@@ -22,14 +22,14 @@ export function planAppend(target: AppendTarget, msg: Message, ctx: PlanContext)
   return JSON.stringify({ file, offset } satisfies Checkpoint);
 }
 
-export function runAppend(target: AppendTarget, msg: Message, ctx: MethodContext): void {
+export async function runAppend(target: AppendTarget, msg: Message, ctx: MethodContext): Promise<void> {
   const bytes = target.bytes(msg);
   if (ctx.checkpoint === undefined) {
     // Only when run without a plan (never through the receiver); append at the end.
     const file = target.file(msg, ctx.dataFolder, ctx.nodeName);
     const offset = ctx.files.planAppend(file, bytes.length);
     try {
-      ctx.files.writeAt(file, offset, bytes);
+      await ctx.files.writeAt(file, offset, bytes);
     } finally {
       ctx.files.release(file);
     }
@@ -37,7 +37,7 @@ export function runAppend(target: AppendTarget, msg: Message, ctx: MethodContext
   }
   const cp = JSON.parse(ctx.checkpoint) as Checkpoint;
   try {
-    ctx.files.writeAt(cp.file, cp.offset, bytes);
+    await ctx.files.writeAt(cp.file, cp.offset, bytes);
   } finally {
     ctx.files.release(cp.file);
   }

@@ -82,14 +82,13 @@ describe('the SQLite store', () => {
 });
 
 describe('planned appends', () => {
-  it('writes each planned append at its own offset, so a redo after a crash does not append twice', () => {
+  it('writes each planned append at its own offset, so a redo after a crash does not append twice', async () => {
     const file = path.join(tmp(), 'a', 'out.log');
     const w = new FileWriter();
     const o1 = w.planAppend(file, 6);
     const o2 = w.planAppend(file, 6);
-    w.writeAt(file, o2, Buffer.from('second'));
-    w.writeAt(file, o1, Buffer.from('first\n'));
-    w.writeAt(file, o2, Buffer.from('second')); // redone
+    await w.writeAt(file, o2, Buffer.from('second'));
+    await Promise.all([w.writeAt(file, o1, Buffer.from('first\n')), w.writeAt(file, o2, Buffer.from('second'))]); // o2 redone
     w.release(file);
     w.release(file);
     assert.equal(fs.readFileSync(file, 'utf8'), 'first\nsecond');

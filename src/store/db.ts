@@ -40,12 +40,20 @@ export class Db {
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];
+    // Fast path: the whole batch in one transaction. Should one write fail, the batch is rolled
+    // back and run again with a savepoint per write, so the others still commit.
+    try {
+      const values = this.sql.transaction(() => batch.map((item) => item.fn()))();
+      batch.forEach((item, i) => item.resolve(values[i]));
+      return;
+    } catch {
+      // fall through to the careful path
+    }
     const results: { ok: boolean; value: unknown }[] = [];
     try {
       this.sql.transaction(() => {
         for (const item of batch) {
           try {
-            // A nested transaction is a savepoint: one failing write does not undo the others.
             results.push({ ok: true, value: this.sql.transaction(item.fn)() });
           } catch (err) {
             results.push({ ok: false, value: err });

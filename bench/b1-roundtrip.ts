@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { B0Result } from './b0-floor.js';
+import { anyDead, sendTimed, sleep, whenTrue, type BenchEnv } from './lib/env.js';
+import { round, roundSummary, summarize, type Summary } from './lib/stats.js';
+
+/** Durable commits on the B1 path (see docs/benchmarks.md). */
+export const B1_FSYNCS = 6;
+/** NATS round trips on the B1 path: command + its ACK, reply + its ACK, each a request/reply. */
+export const B1_NATS_ROUND_TRIPS = 4;
+
+export interface B1Result {
+  /** Socket write -> the result file on central holds "hi\n" (ms). */
+  roundTrip: Summary;
+  /** Socket write -> the input's answer line (parse + outbox commit on central) (ms). */
+  accepted: Summary;
+  /** spawn + 4 NATS round trips + 6 fsyncs, from B0 medians of the same run (ms). */
+  floorMs: number;
+  /** roundTrip.p50 / floorMs. */
+  ratio: number;
+  warmup: number;
+  samples: number;
+  /** Every sample, in order (ms). */
+  raw: number[];
+}
+
+export async function runB1(env: BenchEnv, quick: boolean, floor: B0Result): Promise<B1Result> {
+  const warmup = quick ? 1 : 5;
+  const samples = quick ? 5 : 50;
+  const [central, ship1] = await Promise.all([
+    env.startNode('central', 'b1-central'),
+    env.startNode('ship1', 'b1-ship1', ['-startSubREQErrorLog=false']),
+  ]);
+  // 'subscribed' is logged before the subscriptions reach the broker: give them a moment, so
+  // the first attempt does not meet "no responders" and wait out an ACK timeout.
+  await sleep(500);
+  const resultDir = path.join(central.dataDir, 'b1', 'ship1');
+  const roundTrips: number[] = [];
+  const accepted: number[] = [];
+  try {
+    for (let i = 0; i < warmup + samples; i++) {
+      const fileName = `s${i}.txt`;
+      const file = path.join(resultDir, fileName);
+      const msg = [
+        {
+          toNode: 'ship1',
+          method: 'REQCliCommand',
+          methodArgs: ['bash', '-c', 'echo hi'],
+          replyMethod: 'REQToFileAppend',
+          directory: 'b1',
+          fileName,
+        },
+      ];
+      const sent = await sendTimed(central.socketPath, JSON.stringify(msg));
+      const done = await whenTrue(() => readOr(file) === 'hi\n', {
+        watchDir: resultDir,
+        timeoutMs: 30_000,
+        what: `B1 sample ${i}: "hi" in ${file}`,
+        failed: () => anyDead(central, ship1),
+      });
+      const answer = await sent.answer;
+      if (answer.lines.length !== 1 || answer.lines[0]?.status !== 'accepted') {
+        throw new Error(`B1: input not accepted: ${JSON.stringify(answer.lines)}`);
+      }
+      if (i >= warmup) {
+        roundTrips.push(done - sent.writtenAt);
+        accepted.push(answer.at - sent.writtenAt);
+      }
+      // Let the tail of the exchange (ledger 'done' commits, outbox deletes) finish.
+      await sleep(20);
+    }
+    const errors = central.readErrorLog();
+    if (errors.trim() !== '') throw new Error(`B1: central's error log is not empty:\n${errors.slice(0, 2000)}`);
+  } finally {
+    await env.stopNodes(central, ship1);
+  }
+  const floorMs = floor.spawn.p50 + B1_NATS_ROUND_TRIPS * floor.natsRtt.p50 + B1_FSYNCS * floor.fsync.p50;
+  const roundTrip = roundSummary(summarize(roundTrips));
+  return {
+    roundTrip,
+    accepted: roundSummary(summarize(accepted)),
+    floorMs: round(floorMs),
+    ratio: round(roundTrip.p50 / floorMs, 2),
+    warmup,
+    samples,
+    raw: roundTrips.map((v) => round(v, 3)),
+  };
+}
+
+function readOr(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import type { BenchEnv } from './lib/env.js';
+import { rssMB } from './lib/procfs.js';
+import { round } from './lib/stats.js';
+
+export interface B6Result {
+  /** Seconds the node was left idle before the reading. */
+  idleSeconds: number;
+  /** VmRSS right after it subscribed (MB). */
+  rssAtStartMB: number;
+  /** VmRSS after idleSeconds (MB): the figure reported. */
+  rssMB: number;
+  /** Floor: VmRSS of a bare `node` process (an empty timer loop) after the same idle time (MB). */
+  bareNodeRssMB: number;
+  /** VmRSS of the steward node sampled every second while idle (MB). */
+  series: number[];
+}
+
+/**
+ * Starts an idle node now (no hello, nothing sent to it) and a bare node process beside it;
+ * returns a function that resolves with their RSS read exactly idleSeconds after the start.
+ * The other benchmarks run meanwhile (they never address this node).
+ */
+export async function startB6(env: BenchEnv, quick: boolean): Promise<() => Promise<B6Result>> {
+  const idleSeconds = quick ? 5 : 60;
+  const bare = env.track(spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }));
+  const node = await env.startNode('idle1', 'b6-idle1', ['-startSubREQErrorLog=false']);
+  const pid = node.pid as number;
+  const barePid = bare.pid;
+  if (barePid === undefined) throw new Error('B6: the bare node process did not start');
+  const rssAtStartMB = round(rssMB(pid), 1);
+  const series: number[] = [];
+  const sampler = setInterval(() => {
+    try {
+      series.push(round(rssMB(pid), 1));
+    } catch {
+      // Gone: reported at the end.
+    }
+  }, 1000);
+  sampler.unref();
+  const reading = new Promise<{ rss: number; bare: number } | Error>((resolve) => {
+    setTimeout(() => {
+      clearInterval(sampler);
+      try {
+        if (!node.running) throw new Error(`B6: the idle node exited: ${node.stderr.slice(-2000)}`);
+        resolve({ rss: round(rssMB(pid), 1), bare: round(rssMB(barePid), 1) });
+      } catch (err) {
+        resolve(err as Error);
+      }
+    }, idleSeconds * 1000);
+  });
+  return async () => {
+    const r = await reading;
+    bare.kill('SIGKILL');
+    await env.stopNodes(node);
+    if (r instanceof Error) throw r;
+    return { idleSeconds, rssAtStartMB, rssMB: r.rss, bareNodeRssMB: r.bare, series };
+  };
+}

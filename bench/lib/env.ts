@@ -1,0 +1,224 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { eventually, sleep } from '../../test/support/eventually.js';
+import { StewardProcess, type InputLine } from '../../test/support/steward.js';
+
+/** The nats-server binary: $NATS_SERVER, else the Debian path, else whatever is on PATH. */
+export const NATS_SERVER_BIN = process.env.NATS_SERVER ?? (fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
+
+/** A nats-server on a port the kernel picks (read back from its ports file), with its pid. */
+export class NatsProc {
+  private constructor(
+    private readonly proc: ChildProcess,
+    readonly port: number,
+    readonly pid: number,
+  ) {}
+
+  static async start(dir: string): Promise<NatsProc> {
+    const portsDir = path.join(dir, 'ports');
+    fs.mkdirSync(portsDir, { recursive: true });
+    const proc = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', '-1', '--ports_file_dir', portsDir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    let spawnError: Error | undefined;
+    proc.once('error', (err) => (spawnError = err));
+    proc.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+    const ports = await eventually(
+      () => {
+        if (spawnError !== undefined) throw new Error(`cannot start ${NATS_SERVER_BIN}: ${spawnError.message}`);
+        if (proc.exitCode !== null) throw new Error(`nats-server exited: ${stderr}`);
+        const f = fs.readdirSync(portsDir).find((n) => n.endsWith('.ports'));
+        if (f === undefined) return undefined;
+        const text = fs.readFileSync(path.join(portsDir, f), 'utf8');
+        return text.trim() === '' ? undefined : (JSON.parse(text) as { nats: string[] });
+      },
+      { what: 'nats-server ports file', timeoutMs: 10_000 },
+    );
+    const port = Number(new URL((ports.nats[0] as string).replace('nats://', 'http://')).port);
+    if (proc.pid === undefined) throw new Error('nats-server has no pid');
+    return new NatsProc(proc, port, proc.pid);
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+/**
+ * Everything one benchmark run starts: a temp folder, a nats-server, steward processes (the
+ * real bin/steward, each in its own folder under the temp folder), helper processes. close()
+ * stops all of them and removes the folder; it is safe to call more than once.
+ */
+export class BenchEnv {
+  readonly root: string;
+  private natsProc: NatsProc | undefined;
+  private readonly nodes = new Set<StewardProcess>();
+  private readonly helpers = new Set<ChildProcess>();
+  private closed = false;
+
+  constructor() {
+    this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-bench-'));
+  }
+
+  async nats(): Promise<NatsProc> {
+    this.natsProc ??= await NatsProc.start(path.join(this.root, 'nats'));
+    return this.natsProc;
+  }
+
+  /** Starts a steward node in `<root>/<label>/`, waits until it has subscribed. */
+  async startNode(name: string, label: string, flags: string[] = []): Promise<StewardProcess> {
+    const nats = await this.nats();
+    const dir = path.join(this.root, label);
+    fs.mkdirSync(dir, { recursive: true });
+    const node = new StewardProcess({
+      name,
+      central: 'central',
+      brokerUrl: `127.0.0.1:${nats.port}`,
+      flags: ['-startPubREQHello=0', ...flags],
+      dir,
+    });
+    this.nodes.add(node);
+    await node.start();
+    if (node.pid === undefined) throw new Error(`steward ${name} has no pid`);
+    return node;
+  }
+
+  /** Stops nodes (SIGTERM, SIGKILL after 12 s) and forgets them. */
+  async stopNodes(...nodes: StewardProcess[]): Promise<void> {
+    await Promise.all(
+      nodes.map(async (n) => {
+        this.nodes.delete(n);
+        const t = setTimeout(() => void n.kill9(), 12_000);
+        try {
+          await n.stop();
+        } finally {
+          clearTimeout(t);
+        }
+      }),
+    );
+  }
+
+  /** A helper process that is killed at close(). */
+  track(p: ChildProcess): ChildProcess {
+    this.helpers.add(p);
+    p.once('exit', () => this.helpers.delete(p));
+    return p;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const h of this.helpers) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
+    await this.stopNodes(...this.nodes).catch(() => {});
+    await this.natsProc?.stop().catch(() => {});
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** One input written to a node's socket: when the write happened, and the answer. */
+export interface Sent {
+  /** performance.now() just before the bytes were handed to the socket. */
+  writtenAt: number;
+  /** Resolves with the answer lines and when they were complete. */
+  answer: Promise<{ lines: InputLine[]; at: number }>;
+}
+
+/** Connects to the socket first, then writes `input` in one write (and half-closes). */
+export async function sendTimed(socketPath: string, input: string | Buffer): Promise<Sent> {
+  const c = net.connect(socketPath);
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', resolve);
+    c.once('error', reject);
+  });
+  let out = '';
+  const answer = new Promise<{ lines: InputLine[]; at: number }>((resolve, reject) => {
+    c.on('data', (b: Buffer) => (out += b.toString()));
+    c.on('error', reject);
+    c.on('end', () => {
+      const at = performance.now();
+      try {
+        resolve({
+          lines: out
+            .split('\n')
+            .filter((l) => l.trim() !== '')
+            .map((l) => JSON.parse(l) as InputLine),
+          at,
+        });
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  });
+  answer.catch(() => {}); // a caller that gave up waiting must not crash the run later
+  const writtenAt = performance.now();
+  c.end(input);
+  return { writtenAt, answer };
+}
+
+/**
+ * Resolves with performance.now() at the first moment `check()` is true. Checked on every
+ * inotify event of `watchDir` (when it exists) and by a poll every `pollMs` in case an event is
+ * missed. Rejects at once when `failed()` returns a reason (e.g. a node died), or after `timeoutMs`.
+ */
+export function whenTrue(
+  check: () => boolean,
+  o: { watchDir: string; timeoutMs: number; what: string; pollMs?: number; failed?: () => string | undefined },
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let watcher: fs.FSWatcher | undefined;
+    let finished = false;
+    const finish = (err?: Error): void => {
+      if (finished) return;
+      finished = true;
+      const at = performance.now();
+      watcher?.close();
+      clearInterval(poll);
+      clearTimeout(timer);
+      if (err === undefined) resolve(at);
+      else reject(err);
+    };
+    const tick = (): void => {
+      if (finished) return;
+      let ok: boolean;
+      try {
+        ok = check();
+      } catch {
+        ok = false; // e.g. the file is not there yet
+      }
+      if (ok) return finish();
+      const reason = o.failed?.();
+      if (reason !== undefined) finish(new Error(`${reason} while waiting for ${o.what}`));
+    };
+    try {
+      watcher = fs.watch(o.watchDir, tick);
+      watcher.on('error', () => {});
+    } catch {
+      watcher = undefined; // the folder does not exist yet: the poll covers it
+    }
+    const poll = setInterval(tick, o.pollMs ?? 1);
+    const timer = setTimeout(() => finish(new Error(`timed out after ${o.timeoutMs} ms waiting for ${o.what}`)), o.timeoutMs);
+    tick();
+  });
+}
+
+/** A reason when one of the nodes is no longer running. */
+export function anyDead(...nodes: StewardProcess[]): string | undefined {
+  const dead = nodes.find((n) => !n.running);
+  return dead === undefined ? undefined : `steward ${dead.opts.name} exited: ${dead.stderr.slice(-1500)}`;
+}
+
+export { sleep };

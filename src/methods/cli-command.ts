@@ -90,20 +90,23 @@ export function runCommand(
     child.on('error', (e) => finish(null, null, e.message));
     child.on('exit', (code, signal) => {
       // Give the pipes a moment to deliver what the command wrote just before exiting.
-      let closed = 0;
       const done = (): void => finish(code, signal);
-      const t = setTimeout(done, DRAIN_MS);
-      const onClose = (): void => {
-        if (++closed === 2) {
+      let open = 0;
+      const onEnd = (): void => {
+        if (--open === 0) {
           clearTimeout(t);
           done();
         }
       };
-      if (child.stdout.readableEnded) closed++;
-      else child.stdout.once('end', onClose);
-      if (child.stderr.readableEnded) closed++;
-      else child.stderr.once('end', onClose);
-      if (closed === 2) onClose();
+      for (const s of [child.stdout, child.stderr]) {
+        if (s.readableEnded) continue;
+        open++;
+        s.once('end', onEnd);
+      }
+      if (open === 0) return done();
+      // The exit can be seen before the output is read, and a busy event loop can let this
+      // timer run before it: setImmediate lets one more I/O poll read what the pipes hold.
+      const t = setTimeout(() => setImmediate(done), DRAIN_MS);
     });
   });
 }

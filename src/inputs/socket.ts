@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { splitDocument } from '../message/document.js';
+import { isCompleteDocument } from '../message/document.js';
 import type { InputResult } from '../node/node.js';
 
 /** Largest input accepted on one connection. */
@@ -61,9 +61,9 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
     chunks.push(b);
     if (idle !== undefined) clearTimeout(idle);
     idle = setTimeout(() => {
-      // Without a half-close the client may be waiting for us: answer if what came is complete.
-      const text = Buffer.concat(chunks, size).toString('utf8');
-      if (!splitDocument(text).some((e) => 'error' in e)) finish();
+      // Without a half-close the client may be waiting for us: answer if what came is a complete
+      // document (not, say, an array that has not been closed yet: the client may just be slow).
+      if (isCompleteDocument(Buffer.concat(chunks, size).toString('utf8'))) finish();
     }, IDLE_MS);
   });
   conn.on('end', finish);

@@ -2,6 +2,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
 import type { Message } from './message.js';
+import { NODE_NAME } from './parse.js';
 
 /**
  * The wire format: the message serialized as CBOR (default) or JSON, optionally compressed
@@ -41,8 +42,14 @@ export async function decodeMessage(payload: Uint8Array, header: (name: string) 
   let bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const cmp = header('cmp');
   try {
-    if (cmp === 'g') bytes = gunzipSync(bytes, { maxOutputLength: 256 * 1024 * 1024 });
-    else if (cmp === 'z') bytes = await zstdDecompress(bytes);
+    if (cmp === 'g') bytes = gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
+    else if (cmp === 'z') {
+      // The zstd binding has no output limit (a few hundred KiB can claim gigabytes and crash the
+      // process): bound the size from the frame headers first.
+      const bound = zstdSizeBound(bytes);
+      if (bound > MAX_DECOMPRESSED_BYTES) throw new Error(`it would decompress to up to ${bound} bytes, more than ${MAX_DECOMPRESSED_BYTES}`);
+      bytes = await zstdDecompress(bytes);
+    }
   } catch (err) {
     throw new DecodeError(`cannot decompress payload (cmp=${cmp}): ${(err as Error).message}`);
   }
@@ -56,6 +63,65 @@ export async function decodeMessage(payload: Uint8Array, header: (name: string) 
   return checkShape(value);
 }
 
+/** Largest size a compressed payload may decompress to. */
+const MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024;
+/** Largest output of one zstd block (RFC 8878, Block_Maximum_Size). */
+const ZSTD_BLOCK_MAX = 128 * 1024;
+
+/**
+ * An upper bound of what zstd data decompresses to, read from its frame and block headers
+ * (RFC 8878) without decompressing: raw and RLE blocks give their size, a compressed block
+ * gives at most 128 KiB. Throws on data that is not a sequence of zstd frames.
+ */
+export function zstdSizeBound(b: Buffer): number {
+  let pos = 0;
+  let total = 0;
+  const need = (n: number): void => {
+    if (pos + n > b.length) throw new Error('truncated zstd data');
+  };
+  while (pos < b.length) {
+    need(4);
+    const magic = b.readUInt32LE(pos);
+    if (magic >>> 4 === 0x184d2a5) {
+      // A skippable frame: magic, 4-byte length, content.
+      need(8);
+      pos += 8 + b.readUInt32LE(pos + 4);
+      need(0);
+      continue;
+    }
+    if (magic !== 0xfd2fb528) throw new Error('not zstd data');
+    pos += 4;
+    need(1);
+    const fhd = b[pos] as number;
+    const singleSegment = (fhd >> 5) & 1;
+    const dictIdBytes = [0, 1, 2, 4][fhd & 3] as number;
+    const contentSizeBytes = [singleSegment ? 1 : 0, 2, 4, 8][fhd >> 6] as number;
+    pos += 1 + (singleSegment ? 0 : 1) + dictIdBytes + contentSizeBytes;
+    for (;;) {
+      need(3);
+      const h = b.readUIntLE(pos, 3);
+      pos += 3;
+      const type = (h >> 1) & 3;
+      const size = h >>> 3;
+      if (type === 0) {
+        total += size;
+        pos += size;
+      } else if (type === 1) {
+        total += size;
+        pos += 1;
+      } else if (type === 2) {
+        total += ZSTD_BLOCK_MAX;
+        pos += size;
+      } else throw new Error('reserved zstd block type');
+      need(0);
+      if (h & 1) break;
+    }
+    if ((fhd >> 2) & 1) pos += 4; // content checksum
+    need(0);
+  }
+  return total;
+}
+
 const STRING_FIELDS = ['id', 'toNode', 'fromNode', 'method', 'replyMethod', 'directory', 'fileName', 'relayViaNode', 'relayReplyMethod'] as const;
 const NUMBER_FIELDS = ['ackTimeoutMs', 'retries', 'replyAckTimeoutMs', 'replyRetries', 'methodTimeoutMs', 'replyMethodTimeoutMs', 'createdMs'] as const;
 const LIST_FIELDS = ['methodArgs', 'replyMethodArgs', 'data'] as const;
@@ -65,6 +131,10 @@ function checkShape(v: unknown): Message {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DecodeError('payload is not a message object');
   const o = v as Record<string, unknown>;
   for (const f of STRING_FIELDS) if (typeof o[f] !== 'string') throw new DecodeError(`payload field ${f} is not a string`);
+  // Node names become subject tokens and folder names (a result path holds fromNode).
+  for (const f of ['toNode', 'fromNode'] as const) {
+    if (!NODE_NAME.test(o[f] as string)) throw new DecodeError(`payload field ${f} is not a valid node name (letters, digits, _ and - only)`);
+  }
   for (const f of NUMBER_FIELDS) if (typeof o[f] !== 'number' || !Number.isFinite(o[f])) throw new DecodeError(`payload field ${f} is not a number`);
   for (const f of LIST_FIELDS) {
     const l = o[f];

@@ -15,15 +15,30 @@ export function splitDocument(text: string): Element[] {
   if (whole.ok) return elementsOf(whole.value);
   const trimmed = text.trimStart();
   if (trimmed.startsWith('[')) {
-    const parts = splitTopLevelArray(trimmed);
-    if (parts !== undefined && parts.length > 0) {
-      return parts.map((part, index) => {
-        const p = parseValue(part);
-        return p.ok ? { index, value: p.value } : { index, error: `message ${index} is malformed: ${p.error}` };
-      });
+    const split = splitTopLevelArray(trimmed);
+    const parts = resync(split.parts);
+    if (split.closed ? parts.length > 0 || split.trailing !== undefined : parts.length > 1) {
+      const out: Element[] = parts.map((p, index) =>
+        p.ok ? { index, value: p.value } : { index, error: `message ${index} is malformed: ${p.error}` },
+      );
+      if (split.trailing !== undefined) {
+        const index = out.length;
+        const t = split.trailing.trim();
+        out.push({ index, error: `message ${index} is malformed: unexpected text after the end of the array: ${JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}...` : t)}` });
+      }
+      return out;
     }
   }
   return [{ index: 0, error: `malformed input, not JSON or YAML: ${whole.error}` }];
+}
+
+/**
+ * True when the whole text parses as one document. A stream client that has not half-closed
+ * may pause anywhere, also between two elements of an array: only a complete document may be
+ * answered before the end of its input.
+ */
+export function isCompleteDocument(text: string): boolean {
+  return text.trim() !== '' && parseValue(text).ok;
 }
 
 function elementsOf(value: unknown): Element[] {
@@ -57,11 +72,21 @@ function shorten(s: string): string {
   return line.length > 200 ? `${line.slice(0, 200)}...` : line;
 }
 
+interface ArraySplit {
+  /** The element texts, in order. */
+  parts: string[];
+  /** False when the closing bracket never came. */
+  closed: boolean;
+  /** Non-blank text after the closing bracket. */
+  trailing?: string;
+}
+
 /**
- * Splits `[a, b, c]` at its top-level commas, honouring strings and nesting. Returns undefined
- * when the brackets never close at the top level.
+ * Splits `[a, b, c]` at its top-level commas, honouring strings and nesting. A stray `}` at the
+ * top level, or a `]` followed by a comma, is left in its element (which will not parse) rather
+ * than taken as the end of the array.
  */
-function splitTopLevelArray(text: string): string[] | undefined {
+function splitTopLevelArray(text: string): ArraySplit {
   const parts: string[] = [];
   let depth = 0;
   let inString: string | undefined;
@@ -76,11 +101,12 @@ function splitTopLevelArray(text: string): string[] | undefined {
     if (ch === '"' || ch === "'") inString = ch;
     else if (ch === '[' || ch === '{') depth++;
     else if (ch === ']' || ch === '}') {
-      depth--;
-      if (depth === 0) {
+      if (depth > 1) depth--;
+      else if (ch === ']' && nextNonBlank(text, i + 1) !== ',') {
         const last = text.slice(start, i);
         if (last.trim() !== '') parts.push(last);
-        return parts;
+        const rest = text.slice(i + 1);
+        return rest.trim() === '' ? { parts, closed: true } : { parts, closed: true, trailing: rest };
       }
     } else if (ch === ',' && depth === 1) {
       const part = text.slice(start, i);
@@ -88,8 +114,57 @@ function splitTopLevelArray(text: string): string[] | undefined {
       start = i + 1;
     }
   }
-  // Unclosed: keep what was split so far plus the tail, each judged on its own.
-  const tail = text.slice(start);
+  // Unclosed (cut short, or a broken string swallowed the brackets): keep what was split so far
+  // plus the tail, each judged on its own; the final `]` belongs to the array, not the tail.
+  const tail = text.slice(start).replace(/\]\s*$/, '');
   if (tail.trim() !== '') parts.push(tail);
-  return parts.length > 1 ? parts : undefined;
+  return { parts, closed: false };
+}
+
+function nextNonBlank(text: string, from: number): string | undefined {
+  for (let i = from; i < text.length; i++) if (!/\s/.test(text[i] as string)) return text[i];
+  return undefined;
+}
+
+/**
+ * Parses the element texts. One that does not parse may hold the next elements too, when a
+ * missing quote made the split read them as part of a string: it is cut again at every
+ * `}, {`, and the pieces that are objects on their own become elements again. The pieces in
+ * between stay together as one malformed element.
+ */
+function resync(parts: readonly string[]): Parsed[] {
+  const out: Parsed[] = [];
+  for (const part of parts) {
+    const p = parseValue(part);
+    if (p.ok) {
+      out.push(p);
+      continue;
+    }
+    // [start, end) of each piece: a cut keeps the `}` in the piece before and the `{` in the next.
+    const pieces: [number, number][] = [];
+    let from = 0;
+    for (const m of part.matchAll(/\}\s*,\s*\{/g)) {
+      pieces.push([from, m.index + 1]);
+      from = m.index + m[0].length - 1;
+    }
+    if (pieces.length === 0) {
+      out.push(p);
+      continue;
+    }
+    pieces.push([from, part.length]);
+    let pending: [number, number] | undefined;
+    const flush = (): void => {
+      if (pending !== undefined) out.push(parseValue(part.slice(pending[0], pending[1])));
+      pending = undefined;
+    };
+    for (const [a, b] of pieces) {
+      const q = parseValue(part.slice(a, b));
+      if (q.ok && q.value !== null && typeof q.value === 'object' && !Array.isArray(q.value)) {
+        flush();
+        out.push(q);
+      } else pending = [pending?.[0] ?? a, b];
+    }
+    flush();
+  }
+  return out;
 }

@@ -75,12 +75,12 @@ export class Receiver {
     const reject = (error: string): Ack => {
       // A rejected error report is only logged: reporting it would loop.
       if (msg.method === 'REQErrorLog') this.d.logger.error({ id: msg.id, from: msg.fromNode }, error);
-      else this.d.reportError(`error: rejected message ${msg.id} from ${msg.fromNode}: ${error}`);
+      else this.d.reportError(`error: rejected message ${clip(msg.id)} from ${msg.fromNode}: ${error}`);
       return { id: msg.id, status: 'rejected', error };
     };
     const handler = this.byName.get(msg.method);
     if (handler === undefined) {
-      return reject(`method ${msg.method} has no subscriber on ${this.d.nodeName}`);
+      return reject(`method ${clip(msg.method)} has no subscriber on ${this.d.nodeName}`);
     }
     if (msg.toNode !== this.d.nodeName) return reject(`message is for ${msg.toNode}, not ${this.d.nodeName}`);
     if (subject !== undefined && !subject.startsWith(`${this.d.nodeName}.${msg.method}.`)) {
@@ -109,4 +109,12 @@ export class Receiver {
     this.d.executor.submit(msg, checkpoint);
     return { id: msg.id, status: 'ok' };
   }
+}
+
+/**
+ * A field of a received message as quoted in an error: the sender may have made it as large as
+ * the broker allows, and the error must still fit in an ACK and in an error report.
+ */
+function clip(s: string, max = 200): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length} characters)`;
 }

@@ -3,6 +3,15 @@ import { newId } from '../message/id.js';
 import type { Message } from '../message/message.js';
 
 export const ERROR_METHOD = 'REQErrorLog';
+/** Error reports sent per second once the burst allowance is used. */
+export const REPORT_RATE = 100;
+export const REPORT_BURST = 1000;
+/** An error line longer than this is cut (it must fit in a message, and be readable). */
+const MAX_REPORT_CHARS = 16 * 1024;
+
+function clipReport(text: string): string {
+  return text.length <= MAX_REPORT_CHARS ? text : `${text.slice(0, MAX_REPORT_CHARS)}... (cut, ${text.length} characters in all)`;
+}
 
 export interface ErrorReporterDeps {
   readonly nodeName: string;
@@ -21,8 +30,48 @@ export interface ErrorReporterDeps {
 export class ErrorReporter {
   constructor(private readonly d: ErrorReporterDeps) {}
 
+  private tokens = REPORT_BURST;
+  private refilledMs = Date.now();
+  private suppressed = 0;
+  private summaryTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Logs `text` and sends it to `to` (the central node by default). Reports beyond
+   * REPORT_RATE per second (after a burst of REPORT_BURST) are only logged, and counted in one
+   * summary line, so a flood of bad input cannot flood the error log or the outbox.
+   */
   report(text: string, to: string = this.d.centralNodeName): void {
     this.d.logger.error(text);
+    if (!this.take()) {
+      this.suppressed++;
+      this.summaryTimer ??= setTimeout(() => this.summarize(), 1000).unref();
+      return;
+    }
+    this.send(clipReport(text), to);
+  }
+
+  private take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(REPORT_BURST, this.tokens + ((now - this.refilledMs) / 1000) * REPORT_RATE);
+    this.refilledMs = now;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+
+  private summarize(): void {
+    this.summaryTimer = undefined;
+    if (this.suppressed === 0) return;
+    if (!this.take()) {
+      this.summaryTimer = setTimeout(() => this.summarize(), 1000).unref();
+      return;
+    }
+    const n = this.suppressed;
+    this.suppressed = 0;
+    this.send(`error: ${n} more error reports were not sent (over ${REPORT_RATE} per second); they are in the log of ${this.d.nodeName}`, this.d.centralNodeName);
+  }
+
+  private send(text: string, to: string): void {
     const msg: Message = {
       id: newId(),
       toNode: to,

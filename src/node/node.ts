@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import { encodeMessage } from '../message/codec.js';
@@ -43,7 +44,7 @@ export class StewardNode {
   readonly executor: Executor;
   readonly errors: ErrorReporter;
   private readonly files = new FileWriter();
-  private readonly abort = new AbortController();
+  private readonly abort = abortController();
   private helloTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -95,6 +96,7 @@ export class StewardNode {
       enabled,
       heardFrom: (node) => this.delivery.heardFrom(node),
       reportError: (text) => this.errors.report(text),
+      defaultMethodTimeoutMs: cfg.defaultMethodTimeoutMs,
     });
     this.delivery = new Delivery({
       nodeName: cfg.nodeName,
@@ -279,4 +281,11 @@ export class StewardNode {
       if (up) send();
     });
   }
+}
+
+/** One abort signal is shared by every running method: it may have many listeners. */
+function abortController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }

@@ -1,8 +1,11 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
+import type * as ZstdLib from '@mongodb-js/zstd';
+import { lazy } from '../lib/lazy.js';
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
 import type { Message } from './message.js';
 import { NODE_NAME } from './parse.js';
+
+const zstd = lazy<typeof ZstdLib>('@mongodb-js/zstd');
 
 /**
  * The wire format: the message serialized as CBOR (default) or JSON, optionally compressed
@@ -31,7 +34,7 @@ export async function encodeMessage(msg: Message, opts: WireOptions): Promise<En
     payload = gzipSync(payload);
     headers.cmp = 'g';
   } else if (opts.compression === 'z') {
-    payload = await zstdCompress(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), 3);
+    payload = await zstd().compress(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), 3);
     headers.cmp = 'z';
   }
   return { payload, headers };
@@ -48,7 +51,7 @@ export async function decodeMessage(payload: Uint8Array, header: (name: string) 
       // process): bound the size from the frame headers first.
       const bound = zstdSizeBound(bytes);
       if (bound > MAX_DECOMPRESSED_BYTES) throw new Error(`it would decompress to up to ${bound} bytes, more than ${MAX_DECOMPRESSED_BYTES}`);
-      bytes = await zstdDecompress(bytes);
+      bytes = await zstd().decompress(bytes);
     }
   } catch (err) {
     throw new DecodeError(`cannot decompress payload (cmp=${cmp}): ${(err as Error).message}`);

@@ -1,4 +1,7 @@
-import YAML from 'yaml';
+import type * as YamlLib from 'yaml';
+import { lazy } from '../lib/lazy.js';
+
+const yaml = lazy<typeof YamlLib>('yaml');
 
 /**
  * Turns input text into the list of message candidates it holds: a JSON or YAML array, or a
@@ -58,7 +61,7 @@ function parseValue(text: string): Parsed {
     // YAML 1.2 is a superset of JSON that also accepts the trailing commas of the seed's
     // examples; it is only tried when JSON fails, as it is much slower.
     try {
-      const doc = YAML.parseDocument(text, { uniqueKeys: false });
+      const doc = yaml().parseDocument(text, { uniqueKeys: false });
       if (doc.errors.length > 0) return { ok: false, error: shorten((jsonErr as Error).message) };
       return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
     } catch (yamlErr) {

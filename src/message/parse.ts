@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import type * as ZodLib from 'zod';
+import { lazy } from '../lib/lazy.js';
 import { didYouMean } from '../lib/closest.js';
 import { splitDocument } from './document.js';
 import { newId } from './id.js';
@@ -22,44 +23,58 @@ export type ParseOutcome =
   | { index: number; ok: true; message: Message }
   | { index: number; ok: false; error: string; toNode?: string };
 
-const anyScalar = z.union([z.string(), z.number(), z.boolean()]).transform(String);
-const stringList = z.array(anyScalar);
-const int = z.number().int();
-const name = z.string();
+const zod = lazy<typeof ZodLib>('zod');
 
 /** The input schema with the seed's field names; keys are matched case-insensitively. */
-const InputSchema = z.strictObject({
-  toNode: name.optional(),
-  toNodes: z.array(name).optional(),
-  method: z.string({ error: 'method is required' }),
-  methodArgs: stringList.optional(),
-  replyMethod: z.string().optional(),
-  replyMethodArgs: stringList.optional(),
-  data: z.union([stringList, anyScalar]).optional(),
-  ACKTimeout: int.optional(),
-  retries: int.optional(),
-  replyACKTimeout: int.optional(),
-  replyRetries: int.optional(),
-  methodTimeout: int.optional(),
-  replyMethodTimeout: int.optional(),
-  directory: z.string().optional(),
-  fileName: z.string().optional(),
-  relayViaNode: z.string().optional(),
-  relayReplyMethod: z.string().optional(),
-  // Present in the Go message; accepted and ignored (steward assigns these itself).
-  id: z.unknown().optional(),
-  fromNode: z.unknown().optional(),
-  isReply: z.unknown().optional(),
-  relayFromNode: z.unknown().optional(),
-  relayToNode: z.unknown().optional(),
-  relayOriginalMethod: z.unknown().optional(),
-  relayOriginalViaNode: z.unknown().optional(),
-  previousMessage: z.unknown().optional(),
-});
-type Input = z.infer<typeof InputSchema>;
+function buildSchema(z: typeof ZodLib.z) {
+  const anyScalar = z.union([z.string(), z.number(), z.boolean()]).transform(String);
+  const stringList = z.array(anyScalar);
+  const int = z.number().int();
+  const name = z.string();
 
-const FIELD_NAMES = Object.keys(InputSchema.shape);
-const BY_LOWER = new Map(FIELD_NAMES.map((k) => [k.toLowerCase(), k]));
+  return z.strictObject({
+    toNode: name.optional(),
+    toNodes: z.array(name).optional(),
+    method: z.string({ error: 'method is required' }),
+    methodArgs: stringList.optional(),
+    replyMethod: z.string().optional(),
+    replyMethodArgs: stringList.optional(),
+    data: z.union([stringList, anyScalar]).optional(),
+    ACKTimeout: int.optional(),
+    retries: int.optional(),
+    replyACKTimeout: int.optional(),
+    replyRetries: int.optional(),
+    methodTimeout: int.optional(),
+    replyMethodTimeout: int.optional(),
+    directory: z.string().optional(),
+    fileName: z.string().optional(),
+    relayViaNode: z.string().optional(),
+    relayReplyMethod: z.string().optional(),
+    // Present in the Go message; accepted and ignored (steward assigns these itself).
+    id: z.unknown().optional(),
+    fromNode: z.unknown().optional(),
+    isReply: z.unknown().optional(),
+    relayFromNode: z.unknown().optional(),
+    relayToNode: z.unknown().optional(),
+    relayOriginalMethod: z.unknown().optional(),
+    relayOriginalViaNode: z.unknown().optional(),
+    previousMessage: z.unknown().optional(),
+  });
+}
+
+type Input = ZodLib.z.infer<ReturnType<typeof buildSchema>>;
+
+/** Built on first use: a node that never parses input never loads zod. */
+let compiled: { schema: ReturnType<typeof buildSchema>; fields: string[]; byLower: Map<string, string> } | undefined;
+function schema(): NonNullable<typeof compiled> {
+  if (compiled === undefined) {
+    const built = buildSchema(zod().z);
+    const fields = Object.keys(built.shape);
+    compiled = { schema: built, fields, byLower: new Map(fields.map((k) => [k.toLowerCase(), k])) };
+  }
+  return compiled;
+}
+
 
 /** Parses raw input bytes into accepted messages and per-message errors. */
 export function parseInput(bytes: Uint8Array, ctx: ParseContext): ParseOutcome[] {
@@ -78,6 +93,7 @@ function parseElement(index: number, value: unknown, ctx: ParseContext): ParseOu
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     return [fail(`message ${index}: expected an object with toNode and method, got ${describe(value)}`)];
   }
+  const { schema: InputSchema, fields: FIELD_NAMES, byLower: BY_LOWER } = schema();
   const canonical: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     const field = BY_LOWER.get(key.toLowerCase());

@@ -155,9 +155,9 @@ export class Delivery {
     const local = msg.toNode === this.d.nodeName;
     const kind = this.d.kindOf(msg.method);
     const subject = subjectOf(msg.toNode, msg.method, kind);
-    const log = this.d.logger.child({ id: msg.id, subject });
+    const debug = this.d.logger.isLevelEnabled('debug') ? this.d.logger.child({ id: msg.id, subject }) : undefined;
     let attempts = entry.attempts;
-    let encoded: Awaited<ReturnType<typeof encodeMessage>> | undefined;
+    let encoded = entry.encoded;
     let lastError: string;
     while (!this.stopped) {
       if (!local && !this.d.transport.connected) {
@@ -183,14 +183,14 @@ export class Delivery {
           }
         }
         if (ack.status === 'rejected') {
-          await this.finishFailed(msg, attempts, 'rejected', ack.error ?? 'rejected by the receiver');
+          await this.finishFailed(entry, attempts, 'rejected', ack.error ?? 'rejected by the receiver');
           return;
         }
         // An ACK means the node is there: its other waiting messages need not wait out their timers.
         if (attempts > 1 || dest.inFlight > 1) dest.wake();
-        this.d.audit.record('delivered', msg, attempts);
+        this.d.audit.record('delivered', entry.json, attempts);
         await this.d.outbox.delivered(msg.id);
-        log.debug({ attempts }, 'delivered');
+        debug?.debug({ attempts }, 'delivered');
         return;
       } catch (err) {
         lastError = (err as Error).message;
@@ -198,7 +198,7 @@ export class Delivery {
           attempts--;
           continue;
         }
-        log.debug({ attempts, err: lastError }, 'attempt failed');
+        debug?.debug({ attempts, err: lastError }, 'attempt failed');
         // "No responders" comes back at once: the attempt still lasts its ACK timeout, so an
         // offline node does not burn the budget in milliseconds. Hearing from it ends the wait.
         const left = msg.ackTimeoutMs - (this.now() - started);
@@ -206,15 +206,16 @@ export class Delivery {
       }
       if (this.stopped) return;
       if (msg.retries !== -1 && attempts > msg.retries) {
-        await this.finishFailed(msg, attempts, 'max-retries', lastError);
+        await this.finishFailed(entry, attempts, 'max-retries', lastError);
         return;
       }
       void this.d.outbox.attempted(msg.id, attempts).catch(() => {});
     }
   }
 
-  private async finishFailed(msg: Message, attempts: number, reason: 'max-retries' | 'rejected', detail: string): Promise<void> {
-    this.d.audit.record('failed', msg, attempts, `${reason}: ${detail}`);
+  private async finishFailed(entry: OutboxEntry, attempts: number, reason: 'max-retries' | 'rejected', detail: string): Promise<void> {
+    const msg = entry.message;
+    this.d.audit.record('failed', entry.json, attempts, `${reason}: ${detail}`);
     await this.d.outbox.failed(msg.id, attempts, `${reason}: ${detail}`);
     this.d.onFailed(msg, attempts, reason, detail);
   }

@@ -85,15 +85,15 @@ export class Executor {
   private async run({ msg, checkpoint }: Job): Promise<void> {
     const handler = this.d.methodByName(msg.method);
     if (handler === undefined) return;
-    const log = this.d.logger.child({ id: msg.id, method: msg.method });
     const tracked = handler.ledger !== false;
     try {
       if (tracked && handler.onInterrupted === 'report') await this.d.inbox.started(msg.id);
       await handler.run(msg, this.d.context(msg, checkpoint));
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'method failed');
+      this.d.logger.error({ id: msg.id, method: msg.method, err: (err as Error).message }, 'method failed');
       this.d.context(msg, checkpoint).reportError(`error: ${msg.method} failed on ${msg.toNode}: ${(err as Error).message} (id ${msg.id})`);
     }
-    if (tracked && !this.stopped) await this.d.inbox.finished(msg.id, 'done').catch(() => {});
+    // Not awaited: the slot is free once the method has run, whatever the commit costs.
+    if (tracked && !this.stopped) this.d.inbox.finished(msg.id, 'done', handler.onInterrupted === 'redo').catch(() => {});
   }
 }

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
-import { encodeMessage } from '../message/codec.js';
+import { encodeMessage, type Encoded } from '../message/codec.js';
 import { newId } from '../message/id.js';
 import { subjectOf, type Message } from '../message/message.js';
 import { parseInput } from '../message/parse.js';
@@ -12,7 +12,7 @@ import { AuditLog } from '../store/audit.js';
 import { Db } from '../store/db.js';
 import { Inbox } from '../store/inbox.js';
 import { NodeRegistry } from '../store/nodes.js';
-import { Outbox } from '../store/outbox.js';
+import { Outbox, type OutboxEntry } from '../store/outbox.js';
 import { NatsTransport } from '../transport/nats.js';
 import { Delivery } from './delivery.js';
 import { ErrorReporter, ERROR_METHOD } from './errors.js';
@@ -144,14 +144,15 @@ export class StewardNode {
       defaultMethodTimeoutMs: this.cfg.defaultMethodTimeoutMs,
     });
     const results: InputResult[] = [];
-    const accepted: { msg: Message; at: number }[] = [];
+    const accepted: { msg: Message; at: number; encoded: Encoded }[] = [];
     const limit = this.transport.maxPayload - ENVELOPE_MARGIN;
     for (const o of outcomes) {
       if (!o.ok) {
         results.push({ status: 'error', index: o.index, error: o.error, ...(o.toNode === undefined ? {} : { toNode: o.toNode }) });
         continue;
       }
-      const size = (await encodeMessage(o.message, { serialization: this.cfg.serialization, compression: '' })).payload.length;
+      const encoded = await encodeMessage(o.message, { serialization: this.cfg.serialization, compression: this.cfg.compression });
+      const size = encoded.payload.length;
       if (size > limit) {
         results.push({
           status: 'error',
@@ -161,12 +162,15 @@ export class StewardNode {
         });
         continue;
       }
-      accepted.push({ msg: o.message, at: results.length });
+      accepted.push({ msg: o.message, at: results.length, encoded });
       results.push({ status: 'error', index: o.index, error: 'pending' });
     }
     if (accepted.length > 0) {
       try {
-        await this.submit(accepted.map((a) => a.msg));
+        await this.submit(
+          accepted.map((a) => a.msg),
+          accepted.map((a) => a.encoded),
+        );
         for (const { msg, at } of accepted) {
           const kind = methodByName(msg.method)?.kind ?? 'EventACK';
           results[at] = { status: 'accepted', index: (results[at] as InputResult).index, id: msg.id, toNode: msg.toNode, subject: subjectOf(msg.toNode, msg.method, kind) };
@@ -180,14 +184,14 @@ export class StewardNode {
     return results;
   }
 
-  /** Commits messages to the outbox and hands them to delivery. */
-  async submit(messages: Message[]): Promise<void> {
-    const seqs = await this.outbox.add(messages);
-    const entries = [];
-    for (let i = 0; i < messages.length; i++) {
-      const seq = seqs[i];
-      if (seq !== undefined) entries.push({ seq, message: messages[i] as Message, attempts: 0 });
-    }
+  /** Commits messages to the outbox and hands them to delivery (with their wire form when known). */
+  async submit(messages: Message[], encoded?: Encoded[]): Promise<void> {
+    const added = await this.outbox.add(messages);
+    const entries: OutboxEntry[] = [];
+    added.forEach((entry, i) => {
+      const wire = encoded?.[i];
+      if (entry !== undefined) entries.push(wire === undefined ? entry : { ...entry, encoded: wire });
+    });
     this.delivery.enqueue(entries);
   }
 
@@ -206,11 +210,14 @@ export class StewardNode {
   }
 
   private methodContext(msg: Message, checkpoint: string | undefined): MethodContext {
+    const logger = this.logger;
     return {
       nodeName: this.cfg.nodeName,
       centralNodeName: this.cfg.centralNodeName,
       dataFolder: this.cfg.dataFolder,
-      logger: this.logger.child({ id: msg.id, method: msg.method }),
+      get logger() {
+        return logger.child({ id: msg.id, method: msg.method });
+      },
       files: this.files,
       checkpoint,
       signal: this.abort.signal,

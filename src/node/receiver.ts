@@ -32,8 +32,6 @@ export interface ReceiverDeps {
 export class Receiver {
   private readonly byName: Map<string, MethodHandler>;
   private subs: { unsubscribe(): void }[] = [];
-  /** Receipts being committed, by message id. */
-  private readonly receiving = new Map<string, Promise<boolean>>();
 
   constructor(private readonly d: ReceiverDeps) {
     this.byName = new Map(d.enabled.map((m) => [m.name, m]));
@@ -94,34 +92,18 @@ export class Receiver {
       this.d.executor.submit(msg, undefined);
       return { id: msg.id, status: 'ok' };
     }
-    // A copy that arrives while the first copy's receipt is still being committed waits for
-    // that commit, so its ACK too means "durably received", and it plans nothing.
-    const inFlight = this.receiving.get(msg.id);
-    if (inFlight !== undefined) {
-      await inFlight;
-      return { id: msg.id, status: 'duplicate' };
-    }
-    if (this.d.inbox.state(msg.id) !== undefined) return { id: msg.id, status: 'duplicate' };
     if (msg.methodTimeoutMs === 0 || msg.methodTimeoutMs < -1) msg.methodTimeoutMs = this.d.defaultMethodTimeoutMs;
-    const checkpoint = handler.plan?.(msg, { dataFolder: this.d.dataFolder, nodeName: this.d.nodeName, files: this.d.files });
-    const abandon = (): void => {
-      if (checkpoint !== undefined) handler.abandon?.(checkpoint, this.d.files);
-    };
-    let fresh: boolean;
-    const receipt = this.d.inbox.receive(msg, checkpoint, Date.now());
-    this.receiving.set(msg.id, receipt.catch(() => false));
-    try {
-      fresh = await receipt;
-    } catch (err) {
-      abandon();
-      throw err;
-    } finally {
-      this.receiving.delete(msg.id);
-    }
-    if (!fresh) {
-      abandon();
-      return { id: msg.id, status: 'duplicate' };
-    }
+    // The ledger tells a re-sent id inside the commit itself, so a copy arriving while the
+    // first is being committed is answered "duplicate" only once that commit is durable.
+    const { fresh, checkpoint } = await this.d.inbox.receive(
+      msg,
+      Date.now(),
+      handler.plan === undefined
+        ? undefined
+        : () => handler.plan?.(msg, { dataFolder: this.d.dataFolder, nodeName: this.d.nodeName, files: this.d.files }),
+      (cp) => handler.abandon?.(cp, this.d.files),
+    );
+    if (!fresh) return { id: msg.id, status: 'duplicate' };
     this.d.executor.submit(msg, checkpoint);
     return { id: msg.id, status: 'ok' };
   }

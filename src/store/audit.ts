@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Message } from '../message/message.js';
 
 export type AuditOutcome = 'delivered' | 'failed';
 
@@ -18,9 +17,10 @@ export class AuditLog {
     this.file = path.join(folder, 'audit.log');
   }
 
-  record(outcome: AuditOutcome, msg: Message, attempts: number, error?: string): void {
-    const entry = { time: new Date().toISOString(), outcome, attempts, ...(error === undefined ? {} : { error }), message: msg };
-    this.lines.push(JSON.stringify(entry));
+  /** `messageJson` is the message as JSON (as the outbox stores it): not serialized again. */
+  record(outcome: AuditOutcome, messageJson: string, attempts: number, error?: string): void {
+    const err = error === undefined ? '' : `,"error":${JSON.stringify(error)}`;
+    this.lines.push(`{"time":"${new Date().toISOString()}","outcome":"${outcome}","attempts":${attempts}${err},"message":${messageJson}}`);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());

@@ -7,10 +7,14 @@ import Database from 'better-sqlite3';
  * survives a crash of the process and of the machine. Writes are group-committed: every write
  * asked for while the event loop was busy goes into one transaction with one fsync.
  */
+/** How long a lazy write may wait for a commit to ride along with. */
+const LAZY_MS = 25;
+
 export class Db {
   readonly sql: Database.Database;
   private queue: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
+  private lazyTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(folder: string) {
@@ -24,19 +28,39 @@ export class Db {
 
   /** Runs `fn` in the next group commit; resolves once it is durable. */
   write<T>(fn: () => T): Promise<T> {
+    const p = this.enqueue(fn);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return p;
+  }
+
+  /**
+   * Runs `fn` in a group commit within LAZY_MS: for bookkeeping whose loss in a crash is
+   * harmless (a delivered mark lost means one more re-send, which the receiver recognises).
+   * Under load it rides along with the urgent commits instead of costing an fsync of its own.
+   */
+  writeSoon<T>(fn: () => T): Promise<T> {
+    const p = this.enqueue(fn);
+    this.lazyTimer ??= setTimeout(() => this.flush(), LAZY_MS);
+    return p;
+  }
+
+  private enqueue<T>(fn: () => T): Promise<T> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
     });
   }
 
   /** Commits everything queued now (also used at stop). */
   flush(): void {
     this.scheduled = false;
+    if (this.lazyTimer !== undefined) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = undefined;
+    }
     const batch = this.queue;
     if (batch.length === 0) return;
     this.queue = [];

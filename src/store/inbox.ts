@@ -27,6 +27,7 @@ export class Inbox {
   private readonly getStmt: Statement;
   private readonly insertStmt: Statement;
   private readonly stateStmt: Statement;
+  private readonly checkpointStmt: Statement;
   private readonly doneStmt: Statement;
   private readonly unfinishedStmt: Statement;
   private readonly pruneStmt: Statement;
@@ -38,6 +39,7 @@ export class Inbox {
       'INSERT OR IGNORE INTO inbox (id, from_node, method, state, received_ms, checkpoint, message) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     this.stateStmt = s.prepare('UPDATE inbox SET state = ? WHERE id = ?');
+    this.checkpointStmt = s.prepare('UPDATE inbox SET checkpoint = ? WHERE id = ?');
     this.doneStmt = s.prepare('UPDATE inbox SET state = ?, message = NULL, checkpoint = NULL WHERE id = ?');
     this.unfinishedStmt = s.prepare(
       "SELECT state, checkpoint, message FROM inbox WHERE state IN ('received', 'started') ORDER BY received_ms, id",
@@ -49,21 +51,42 @@ export class Inbox {
     return (this.getStmt.get(id) as { state: InboxState } | undefined)?.state;
   }
 
-  /** Commits the receipt; resolves false when the id was already known. */
-  receive(msg: Message, checkpoint: string | undefined, now: number): Promise<boolean> {
-    return this.db.write(
-      () =>
-        this.insertStmt.run(msg.id, msg.fromNode, msg.method, INBOX_STATES.received, now, checkpoint ?? null, JSON.stringify(msg))
-          .changes === 1,
-    );
+  /**
+   * Commits the receipt of `msg`; resolves with `fresh: false` when the id was already known.
+   * `plan` runs inside the commit, only for a new id, and what it returns is stored with the
+   * receipt, so a copy received twice in one batch is planned once. Should the receipt not be
+   * kept after all (the commit failed), `abandon` gives the plan back.
+   */
+  async receive(
+    msg: Message,
+    now: number,
+    plan?: () => string | undefined,
+    abandon?: (checkpoint: string) => void,
+  ): Promise<{ fresh: boolean; checkpoint: string | undefined }> {
+    // A failed group commit is retried write by write: plan at most once across both runs.
+    let planned: { checkpoint: string | undefined } | undefined;
+    try {
+      return await this.db.write(() => {
+        const r = this.insertStmt.run(msg.id, msg.fromNode, msg.method, INBOX_STATES.received, now, null, JSON.stringify(msg));
+        if (r.changes !== 1) return { fresh: false, checkpoint: undefined };
+        planned ??= { checkpoint: plan?.() };
+        if (planned.checkpoint !== undefined) this.checkpointStmt.run(planned.checkpoint, msg.id);
+        return { fresh: true, checkpoint: planned.checkpoint };
+      });
+    } catch (err) {
+      if (planned?.checkpoint !== undefined) abandon?.(planned.checkpoint);
+      throw err;
+    }
   }
 
   started(id: string): Promise<void> {
     return this.db.write(() => void this.stateStmt.run(INBOX_STATES.started, id));
   }
 
-  finished(id: string, state: 'done' | 'interrupted'): Promise<void> {
-    return this.db.write(() => void this.doneStmt.run(state, id));
+  /** `lazy` when losing the mark in a crash is harmless (the method is redone in place). */
+  finished(id: string, state: 'done' | 'interrupted', lazy = false): Promise<void> {
+    const fn = (): void => void this.doneStmt.run(state, id);
+    return lazy ? this.db.writeSoon(fn) : this.db.write(fn);
   }
 
   unfinished(): UnfinishedEntry[] {

@@ -18,9 +18,9 @@ export class NodeRegistry {
     this.list = db.sql.prepare('SELECT name, last_seen_ms AS lastSeenMs FROM nodes ORDER BY name');
   }
 
-  /** Rides along with the next group commit; nobody waits for it. */
+  /** Lazy: rides along with the next group commit; nobody waits for it. */
   seen(name: string, atMs: number): void {
-    this.db.write(() => this.upsert.run(name, atMs)).catch(() => {});
+    this.db.writeSoon(() => this.upsert.run(name, atMs)).catch(() => {});
   }
 
   all(): NodeSeen[] {

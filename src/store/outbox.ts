@@ -1,4 +1,5 @@
 import type { Statement } from 'better-sqlite3';
+import type { Encoded } from '../message/codec.js';
 import type { Message } from '../message/message.js';
 import type { Db } from './db.js';
 
@@ -7,6 +8,10 @@ export interface OutboxEntry {
   seq: number;
   message: Message;
   attempts: number;
+  /** The message as stored (JSON), reused for the audit line. */
+  json: string;
+  /** The wire form, when the node that accepted it already made it (not stored). */
+  encoded?: Encoded;
 }
 
 export interface FailedEntry {
@@ -45,18 +50,23 @@ export class Outbox {
     this.countStmt = s.prepare("SELECT count(*) AS n FROM outbox WHERE state = 'pending'");
   }
 
-  /** Commits the messages; resolves with the seq of each (undefined when the id was already there). */
-  add(messages: readonly Message[]): Promise<(number | undefined)[]> {
+  /**
+   * Commits the messages; resolves with an entry for each new one (undefined when the id was
+   * already there).
+   */
+  add(messages: readonly Message[]): Promise<(OutboxEntry | undefined)[]> {
+    const json = messages.map((m) => JSON.stringify(m));
     return this.db.write(() =>
-      messages.map((m) => {
-        const r = this.insertStmt.run(m.id, m.toNode, m.method, m.createdMs, JSON.stringify(m));
-        return r.changes === 1 ? Number(r.lastInsertRowid) : undefined;
+      messages.map((m, i) => {
+        const r = this.insertStmt.run(m.id, m.toNode, m.method, m.createdMs, json[i]);
+        return r.changes === 1 ? { seq: Number(r.lastInsertRowid), message: m, attempts: 0, json: json[i] as string } : undefined;
       }),
     );
   }
 
+  /** Lazy: a delivered mark lost in a crash costs one re-send, which the receiver recognises. */
   delivered(id: string): Promise<void> {
-    return this.db.write(() => void this.deleteStmt.run(id));
+    return this.db.writeSoon(() => void this.deleteStmt.run(id));
   }
 
   failed(id: string, attempts: number, error: string): Promise<void> {
@@ -65,12 +75,12 @@ export class Outbox {
 
   /** Records the attempt count; not awaited by callers, it rides along with the next commit. */
   attempted(id: string, attempts: number): Promise<void> {
-    return this.db.write(() => void this.attemptsStmt.run(attempts, id));
+    return this.db.writeSoon(() => void this.attemptsStmt.run(attempts, id));
   }
 
   pending(toNode: string, afterSeq: number, limit: number): OutboxEntry[] {
     const rows = this.pendingStmt.all(toNode, afterSeq, limit) as { seq: number; message: string; attempts: number }[];
-    return rows.map((r) => ({ seq: r.seq, message: JSON.parse(r.message) as Message, attempts: r.attempts }));
+    return rows.map((r) => ({ seq: r.seq, message: JSON.parse(r.message) as Message, attempts: r.attempts, json: r.message }));
   }
 
   destinations(): string[] {

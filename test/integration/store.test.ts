@@ -27,8 +27,9 @@ describe('the SQLite store', () => {
     let db = new Db(dir);
     let outbox = new Outbox(db);
     const a = [msg('ship1'), msg('ship2'), msg('ship1'), msg('ship1')];
-    const seqs = await outbox.add(a);
-    assert.deepEqual(seqs, [1, 2, 3, 4]);
+    const added = await outbox.add(a);
+    assert.deepEqual(added.map((e) => e?.seq), [1, 2, 3, 4]);
+    assert.deepEqual(JSON.parse(added[0]?.json ?? ''), a[0], 'the stored JSON is the message');
     assert.deepEqual(await outbox.add([a[0] as Message]), [undefined], 'the same id is not stored twice');
     await outbox.failed((a[2] as Message).id, 3, 'max-retries');
     await outbox.delivered((a[1] as Message).id);
@@ -55,15 +56,16 @@ describe('the SQLite store', () => {
     db.close();
   });
 
-  it('recognises a received id again after a reopen, and lists what was not finished', async () => {
+  it('recognises a received id again, also within one commit and after a reopen, and lists what was not finished', async () => {
     const dir = tmp();
     let db = new Db(dir);
     let inbox = new Inbox(db);
     const [m1, m2, m3] = [msg('ship1'), msg('ship1'), msg('ship1')];
-    assert.equal(await inbox.receive(m1, undefined, 1), true);
-    assert.equal(await inbox.receive(m1, undefined, 2), false);
-    await inbox.receive(m2, '{"x":1}', 3);
-    await inbox.receive(m3, undefined, 4);
+    assert.deepEqual(await inbox.receive(m1, 1), { fresh: true, checkpoint: undefined });
+    assert.deepEqual(await inbox.receive(m1, 2, () => 'never planned'), { fresh: false, checkpoint: undefined });
+    const both = await Promise.all([inbox.receive(m2, 3, () => '{"x":1}'), inbox.receive(m2, 3, () => '{"x":2}')]);
+    assert.deepEqual(both, [{ fresh: true, checkpoint: '{"x":1}' }, { fresh: false, checkpoint: undefined }], 'a copy in the same commit is not planned');
+    await inbox.receive(m3, 4);
     await inbox.started(m2.id);
     await inbox.finished(m3.id, 'done');
     db.close();

@@ -2,10 +2,19 @@ import { pino } from 'pino';
 import { helpText, parseFlags, UsageError } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
 import { SocketInput } from '../inputs/socket.js';
+import { Control } from '../node/control.js';
 import { StewardNode } from '../node/node.js';
 
-/** `steward [flags]`: runs the daemon until SIGINT or SIGTERM. */
+const OPERATOR_COMMANDS = ['send', 'nodes', 'queue', 'status', 'cancel'];
+
+/** `steward [flags]`: runs the daemon until SIGINT or SIGTERM; `steward <command>`: an operator command. */
 async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first !== undefined && OPERATOR_COMMANDS.includes(first)) {
+    // Loaded only for operator commands: the daemon does not carry commander.
+    const { runOperator } = await import('./operator.js');
+    return runOperator(argv);
+  }
   let parsed;
   try {
     parsed = parseFlags(argv);
@@ -32,7 +41,12 @@ async function main(argv: string[]): Promise<number> {
   process.on('unhandledRejection', (err) => logger.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled rejection'));
 
   const node = new StewardNode(cfg, logger);
-  const socket = new SocketInput(cfg.socketPath, { accept: (b) => node.acceptInput(b), logger: logger.child({ component: 'socket' }) });
+  const control = new Control({ node, helloIntervalMs: cfg.helloIntervalMs });
+  const socket = new SocketInput(cfg.socketPath, {
+    accept: (b) => node.acceptInput(b),
+    control: (req, ch) => control.handle(req, ch),
+    logger: logger.child({ component: 'socket' }),
+  });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -83,6 +83,12 @@ export function helpText(): string {
     const later = 'later' in f ? ` [accepted now, active with ${f.later}]` : '';
     lines.push(`  -${f.flag}${type}`, `        ${f.help}${later} (default ${def})`);
   }
-  lines.push('', 'Operator commands: none yet; messages are sent by writing JSON or YAML to <socketFolder>/steward.sock.');
+  lines.push(
+    '',
+    'Operator commands (talk to the daemon in this folder through its socket; see steward <command> --help):',
+    '  steward send --to ship1,ship2 [--timeout 10] [--retries 3] -- bash -c uptime',
+    '  steward nodes | steward queue | steward status <id> | steward cancel <id>|--to <node>',
+    'Messages can also be written as JSON or YAML to <socketFolder>/steward.sock, e.g. nc -NU ./tmp/steward.sock < msg.json',
+  );
   return lines.join('\n');
 }

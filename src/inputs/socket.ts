@@ -14,6 +14,27 @@ export interface StreamInputDeps {
   readonly accept: (bytes: Uint8Array) => Promise<InputResult[]>;
   readonly logger: Logger;
   readonly maxBytes?: number;
+  /** Serves operator requests: an input that is one JSON object with a `control` field. */
+  readonly control?: (request: Record<string, unknown>, ch: ControlChannel) => Promise<void>;
+}
+
+/** Where an operator request writes its answer lines. */
+export interface ControlChannel {
+  write(line: object): void;
+  end(): void;
+  onClose(cb: () => void): void;
+}
+
+/** The request, when the input is an operator request rather than messages. */
+function controlRequest(bytes: Buffer): Record<string, unknown> | undefined {
+  const head = bytes.subarray(0, 64).toString('utf8').trimStart();
+  if (!head.startsWith('{') || !bytes.includes('"control"')) return undefined;
+  try {
+    const v: unknown = JSON.parse(bytes.toString('utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && 'control' in v ? (v) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -37,6 +58,23 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
     if (idle !== undefined) clearTimeout(idle);
     const bytes = Buffer.concat(chunks, size);
     chunks.length = 0;
+    const request = d.control === undefined ? undefined : controlRequest(bytes);
+    if (request !== undefined && d.control !== undefined) {
+      const ch: ControlChannel = {
+        write: (line) => {
+          if (!conn.destroyed) conn.write(JSON.stringify(line) + '\n');
+        },
+        end: () => {
+          if (!conn.destroyed) conn.end();
+        },
+        onClose: (cb) => {
+          if (conn.destroyed) cb();
+          else conn.once('close', cb);
+        },
+      };
+      d.control(request, ch).catch((err: unknown) => answer([{ status: 'error', index: 0, error: (err as Error).message }]));
+      return;
+    }
     d.accept(bytes).then(
       (results) => {
         const accepted = results.filter((r) => r.status === 'accepted').length;

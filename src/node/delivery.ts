@@ -18,9 +18,21 @@ export interface DeliveryDeps {
   readonly kindOf: (method: string) => Kind;
   /** Delivers a message addressed to this node without going through the broker. */
   readonly deliverLocally: (msg: Message) => Promise<Ack>;
+  /** Called once when a message is delivered (ACKed), given up, or cancelled. */
+  readonly onFinished: (msg: Message, outcome: 'delivered' | 'failed' | 'cancelled', detail: string) => void;
   /** Called once when a message is given up (budget spent or rejected by the receiver). */
   readonly onFailed: (msg: Message, attempts: number, reason: 'max-retries' | 'rejected', detail: string) => void;
   readonly now?: () => number;
+}
+
+/** A message being delivered now. */
+export interface Flight {
+  readonly message: Message;
+  attempts: number;
+  /** When the current attempt ends (and the next one starts, if the budget allows). */
+  nextTryMs: number;
+  lastError: string;
+  cancelled: boolean;
 }
 
 /** One destination node: its queue in memory (a bounded window onto the outbox) and its flights. */
@@ -60,6 +72,7 @@ class Destination {
  */
 export class Delivery {
   private readonly dests = new Map<string, Destination>();
+  private readonly flights = new Map<string, Flight>();
   private totalInFlight = 0;
   private stopped = false;
   private readonly connectedWaiters = new Set<() => void>();
@@ -156,68 +169,110 @@ export class Delivery {
     const kind = this.d.kindOf(msg.method);
     const subject = subjectOf(msg.toNode, msg.method, kind);
     const debug = this.d.logger.isLevelEnabled('debug') ? this.d.logger.child({ id: msg.id, subject }) : undefined;
-    let attempts = entry.attempts;
+    const flight: Flight = { message: msg, attempts: entry.attempts, nextTryMs: this.now(), lastError: '', cancelled: false };
+    this.flights.set(msg.id, flight);
     let encoded = entry.encoded;
-    let lastError: string;
-    while (!this.stopped) {
-      if (!local && !this.d.transport.connected) {
-        await this.untilConnected();
-        continue;
-      }
-      attempts++;
-      const started = this.now();
-      try {
-        let ack: Ack;
-        if (local) ack = await this.d.deliverLocally(msg);
-        else {
-          encoded ??= await encodeMessage(msg, this.d.wire);
-          if (!isAckKind(kind)) {
-            if (!this.d.transport.publish(subject, encoded.payload, encoded.headers)) {
-              attempts--;
-              continue;
-            }
-            ack = { id: msg.id, status: 'ok' };
-          } else {
-            const reply = await this.d.transport.request(subject, encoded.payload, encoded.headers, msg.ackTimeoutMs);
-            ack = parseAck(reply, msg.id);
-          }
-        }
-        if (ack.status === 'rejected') {
-          await this.finishFailed(entry, attempts, 'rejected', ack.error ?? 'rejected by the receiver');
-          return;
-        }
-        // An ACK means the node is there: its other waiting messages need not wait out their timers.
-        if (attempts > 1 || dest.inFlight > 1) dest.wake();
-        this.d.audit.record('delivered', entry.json, attempts);
-        await this.d.outbox.delivered(msg.id);
-        debug?.debug({ attempts }, 'delivered');
-        return;
-      } catch (err) {
-        lastError = (err as Error).message;
-        if (err instanceof TransportError && err.code === 'disconnected') {
-          attempts--;
+    try {
+      while (!this.stopped && !flight.cancelled) {
+        if (!local && !this.d.transport.connected) {
+          await this.untilConnected();
           continue;
         }
-        debug?.debug({ attempts, err: lastError }, 'attempt failed');
-        // "No responders" comes back at once: the attempt still lasts its ACK timeout, so an
-        // offline node does not burn the budget in milliseconds. Hearing from it ends the wait.
-        const left = msg.ackTimeoutMs - (this.now() - started);
-        if (left > 0) await dest.wait(left);
+        flight.attempts++;
+        const started = this.now();
+        flight.nextTryMs = started + msg.ackTimeoutMs;
+        try {
+          let ack: Ack;
+          if (local) ack = await this.d.deliverLocally(msg);
+          else {
+            encoded ??= await encodeMessage(msg, this.d.wire);
+            if (!isAckKind(kind)) {
+              if (!this.d.transport.publish(subject, encoded.payload, encoded.headers)) {
+                flight.attempts--;
+                continue;
+              }
+              ack = { id: msg.id, status: 'ok' };
+            } else {
+              const reply = await this.d.transport.request(subject, encoded.payload, encoded.headers, msg.ackTimeoutMs);
+              ack = parseAck(reply, msg.id);
+            }
+          }
+          if (ack.status === 'rejected') {
+            await this.finishFailed(entry, flight.attempts, 'rejected', ack.error ?? 'rejected by the receiver');
+            return;
+          }
+          // An ACK means the node is there: its other waiting messages need not wait out their timers.
+          if (flight.attempts > 1 || dest.inFlight > 1) dest.wake();
+          this.d.audit.record('delivered', entry.json, flight.attempts);
+          this.d.outbox.delivered(msg.id, flight.attempts, this.now()).catch(() => {});
+          this.d.onFinished(msg, 'delivered', '');
+          debug?.debug({ attempts: flight.attempts }, 'delivered');
+          return;
+        } catch (err) {
+          flight.lastError = (err as Error).message;
+          if (err instanceof TransportError && err.code === 'disconnected') {
+            flight.attempts--;
+            continue;
+          }
+          debug?.debug({ attempts: flight.attempts, err: flight.lastError }, 'attempt failed');
+          // "No responders" comes back at once: the attempt still lasts its ACK timeout, so an
+          // offline node does not burn the budget in milliseconds. Hearing from it ends the wait.
+          const left = msg.ackTimeoutMs - (this.now() - started);
+          if (left > 0 && !flight.cancelled) await dest.wait(left);
+        }
+        if (this.stopped || flight.cancelled) break;
+        if (msg.retries !== -1 && flight.attempts > msg.retries) {
+          await this.finishFailed(entry, flight.attempts, 'max-retries', flight.lastError);
+          return;
+        }
+        this.d.outbox.attempted(msg.id, flight.attempts, flight.lastError).catch(() => {});
       }
-      if (this.stopped) return;
-      if (msg.retries !== -1 && attempts > msg.retries) {
-        await this.finishFailed(entry, attempts, 'max-retries', lastError);
-        return;
-      }
-      void this.d.outbox.attempted(msg.id, attempts).catch(() => {});
+      if (flight.cancelled) this.finishCancelled(entry, flight.attempts);
+    } finally {
+      this.flights.delete(msg.id);
     }
+  }
+
+  /**
+   * Stops delivering `id` (its outbox row is already marked cancelled by the caller). Returns
+   * false when it is neither queued in memory nor in flight (then the outbox row decides).
+   */
+  cancel(id: string, toNode: string): boolean {
+    const flight = this.flights.get(id);
+    if (flight !== undefined) {
+      flight.cancelled = true;
+      this.dests.get(toNode)?.wake();
+      return true;
+    }
+    const dest = this.dests.get(toNode);
+    const i = dest?.waiting.findIndex((e) => e.message.id === id) ?? -1;
+    if (dest === undefined || i < 0) return false;
+    const [entry] = dest.waiting.splice(i, 1);
+    if (entry !== undefined) this.finishCancelled(entry, entry.attempts);
+    return true;
+  }
+
+  /** The message with this id, when it is being delivered now. */
+  flight(id: string): Flight | undefined {
+    return this.flights.get(id);
+  }
+
+  /** What is in flight now, per destination: for `steward queue`. */
+  inFlight(): Flight[] {
+    return [...this.flights.values()];
+  }
+
+  private finishCancelled(entry: OutboxEntry, attempts: number): void {
+    this.d.audit.record('cancelled', entry.json, attempts, 'cancelled by an operator');
+    this.d.onFinished(entry.message, 'cancelled', 'cancelled by an operator');
   }
 
   private async finishFailed(entry: OutboxEntry, attempts: number, reason: 'max-retries' | 'rejected', detail: string): Promise<void> {
     const msg = entry.message;
     this.d.audit.record('failed', entry.json, attempts, `${reason}: ${detail}`);
-    await this.d.outbox.failed(msg.id, attempts, `${reason}: ${detail}`);
+    await this.d.outbox.failed(msg.id, attempts, `${reason}: ${detail}`, this.now());
     this.d.onFailed(msg, attempts, reason, detail);
+    this.d.onFinished(msg, 'failed', reason === 'max-retries' ? `max retries reached after ${attempts} attempts: ${detail}` : detail);
   }
 
   private untilConnected(): Promise<void> {

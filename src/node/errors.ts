@@ -40,14 +40,23 @@ export class ErrorReporter {
    * REPORT_RATE per second (after a burst of REPORT_BURST) are only logged, and counted in one
    * summary line, so a flood of bad input cannot flood the error log or the outbox.
    */
-  report(text: string, to: string = this.d.centralNodeName): void {
-    this.d.logger.error(text);
+  report(text: string, to: string = this.d.centralNodeName, relatedId?: string): void {
+    this.d.logger.error(relatedId === undefined ? {} : { id: relatedId }, text);
     if (!this.take()) {
       this.suppressed++;
       this.summaryTimer ??= setTimeout(() => this.summarize(), 1000).unref();
       return;
     }
-    this.send(clipReport(text), to);
+    this.send(clipReport(text), to, relatedId);
+  }
+
+  /**
+   * An error about message `msg` (its method failed): to central, and to the node that sent it
+   * when that is another node, so whoever waits for the result hears of it.
+   */
+  reportAbout(msg: Message, text: string): void {
+    this.report(text, this.d.centralNodeName, msg.id);
+    if (msg.fromNode !== this.d.centralNodeName && msg.fromNode !== this.d.nodeName) this.report(text, msg.fromNode, msg.id);
   }
 
   private take(): boolean {
@@ -71,13 +80,14 @@ export class ErrorReporter {
     this.send(`error: ${n} more error reports were not sent (over ${REPORT_RATE} per second); they are in the log of ${this.d.nodeName}`, this.d.centralNodeName);
   }
 
-  private send(text: string, to: string): void {
+  private send(text: string, to: string, relatedId?: string): void {
     const msg: Message = {
       id: newId(),
       toNode: to,
       fromNode: this.d.nodeName,
       method: ERROR_METHOD,
-      methodArgs: [],
+      // The id of the message the error is about, so the node that sent it can tell its waiters.
+      methodArgs: relatedId === undefined ? [] : [relatedId],
       replyMethod: 'REQNone',
       replyMethodArgs: [],
       isReply: false,

@@ -19,6 +19,7 @@ import { ErrorReporter, ERROR_METHOD } from './errors.js';
 import { Executor } from './executor.js';
 import { Receiver } from './receiver.js';
 import { makeReply } from './reply.js';
+import { Watchers } from './watch.js';
 
 /** What an input tells its client about one message. */
 export type InputResult =
@@ -43,6 +44,7 @@ export class StewardNode {
   readonly receiver: Receiver;
   readonly executor: Executor;
   readonly errors: ErrorReporter;
+  readonly watchers = new Watchers();
   private readonly files = new FileWriter();
   private readonly abort = abortController();
   private helloTimer: NodeJS.Timeout | undefined;
@@ -96,6 +98,7 @@ export class StewardNode {
       enabled,
       heardFrom: (node) => this.delivery.heardFrom(node),
       reportError: (text) => this.errors.report(text),
+      onReceived: (msg) => this.emitReceived(msg),
       defaultMethodTimeoutMs: cfg.defaultMethodTimeoutMs,
     });
     this.delivery = new Delivery({
@@ -109,6 +112,7 @@ export class StewardNode {
       maxInFlightTotal: cfg.maxInFlightPerNode * 8,
       kindOf: (method) => methodByName(method)?.kind ?? 'EventACK',
       deliverLocally: (msg) => this.receiver.accept(msg),
+      onFinished: (msg, outcome, detail) => this.emitFinished(msg, outcome, detail),
       onFailed: (msg, attempts, reason, detail) => {
         if (msg.method === ERROR_METHOD) return; // never report the failure of a report
         this.errors.report(
@@ -122,8 +126,8 @@ export class StewardNode {
 
   /** Recovers what a previous run left, then connects (retrying) and starts receiving. */
   async start(): Promise<void> {
-    const pruned = this.inbox.prune(Date.now());
-    this.pruneTimer = setInterval(() => this.inbox.prune(Date.now()), 3600_000).unref();
+    const pruned = this.inbox.prune(Date.now()) + this.outbox.prune(Date.now());
+    this.pruneTimer = setInterval(() => this.inbox.prune(Date.now()) + this.outbox.prune(Date.now()), 3600_000).unref();
     const recovered = this.executor.recover();
     this.logger.info({ ...recovered, pruned, pendingOutbox: this.outbox.pendingCount() }, 'store opened');
     this.delivery.start();
@@ -134,8 +138,11 @@ export class StewardNode {
     this.startHello();
   }
 
-  /** Parses input bytes and commits the good messages; one result per message. */
-  async acceptInput(bytes: Uint8Array): Promise<InputResult[]> {
+  /**
+   * Parses input bytes and commits the good messages; one result per message. `beforeSubmit`
+   * sees the ids of the good messages before they can be delivered.
+   */
+  async acceptInput(bytes: Uint8Array, beforeSubmit?: (ids: string[]) => void): Promise<InputResult[]> {
     const outcomes = parseInput(bytes, {
       nodeName: this.cfg.nodeName,
       methods: METHOD_NAMES,
@@ -166,6 +173,7 @@ export class StewardNode {
       results.push({ status: 'error', index: o.index, error: 'pending' });
     }
     if (accepted.length > 0) {
+      beforeSubmit?.(accepted.map((a) => a.msg.id));
       try {
         await this.submit(
           accepted.map((a) => a.msg),
@@ -237,15 +245,63 @@ export class StewardNode {
         );
         if (r !== undefined) await this.submit([r]);
       },
-      reportError: (text) => this.errors.report(text),
+      reportError: (text) => this.errors.reportAbout(msg, text),
       sawNode: (node, atMs) => this.nodes.seen(node, atMs),
     };
   }
 
   private reportInterrupted(msg: Message): void {
-    const text = `error: ${msg.method} ${msg.id} from ${msg.fromNode} was interrupted by a restart of ${this.cfg.nodeName} while it ran; it is not run again, methodArgs: ${JSON.stringify(msg.methodArgs)}`;
-    this.errors.report(text);
-    if (msg.fromNode !== this.cfg.centralNodeName) this.errors.report(text, msg.fromNode);
+    this.errors.reportAbout(
+      msg,
+      `error: ${msg.method} ${msg.id} from ${msg.fromNode} was interrupted by a restart of ${this.cfg.nodeName} while it ran; it is not run again, methodArgs: ${JSON.stringify(msg.methodArgs)}`,
+    );
+  }
+
+  /** Replies and error reports about messages sent from here, for the operators waiting on them. */
+  private emitReceived(msg: Message): void {
+    const about = msg.previousMessage?.id;
+    if (msg.isReply && typeof about === 'string') {
+      this.watchers.emit({ event: 'reply', id: about, node: msg.fromNode, replyMethod: msg.method, data: msg.data.join('') });
+    } else if (msg.method === ERROR_METHOD && msg.methodArgs[0] !== undefined) {
+      this.watchers.emit({ event: 'error', id: msg.methodArgs[0], node: msg.fromNode, text: msg.data.join(' ') });
+    }
+  }
+
+  private emitFinished(msg: Message, outcome: 'delivered' | 'failed' | 'cancelled', detail: string): void {
+    if (outcome === 'delivered') this.watchers.emit({ event: 'delivered', id: msg.id, toNode: msg.toNode });
+    else if (outcome === 'failed') this.watchers.emit({ event: 'failed', id: msg.id, toNode: msg.toNode, error: detail });
+    else this.watchers.emit({ event: 'cancelled', id: msg.id, toNode: msg.toNode });
+  }
+
+  /**
+   * Cancels pending messages (by id, or every one for a node). Each cancelled message is
+   * finished like a failure: an audit line, its waiters told, an info line at central.
+   */
+  async cancel(ids: readonly string[]): Promise<{ id: string; cancelled: boolean; state: string }[]> {
+    const out: { id: string; cancelled: boolean; state: string }[] = [];
+    for (const id of ids) {
+      const rec = this.outbox.get(id);
+      if (rec === undefined) {
+        out.push({ id, cancelled: false, state: 'unknown' });
+        continue;
+      }
+      const attempts = this.delivery.flight(id)?.attempts ?? rec.attempts;
+      if (!(await this.outbox.cancel(id, 'cancelled by an operator', Date.now()))) {
+        out.push({ id, cancelled: false, state: this.outbox.get(id)?.state ?? rec.state });
+        continue;
+      }
+      if (!this.delivery.cancel(id, rec.toNode)) {
+        this.audit.record('cancelled', JSON.stringify(rec.message), attempts, 'cancelled by an operator');
+        this.emitFinished(rec.message, 'cancelled', '');
+      }
+      this.errors.report(
+        `info: toNode: ${rec.toNode}, fromNode: ${rec.message.fromNode}, method: ${rec.method}, id: ${id}, attempts: ${attempts}: cancelled by an operator before it was delivered`,
+        this.cfg.centralNodeName,
+        id,
+      );
+      out.push({ id, cancelled: true, state: 'cancelled' });
+    }
+    return out;
   }
 
   private startHello(): void {

@@ -20,6 +20,8 @@ export interface ReceiverDeps {
   readonly enabled: readonly MethodHandler[];
   readonly heardFrom: (node: string) => void;
   readonly reportError: (text: string) => void;
+  /** A new message was durably received (not a re-sent copy). */
+  readonly onReceived: (msg: Message) => void;
   /** For messages from other senders that carry no usable methodTimeout. */
   readonly defaultMethodTimeoutMs: number;
 }
@@ -104,6 +106,7 @@ export class Receiver {
       (cp) => handler.abandon?.(cp, this.d.files),
     );
     if (!fresh) return { id: msg.id, status: 'duplicate' };
+    this.d.onReceived(msg);
     this.d.executor.submit(msg, checkpoint);
     return { id: msg.id, status: 'ok' };
   }

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export type AuditOutcome = 'delivered' | 'failed';
+export type AuditOutcome = 'delivered' | 'failed' | 'cancelled';
 
 /**
- * The append-only audit log: one JSON line per finished message, with the whole message, so
+ * The append-only audit log: one JSON line per finished message (delivered, failed, cancelled), with the whole message, so
  * it can be recreated. Lines are batched per event-loop turn into one append.
  */
 export class AuditLog {

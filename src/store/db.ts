@@ -109,13 +109,15 @@ CREATE TABLE IF NOT EXISTS outbox (
   id TEXT NOT NULL UNIQUE,
   to_node TEXT NOT NULL,
   method TEXT NOT NULL,
-  state TEXT NOT NULL,            -- pending | failed
+  state TEXT NOT NULL,            -- pending | delivered | failed | cancelled
   attempts INTEGER NOT NULL DEFAULT 0,
   created_ms INTEGER NOT NULL,
+  finished_ms INTEGER,            -- when it was delivered, given up or cancelled
   last_error TEXT,
   message TEXT NOT NULL           -- the Message as JSON
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (to_node, state, seq);
+CREATE INDEX IF NOT EXISTS outbox_finished ON outbox (finished_ms) WHERE state != 'pending';
 CREATE TABLE IF NOT EXISTS inbox (
   id TEXT PRIMARY KEY,
   from_node TEXT NOT NULL,

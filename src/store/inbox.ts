@@ -25,6 +25,7 @@ export const LEDGER_RETENTION_MS = 30 * 24 * 3600 * 1000;
  */
 export class Inbox {
   private readonly getStmt: Statement;
+  private readonly recordStmt: Statement;
   private readonly insertStmt: Statement;
   private readonly stateStmt: Statement;
   private readonly checkpointStmt: Statement;
@@ -35,6 +36,7 @@ export class Inbox {
   constructor(private readonly db: Db) {
     const s = db.sql;
     this.getStmt = s.prepare('SELECT state FROM inbox WHERE id = ?');
+    this.recordStmt = s.prepare('SELECT id, from_node AS fromNode, method, state, received_ms AS receivedMs FROM inbox WHERE id = ?');
     this.insertStmt = s.prepare(
       'INSERT OR IGNORE INTO inbox (id, from_node, method, state, received_ms, checkpoint, message) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
@@ -45,6 +47,11 @@ export class Inbox {
       "SELECT state, checkpoint, message FROM inbox WHERE state IN ('received', 'started') ORDER BY received_ms, id",
     );
     this.pruneStmt = s.prepare("DELETE FROM inbox WHERE state NOT IN ('received', 'started') AND received_ms < ?");
+  }
+
+  /** What this node knows of a message it received. */
+  record(id: string): { id: string; fromNode: string; method: string; state: InboxState; receivedMs: number } | undefined {
+    return this.recordStmt.get(id) as { id: string; fromNode: string; method: string; state: InboxState; receivedMs: number } | undefined;
   }
 
   state(id: string): InboxState | undefined {

@@ -14,22 +14,35 @@ export interface OutboxEntry {
   encoded?: Encoded;
 }
 
-export interface FailedEntry {
+export interface OutboxRecord {
   id: string;
   toNode: string;
   method: string;
+  state: 'pending' | 'delivered' | 'failed' | 'cancelled';
   attempts: number;
-  error: string;
+  createdMs: number;
+  finishedMs: number | null;
+  lastError: string | null;
+  message: Message;
 }
 
+/** How long finished messages stay queryable (`steward status`). */
+export const OUTBOX_RETENTION_MS = 24 * 3600 * 1000;
+
 /**
- * The durable outbox: a message is accepted once its row is committed, and leaves when it is
- * ACKed (row deleted) or its budget is spent (row kept as failed, queryable).
+ * The durable outbox: a message is accepted once its row is committed, and stays pending until
+ * it is ACKed (delivered), its budget is spent (failed) or an operator cancels it. Finished
+ * rows stay queryable for OUTBOX_RETENTION_MS.
  */
 export class Outbox {
   private readonly insertStmt: Statement;
-  private readonly deleteStmt: Statement;
+  private readonly deliveredStmt: Statement;
   private readonly failStmt: Statement;
+  private readonly cancelStmt: Statement;
+  private readonly pendingIdsToStmt: Statement;
+  private readonly getStmt: Statement;
+  private readonly summaryStmt: Statement;
+  private readonly pruneStmt: Statement;
   private readonly attemptsStmt: Statement;
   private readonly pendingStmt: Statement;
   private readonly destinationsStmt: Statement;
@@ -40,14 +53,23 @@ export class Outbox {
     this.insertStmt = s.prepare(
       'INSERT OR IGNORE INTO outbox (id, to_node, method, state, created_ms, message) VALUES (?, ?, ?, \'pending\', ?, ?)',
     );
-    this.deleteStmt = s.prepare('DELETE FROM outbox WHERE id = ?');
-    this.failStmt = s.prepare("UPDATE outbox SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?");
-    this.attemptsStmt = s.prepare('UPDATE outbox SET attempts = ? WHERE id = ?');
+    this.deliveredStmt = s.prepare("UPDATE outbox SET state = 'delivered', attempts = ?, finished_ms = ? WHERE id = ?");
+    this.failStmt = s.prepare("UPDATE outbox SET state = 'failed', attempts = ?, last_error = ?, finished_ms = ? WHERE id = ?");
+    this.cancelStmt = s.prepare("UPDATE outbox SET state = 'cancelled', last_error = ?, finished_ms = ? WHERE id = ? AND state = 'pending'");
+    this.attemptsStmt = s.prepare('UPDATE outbox SET attempts = ?, last_error = ? WHERE id = ?');
     this.pendingStmt = s.prepare(
       "SELECT seq, message, attempts FROM outbox WHERE to_node = ? AND state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
     );
+    this.pendingIdsToStmt = s.prepare("SELECT id FROM outbox WHERE to_node = ? AND state = 'pending' ORDER BY seq");
     this.destinationsStmt = s.prepare("SELECT DISTINCT to_node AS node FROM outbox WHERE state = 'pending'");
     this.countStmt = s.prepare("SELECT count(*) AS n FROM outbox WHERE state = 'pending'");
+    this.getStmt = s.prepare(
+      'SELECT id, to_node AS toNode, method, state, attempts, created_ms AS createdMs, finished_ms AS finishedMs, last_error AS lastError, message FROM outbox WHERE id = ?',
+    );
+    this.summaryStmt = s.prepare(
+      "SELECT to_node AS node, count(*) AS pending, min(created_ms) AS oldestMs FROM outbox WHERE state = 'pending' GROUP BY to_node ORDER BY to_node",
+    );
+    this.pruneStmt = s.prepare("DELETE FROM outbox WHERE state != 'pending' AND finished_ms < ?");
   }
 
   /**
@@ -65,17 +87,42 @@ export class Outbox {
   }
 
   /** Lazy: a delivered mark lost in a crash costs one re-send, which the receiver recognises. */
-  delivered(id: string): Promise<void> {
-    return this.db.writeSoon(() => void this.deleteStmt.run(id));
+  delivered(id: string, attempts: number, now: number): Promise<void> {
+    return this.db.writeSoon(() => void this.deliveredStmt.run(attempts, now, id));
   }
 
-  failed(id: string, attempts: number, error: string): Promise<void> {
-    return this.db.write(() => void this.failStmt.run(attempts, error, id));
+  failed(id: string, attempts: number, error: string, now: number): Promise<void> {
+    return this.db.write(() => void this.failStmt.run(attempts, error, now, id));
   }
 
-  /** Records the attempt count; not awaited by callers, it rides along with the next commit. */
-  attempted(id: string, attempts: number): Promise<void> {
-    return this.db.writeSoon(() => void this.attemptsStmt.run(attempts, id));
+  /** Cancels a pending message; resolves false when it was not pending (already finished). */
+  cancel(id: string, reason: string, now: number): Promise<boolean> {
+    return this.db.write(() => this.cancelStmt.run(reason, now, id).changes === 1);
+  }
+
+  /** Records the attempt count and why the last one failed; rides along with the next commit. */
+  attempted(id: string, attempts: number, error: string): Promise<void> {
+    return this.db.writeSoon(() => void this.attemptsStmt.run(attempts, error, id));
+  }
+
+  /** A message, pending or finished in the retention window. */
+  get(id: string): OutboxRecord | undefined {
+    const r = this.getStmt.get(id) as (Omit<OutboxRecord, 'message'> & { message: string }) | undefined;
+    return r === undefined ? undefined : { ...r, message: JSON.parse(r.message) as Message };
+  }
+
+  /** Pending messages per destination, with the time the oldest was accepted. */
+  summary(): { node: string; pending: number; oldestMs: number }[] {
+    return this.summaryStmt.all() as { node: string; pending: number; oldestMs: number }[];
+  }
+
+  pendingIdsTo(node: string): string[] {
+    return (this.pendingIdsToStmt.all(node) as { id: string }[]).map((r) => r.id);
+  }
+
+  /** Forgets finished messages older than the retention. */
+  prune(now: number): number {
+    return this.pruneStmt.run(now - OUTBOX_RETENTION_MS).changes;
   }
 
   pending(toNode: string, afterSeq: number, limit: number): OutboxEntry[] {

@@ -31,8 +31,8 @@ describe('the SQLite store', () => {
     assert.deepEqual(added.map((e) => e?.seq), [1, 2, 3, 4]);
     assert.deepEqual(JSON.parse(added[0]?.json ?? ''), a[0], 'the stored JSON is the message');
     assert.deepEqual(await outbox.add([a[0] as Message]), [undefined], 'the same id is not stored twice');
-    await outbox.failed((a[2] as Message).id, 3, 'max-retries');
-    await outbox.delivered((a[1] as Message).id);
+    await outbox.failed((a[2] as Message).id, 3, 'max-retries', Date.now());
+    await outbox.delivered((a[1] as Message).id, 1, Date.now());
     db.close();
     db = new Db(dir);
     outbox = new Outbox(db);

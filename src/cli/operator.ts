@@ -1,0 +1,74 @@
+import { Command, CommanderError, Option } from 'commander';
+import { cancel } from './cancel.js';
+import { CliError } from './client.js';
+import { nodes } from './nodes.js';
+import { queue } from './queue.js';
+import { send } from './send.js';
+import { status } from './status.js';
+
+/** Runs an operator command (`steward send ...`); resolves with the exit code. */
+export async function runOperator(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command('steward')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .description('operator commands; without a command, steward runs the daemon (see steward --help)');
+  const socket = new Option('--socket <path>', 'the daemon socket (default: SocketFolder of $CONFIG_FOLDER/config.toml, else ./tmp/steward.sock)');
+  program
+    .command('send')
+    .description("send a command to nodes and wait for their output, e.g. steward send --to ship1,ship2 -- bash -c 'uptime'")
+    .argument('[command...]', 'the command and its arguments (after --)')
+    .option('--to <nodes>', 'comma-separated target nodes')
+    .option('--method <method>', 'the method', 'REQCliCommand')
+    .option('--timeout <seconds>', 'methodTimeout: how long the command may run')
+    .option('--retries <n>', 're-sends after the first attempt (-1: until delivered)')
+    .option('--ack-timeout <seconds>', 'ACKTimeout: how long one delivery attempt waits')
+    .option('--directory <dir>', 'where the replies are also written in the data folder', 'send')
+    .option('--file-name <name>', 'result file name (default <method>.log)')
+    .option('--reply-method <method>', 'replyMethod (default REQToFileAppend)')
+    .option('--file <path>', 'send the messages in this JSON or YAML file instead')
+    .option('--no-wait', 'print the ids and return without waiting for replies')
+    .option('--json', 'one JSON object per reply', false)
+    .addOption(socket)
+    .action(async (args: string[], o: Parameters<typeof send>[1]) => void (code = await send(args, o)));
+  program
+    .command('nodes')
+    .description('nodes this node (normally central) has heard from, with last seen time and state')
+    .option('--sort <key>', 'name, seen or state', 'name')
+    .option('--json', 'one JSON object per node', false)
+    .addOption(socket)
+    .action(async (o: Parameters<typeof nodes>[0]) => void (code = await nodes(o)));
+  program
+    .command('queue')
+    .description('pending messages per destination, with attempts and next try')
+    .option('--all', 'list every message being delivered, not the first 20 per node', false)
+    .option('--json', 'one JSON object per destination', false)
+    .addOption(socket)
+    .action(async (o: Parameters<typeof queue>[0]) => void (code = await queue(o)));
+  program
+    .command('status')
+    .description("one message's history on this node: accepted, attempts, delivered, reply")
+    .argument('<id>', 'message id')
+    .option('--json', 'as JSON', false)
+    .addOption(socket)
+    .action(async (id: string, o: Parameters<typeof status>[1]) => void (code = await status(id, o)));
+  program
+    .command('cancel')
+    .description('drop pending messages (reported like a failure)')
+    .argument('[ids...]', 'message ids')
+    .option('--to <node>', 'every pending message to this node')
+    .option('--json', 'one JSON object per message', false)
+    .addOption(socket)
+    .action(async (ids: string[], o: Parameters<typeof cancel>[1]) => void (code = await cancel(ids, o)));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CliError) {
+      process.stderr.write(`steward: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+}

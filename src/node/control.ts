@@ -1,0 +1,141 @@
+import { replyId } from '../message/id.js';
+import type { StewardNode } from './node.js';
+import type { ControlChannel } from '../inputs/socket.js';
+import type { WatchEvent } from './watch.js';
+
+
+export class ControlError extends Error {
+  override readonly name = 'ControlError';
+}
+
+export interface ControlDeps {
+  readonly node: StewardNode;
+  /** This node's hello interval: a node unheard for 2.5 intervals is shown offline. */
+  readonly helloIntervalMs: number;
+}
+
+/**
+ * The operator requests served on the node's socket (`steward send|nodes|queue|status|cancel`).
+ * A request is one JSON object with a `control` field; see docs/operator-protocol.md.
+ */
+export class Control {
+  constructor(private readonly d: ControlDeps) {}
+
+  async handle(req: Record<string, unknown>, ch: ControlChannel): Promise<void> {
+    switch (req.control) {
+      case 'send':
+        return this.send(req, ch);
+      case 'nodes':
+        return this.once(ch, this.nodes());
+      case 'queue':
+        return this.once(ch, this.queue());
+      case 'status':
+        return this.once(ch, this.status(str(req.id, 'id')));
+      case 'cancel':
+        return this.once(ch, { results: await this.cancel(req) });
+      default:
+        throw new ControlError(`unknown control request ${JSON.stringify(req.control)}: use send, nodes, queue, status or cancel`);
+    }
+  }
+
+  private once(ch: ControlChannel, answer: object): void {
+    ch.write(answer);
+    ch.end();
+  }
+
+  /**
+   * Accepts messages like the socket does, one line per message; with `watch`, then streams
+   * what happens to the accepted ones until the client closes the connection.
+   */
+  private async send(req: Record<string, unknown>, ch: ControlChannel): Promise<void> {
+    // `input`: message text exactly as the socket takes it (JSON or YAML); `messages`: a value.
+    const input = typeof req.input === 'string' ? Buffer.from(req.input) : Buffer.from(JSON.stringify(req.messages ?? null));
+    const watch = req.watch === true;
+    let stop: (() => void) | undefined;
+    // Events that come before the accepted lines are written wait, so the client reads the
+    // ids first.
+    let held: WatchEvent[] | undefined = [];
+    const results = await this.d.node.acceptInput(input, (ids) => {
+      // Registered before the messages can be delivered, so no event is missed.
+      if (watch) stop = this.d.node.watchers.watch(ids, (ev) => (held === undefined ? ch.write(ev) : held.push(ev)));
+    });
+    for (const r of results) ch.write(r);
+    if (!watch || stop === undefined) {
+      ch.end();
+      return;
+    }
+    for (const ev of held) ch.write(ev);
+    held = undefined;
+    ch.onClose(() => stop?.());
+  }
+
+  private nodes(): object {
+    const now = Date.now();
+    const limit = this.d.helloIntervalMs > 0 ? this.d.helloIntervalMs * 2.5 : 75_000;
+    return {
+      now,
+      helloIntervalMs: this.d.helloIntervalMs,
+      nodes: this.d.node.nodes.all().map((n) => ({ node: n.name, lastSeenMs: n.lastSeenMs, online: now - n.lastSeenMs <= limit })),
+    };
+  }
+
+  private queue(): object {
+    const flights = this.d.node.delivery.inFlight();
+    return {
+      now: Date.now(),
+      destinations: this.d.node.outbox.summary().map((d) => ({
+        ...d,
+        inFlight: flights
+          .filter((f) => f.message.toNode === d.node)
+          .map((f) => ({
+            id: f.message.id,
+            method: f.message.method,
+            attempts: f.attempts,
+            retries: f.message.retries,
+            nextTryMs: f.nextTryMs,
+            lastError: f.lastError,
+          })),
+      })),
+    };
+  }
+
+  private status(id: string): object {
+    const rec = this.d.node.outbox.get(id);
+    const received = this.d.node.inbox.record(id);
+    if (rec === undefined && received === undefined) {
+      throw new ControlError(`no message ${id} on this node (finished messages are kept for 24 hours)`);
+    }
+    const reply = this.d.node.inbox.record(replyId(id));
+    const flight = this.d.node.delivery.flight(id);
+    return {
+      id,
+      sent:
+        rec === undefined
+          ? null
+          : {
+              toNode: rec.toNode,
+              method: rec.method,
+              methodArgs: rec.message.methodArgs,
+              state: rec.state,
+              attempts: flight?.attempts ?? rec.attempts,
+              acceptedMs: rec.createdMs,
+              finishedMs: rec.finishedMs,
+              lastError: flight?.lastError ?? rec.lastError,
+              nextTryMs: flight?.nextTryMs ?? null,
+            },
+      reply: reply === undefined ? null : { node: reply.fromNode, method: reply.method, receivedMs: reply.receivedMs, state: reply.state },
+      received: received === undefined ? null : { fromNode: received.fromNode, method: received.method, receivedMs: received.receivedMs, state: received.state },
+    };
+  }
+
+  private async cancel(req: Record<string, unknown>): Promise<object[]> {
+    if (typeof req.to === 'string') return this.d.node.cancel(this.d.node.outbox.pendingIdsTo(req.to));
+    if (Array.isArray(req.ids) && req.ids.every((x) => typeof x === 'string')) return this.d.node.cancel(req.ids);
+    throw new ControlError('cancel needs "ids": [...] or "to": "<node>"');
+  }
+}
+
+function str(v: unknown, name: string): string {
+  if (typeof v !== 'string' || v === '') throw new ControlError(`the request needs "${name}"`);
+  return v;
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eventually, sleep } from '../support/eventually.js';
+import { NatsServer } from '../support/nats-server.js';
+import { StewardProcess } from '../support/steward.js';
+
+describe('the reply and file methods', () => {
+  let nats: NatsServer;
+  let central: StewardProcess;
+  let ship1: StewardProcess;
+
+  before(async () => {
+    nats = await NatsServer.start();
+    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
+    [central, ship1] = await Promise.all([StewardProcess.start({ name: 'central', ...common }), StewardProcess.start({ name: 'ship1', ...common })]);
+  });
+
+  after(async () => {
+    await Promise.all([central.stop(), ship1.stop()]);
+    await nats.close();
+    central.cleanup();
+    ship1.cleanup();
+  });
+
+  it('REQToFile replaces the result file each time, REQToFileAppend appends', async () => {
+    for (const word of ['first', 'second']) {
+      await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', word], replyMethod: 'REQToFile', directory: 'tofile', fileName: 'out.txt' }));
+      await eventually(() => central.readData('tofile', 'ship1', 'out.txt') === `${word}\n`, { what: `${word} in the file` });
+    }
+    await central.send(JSON.stringify([
+      { toNode: 'ship1', method: 'REQToFileAppend', data: ['a\n'], directory: 'direct', fileName: 'log.txt' },
+      { toNode: 'ship1', method: 'REQToFileAppend', data: ['b\n'], directory: 'direct', fileName: 'log.txt' },
+    ]));
+    // Sent directly, the file is written on the target, in the folder of the node that ran it.
+    const got = await eventually(() => ship1.readData('direct', 'ship1', 'log.txt').length === 4 && ship1.readData('direct', 'ship1', 'log.txt'));
+    assert.deepEqual(got.split('\n').filter(Boolean).sort(), ['a', 'b']);
+  });
+
+  it("REQToConsole prints the reply on the sending daemon's stdout", async () => {
+    await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'to-the-console'], replyMethod: 'REQToConsole' }));
+    await eventually(() => central.stdout.includes('to-the-console\n'), { what: 'the console line' });
+    assert.equal(central.stdout.includes('"level"'), false, 'logs stay on stderr');
+  });
+
+  it('REQPing with replyMethod REQPong records both ends', async () => {
+    await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQPing', replyMethod: 'REQPong', directory: 'ping', fileName: 'ping.log' }));
+    const pong = await eventually(() => central.readData('ping', 'ship1', 'ping.log'), { what: 'the pong file on central' });
+    assert.match(pong, /pong received from ship1/);
+    assert.match(ship1.readData('ping', 'ship1', 'ping.log'), /ping received from central/);
+  });
+
+  it('replyMethod REQNone runs the command and sends nothing back', async () => {
+    const marker = path.join(ship1.dir, 'none.txt');
+    await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['bash', '-c', `echo ran > ${marker}; echo output`], replyMethod: 'REQNone', directory: 'none', fileName: 'out.txt' }));
+    await eventually(() => fs.existsSync(marker), { what: 'the command to run' });
+    await sleep(1000);
+    assert.equal(fs.existsSync(path.join(central.dataDir, 'none')), false);
+  });
+
+  it('kills the whole process group at methodTimeout and reports it', async () => {
+    const child = path.join(ship1.dir, 'child-alive.txt');
+    await central.send(JSON.stringify({
+      toNode: 'ship1', method: 'REQCliCommand', methodTimeout: 1, directory: 'timeout', fileName: 'out.txt',
+      methodArgs: ['bash', '-c', `echo before; (sleep 3; echo survived > ${child}) & sleep 30`],
+    }));
+    assert.equal(await eventually(() => central.readData('timeout', 'ship1', 'out.txt'), { what: 'the partial output' }), 'before\n');
+    assert.match(await eventually(() => central.readErrorLog().includes('timed out') && central.readErrorLog()), /node: ship1, error: REQCliCommand: method timed out after 1 s and was killed/);
+    await sleep(3500);
+    assert.equal(fs.existsSync(child), false, 'the background child was killed with the group');
+  });
+});

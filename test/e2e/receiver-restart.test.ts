@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { eventually, sleep } from '../support/eventually.js';
+import { NatsServer } from '../support/nats-server.js';
+import { StewardProcess } from '../support/steward.js';
+
+const lines = (file: string): string[] => {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+  } catch {
+    return [];
+  }
+};
+
+describe('a receiving node that dies and comes back', () => {
+  let nats: NatsServer;
+  let central: StewardProcess;
+  let ship1: StewardProcess;
+
+  before(async () => {
+    nats = await NatsServer.start();
+    central = await StewardProcess.start({ name: 'central', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] });
+    ship1 = await StewardProcess.start({ name: 'ship1', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=1'] });
+  });
+
+  after(async () => {
+    await Promise.all([central.stop(), ship1.stop()]);
+    await nats.close();
+    central.cleanup();
+    ship1.cleanup();
+  });
+
+  it('reports a command that was running when it was killed as interrupted, and does not run it again', async () => {
+    const started = path.join(ship1.dir, 'started.log');
+    const answer = await central.send(
+      JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['bash', '-c', `echo run >> ${started}; sleep 30; echo finished`], methodTimeout: 60, directory: 'long', fileName: 'out.txt' }),
+    );
+    const id = answer[0]?.id as string;
+    await eventually(() => lines(started).length === 1, { what: 'the command to start' });
+    await ship1.kill9();
+    await ship1.start();
+    const log = await eventually(() => central.readErrorLog().includes(`was interrupted`) && central.readErrorLog(), { what: 'the interrupted line' });
+    assert.match(log, new RegExp(`node: ship1, error: REQCliCommand ${id} from central was interrupted by a restart of ship1 while it ran; it is not run again`));
+    // Give a wrong re-run every chance to show up.
+    await sleep(2000);
+    assert.deepEqual(lines(started), ['run']);
+    assert.equal(central.readData('long', 'ship1', 'out.txt'), '');
+  });
+
+  it('runs messages that were received but not started before the crash', async () => {
+    // Fill ship1's 64 execution slots with slow commands, queue more behind them, kill it.
+    const ran = path.join(ship1.dir, 'queued.log');
+    const msgs = Array.from({ length: 80 }, (_, i) => ({
+      toNode: 'ship1',
+      method: 'REQCliCommand',
+      methodArgs: ['bash', '-c', i < 64 ? 'sleep 20' : `echo q${i} >> ${ran}`],
+      methodTimeout: 60,
+      replyMethod: 'REQNone',
+    }));
+    const answers = await central.send(JSON.stringify(msgs));
+    assert.equal(answers.filter((a) => a.status === 'accepted').length, 80);
+    const db = path.join(ship1.dir, 'var', 'lib', 'steward.db');
+    await eventually(
+      () => {
+        const d = new Database(db, { readonly: true });
+        try {
+          return (d.prepare("SELECT count(*) AS n FROM inbox WHERE state = 'received' AND method = 'REQCliCommand'").get() as { n: number }).n === 16;
+        } finally {
+          d.close();
+        }
+      },
+      { what: '16 commands waiting for a slot' },
+    );
+    await ship1.kill9();
+    await ship1.start();
+    const got = await eventually(() => lines(ran).length === 16 && lines(ran), { what: 'the 16 queued commands to run after the restart' });
+    assert.deepEqual(got.slice().sort(), Array.from({ length: 16 }, (_, i) => `q${64 + i}`).sort());
+  });
+});
+
+describe('hearing from a node', () => {
+  let nats: NatsServer;
+  let central: StewardProcess;
+  let ship1: StewardProcess;
+
+  before(async () => {
+    nats = await NatsServer.start();
+    central = await StewardProcess.start({ name: 'central', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] });
+    ship1 = await StewardProcess.start({ name: 'ship1', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=1'] });
+    await ship1.stop();
+  });
+
+  after(async () => {
+    await Promise.all([central.stop(), ship1.stop()]);
+    await nats.close();
+    central.cleanup();
+    ship1.cleanup();
+  });
+
+  it('sends its waiting messages at once instead of waiting out the ACK timeout', async () => {
+    await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'woken'], ACKTimeout: 120, retries: 3, directory: 'wake', fileName: 'out.txt' }));
+    // The first attempt found nobody; the next one is due in 120 s. ship1 comes back and says hello.
+    await eventually(() => central.stderr.includes('"msg":"input handled"'));
+    await sleep(500);
+    await ship1.start();
+    // Well inside the 120 s: only the hello can have triggered the second attempt.
+    const out = await eventually(() => central.readData('wake', 'ship1', 'out.txt'), { what: 'the reply', timeoutMs: 30_000 });
+    assert.equal(out, 'woken\n');
+  });
+});

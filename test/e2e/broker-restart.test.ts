@@ -3,32 +3,27 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, sleep } from '../support/eventually.js';
 import { countedCommands, failedRows, interruptedRows, lines, settled, tally } from '../support/exactly-once.js';
-import { NatsServer } from '../support/nats-server.js';
-import { StewardProcess } from '../support/steward.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
+import type { NatsServer } from '../support/nats-server.js';
+import type { StewardProcess } from '../support/steward.js';
 
 const COMMANDS = 300;
 const OUTAGE_MS = 5_000;
 
 describe('a broker outage during a burst', () => {
+  let fleet: Fleet;
   let nats: NatsServer;
   let central: StewardProcess;
   let ship1: StewardProcess;
 
   before(async () => {
-    nats = await NatsServer.start();
-    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
-    [central, ship1] = await Promise.all([
-      // A window of 50 in flight keeps commands in central's outbox when the broker goes away.
-      StewardProcess.start({ name: 'central', ...common, flags: [...common.flags, '-ringBufferSize=50'] }),
-      StewardProcess.start({ name: 'ship1', ...common }),
-    ]);
+    // A window of 50 in flight keeps commands in central's outbox when the broker goes away.
+    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'], flagsFor: { central: ['-ringBufferSize=50'] } });
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
+    nats = fleet.nats;
   });
 
-  after(async () => {
-    await Promise.all([central, ship1].map((n) => n?.stop()));
-    await nats?.close();
-    for (const n of [central, ship1]) n?.cleanup();
-  });
+  after(() => fleet?.close());
 
   it('The broker stopped for 5 s during a burst and restarted on the same port: all delivered once', async () => {
     const executions = path.join(ship1.dir, 'executions.log');

@@ -3,32 +3,24 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.js';
 import { countedCommands, failedRows, interruptedRows, lines, settled, storeBacklog, tally } from '../support/exactly-once.js';
-import { NatsServer } from '../support/nats-server.js';
-import { StewardProcess } from '../support/steward.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
+import type { StewardProcess } from '../support/steward.js';
 
 const COMMANDS = 500;
 
 describe('a crash of the central node while commands are in flight', () => {
-  let nats: NatsServer;
+  let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
 
   before(async () => {
-    nats = await NatsServer.start();
-    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
-    [central, ship1] = await Promise.all([
-      // A window of 100 in flight keeps most commands in central's outbox for a while, so the
-      // crash catches commands never sent and commands sent but not ACKed, as well as replies.
-      StewardProcess.start({ name: 'central', ...common, flags: [...common.flags, '-ringBufferSize=100'] }),
-      StewardProcess.start({ name: 'ship1', ...common }),
-    ]);
+    // A window of 100 in flight keeps most commands in central's outbox for a while, so the
+    // crash catches commands never sent and commands sent but not ACKed, as well as replies.
+    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'], flagsFor: { central: ['-ringBufferSize=100'] } });
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
   });
 
-  after(async () => {
-    await Promise.all([central, ship1].map((n) => n?.stop()));
-    await nats?.close();
-    for (const n of [central, ship1]) n?.cleanup();
-  });
+  after(() => fleet?.close());
 
   it('kill -9 of central while 500 commands are in flight, then restart: every command ran on ship1 exactly once and every reply arrived exactly once', async () => {
     const executions = path.join(ship1.dir, 'executions.log');

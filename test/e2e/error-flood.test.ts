@@ -3,28 +3,24 @@ import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.js';
-import { NatsServer } from '../support/nats-server.js';
-import { StewardProcess } from '../support/steward.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
+import type { StewardProcess } from '../support/steward.js';
 
 describe('a flood of garbage on a node subject', () => {
-  let nats: NatsServer;
+  let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
   let nc: NatsConnection;
 
   before(async () => {
-    nats = await NatsServer.start();
-    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
-    [central, ship1] = await Promise.all([StewardProcess.start({ name: 'central', ...common }), StewardProcess.start({ name: 'ship1', ...common })]);
-    nc = await connect({ servers: nats.url, name: 'flood-test' });
+    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'] });
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
+    nc = await connect({ servers: fleet.nats.url, name: 'flood-test' });
   });
 
   after(async () => {
     await nc?.close();
-    await Promise.all([central?.stop(), ship1?.stop()]);
-    await nats?.close();
-    central?.cleanup();
-    ship1?.cleanup();
+    await fleet?.close();
   });
 
   it('reports at most the burst allowance to central plus one summary line, and keeps working', async () => {

@@ -3,26 +3,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually, sleep } from '../support/eventually.js';
-import { NatsServer } from '../support/nats-server.js';
-import { StewardProcess } from '../support/steward.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
+import type { StewardProcess } from '../support/steward.js';
 
 describe('the reply and file methods', () => {
-  let nats: NatsServer;
+  let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
 
   before(async () => {
-    nats = await NatsServer.start();
-    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
-    [central, ship1] = await Promise.all([StewardProcess.start({ name: 'central', ...common }), StewardProcess.start({ name: 'ship1', ...common })]);
+    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'] });
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
   });
 
-  after(async () => {
-    await Promise.all([central.stop(), ship1.stop()]);
-    await nats.close();
-    central.cleanup();
-    ship1.cleanup();
-  });
+  after(() => fleet?.close());
 
   it('REQToFile replaces the result file each time, REQToFileAppend appends', async () => {
     for (const word of ['first', 'second']) {

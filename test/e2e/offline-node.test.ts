@@ -4,36 +4,22 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { eventually, sleep } from '../support/eventually.js';
-import { NatsServer } from '../support/nats-server.js';
+import { lines } from '../support/exactly-once.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
 import { StewardProcess } from '../support/steward.js';
 
-const lines = (file: string): string[] => {
-  try {
-    return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
-  } catch {
-    return [];
-  }
-};
-
 describe('a node that is offline when the command is sent', () => {
-  let nats: NatsServer;
+  let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
 
   before(async () => {
-    nats = await NatsServer.start();
-    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
-    central = await StewardProcess.start({ name: 'central', ...common });
-    ship1 = await StewardProcess.start({ name: 'ship1', ...common });
+    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'] });
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
     await ship1.stop();
   });
 
-  after(async () => {
-    await Promise.all([central.stop(), ship1.stop()]);
-    await nats.close();
-    central.cleanup();
-    ship1.cleanup();
-  });
+  after(() => fleet?.close());
 
   it('runs the command exactly once when the node comes back within its retries', async () => {
     const runs = path.join(ship1.dir, 'runs.log');
@@ -70,7 +56,7 @@ describe('a node that is offline when the command is sent', () => {
   });
 
   it('keeps delivering to a live node while 200 messages wait for a dead one', async () => {
-    const ship2 = await StewardProcess.start({ name: 'ship2', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] });
+    const ship2 = await StewardProcess.start({ name: 'ship2', central: 'central', brokerUrl: `127.0.0.1:${fleet.nats.port}`, flags: ['-startPubREQHello=0'] });
     try {
       const dead = Array.from({ length: 200 }, (_, i) => ({
         toNode: 'ship1',

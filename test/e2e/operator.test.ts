@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.js';
-import { NatsServer } from '../support/nats-server.js';
-import { STEWARD_BIN, StewardProcess } from '../support/steward.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
+import { STEWARD_BIN, type StewardProcess } from '../support/steward.js';
 
 interface Run {
   code: Promise<number | null>;
@@ -36,26 +36,16 @@ async function done(r: Run): Promise<{ code: number | null; stdout: string; stde
 }
 
 describe('operator commands against real nodes', () => {
-  let nats: NatsServer;
+  let fleet: Fleet;
   let central: StewardProcess;
-  let ship1: StewardProcess;
   let ship2: StewardProcess;
 
   before(async () => {
-    nats = await NatsServer.start();
-    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=1'] };
-    [central, ship1, ship2] = await Promise.all([
-      StewardProcess.start({ name: 'central', ...common }),
-      StewardProcess.start({ name: 'ship1', ...common }),
-      StewardProcess.start({ name: 'ship2', ...common }),
-    ]);
+    fleet = await startFleet(['central', 'ship1', 'ship2'], { flags: ['-startPubREQHello=1'] });
+    [central, , ship2] = fleet.nodes as [StewardProcess, StewardProcess, StewardProcess];
   });
 
-  after(async () => {
-    await Promise.all([central, ship1, ship2].map((n) => n?.stop()));
-    await nats?.close();
-    for (const n of [central, ship1, ship2]) n?.cleanup();
-  });
+  after(() => fleet?.close());
 
   it("send prints each node's output and a summary, and exits 0 when all replied", async () => {
     const r = await done(steward(['send', '--to', 'ship1,ship2', '--', 'bash', '-c', 'echo out-of-$(basename $PWD | cut -d- -f2)'], central.dir));

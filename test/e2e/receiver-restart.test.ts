@@ -1,37 +1,23 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { eventually, sleep } from '../support/eventually.js';
-import { NatsServer } from '../support/nats-server.js';
-import { StewardProcess } from '../support/steward.js';
-
-const lines = (file: string): string[] => {
-  try {
-    return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
-  } catch {
-    return [];
-  }
-};
+import { lines } from '../support/exactly-once.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
+import type { StewardProcess } from '../support/steward.js';
 
 describe('a receiving node that dies and comes back', () => {
-  let nats: NatsServer;
+  let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
 
   before(async () => {
-    nats = await NatsServer.start();
-    central = await StewardProcess.start({ name: 'central', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] });
-    ship1 = await StewardProcess.start({ name: 'ship1', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=1'] });
+    fleet = await startFleet(['central', 'ship1'], { flagsFor: { central: ['-startPubREQHello=0'], ship1: ['-startPubREQHello=1'] } });
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
   });
 
-  after(async () => {
-    await Promise.all([central.stop(), ship1.stop()]);
-    await nats.close();
-    central.cleanup();
-    ship1.cleanup();
-  });
+  after(() => fleet?.close());
 
   it('reports a command that was running when it was killed as interrupted, and does not run it again', async () => {
     const started = path.join(ship1.dir, 'started.log');
@@ -82,23 +68,17 @@ describe('a receiving node that dies and comes back', () => {
 });
 
 describe('hearing from a node', () => {
-  let nats: NatsServer;
+  let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
 
   before(async () => {
-    nats = await NatsServer.start();
-    central = await StewardProcess.start({ name: 'central', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] });
-    ship1 = await StewardProcess.start({ name: 'ship1', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=1'] });
+    fleet = await startFleet(['central', 'ship1'], { flagsFor: { central: ['-startPubREQHello=0'], ship1: ['-startPubREQHello=1'] } });
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
     await ship1.stop();
   });
 
-  after(async () => {
-    await Promise.all([central.stop(), ship1.stop()]);
-    await nats.close();
-    central.cleanup();
-    ship1.cleanup();
-  });
+  after(() => fleet?.close());
 
   it('sends its waiting messages at once instead of waiting out the ACK timeout', async () => {
     await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'woken'], ACKTimeout: 120, retries: 3, directory: 'wake', fileName: 'out.txt' }));

@@ -4,30 +4,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.js';
-import { NatsServer } from '../support/nats-server.js';
-import { StewardProcess } from '../support/steward.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
+import type { StewardProcess } from '../support/steward.js';
 
 describe('the seed README walk-through', () => {
-  let nats: NatsServer;
+  let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
-  let ship2: StewardProcess;
 
   before(async () => {
-    nats = await NatsServer.start();
-    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=1'] };
-    [central, ship1, ship2] = await Promise.all([
-      StewardProcess.start({ name: 'central', ...common }),
-      StewardProcess.start({ name: 'ship1', ...common }),
-      StewardProcess.start({ name: 'ship2', ...common }),
-    ]);
+    fleet = await startFleet(['central', 'ship1', 'ship2'], { flags: ['-startPubREQHello=1'] });
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
   });
 
-  after(async () => {
-    await Promise.all([central, ship1, ship2].map((n) => n?.stop()));
-    await nats.close();
-    for (const n of [central, ship1, ship2]) n?.cleanup();
-  });
+  after(() => fleet?.close());
 
   it("lands the first example's output from ship1 in central's data folder, sent with nc -NU", async () => {
     fs.writeFileSync(path.join(ship1.dir, 'marker-file.txt'), 'x');

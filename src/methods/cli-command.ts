@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { KINDS } from '../message/message.js';
+import { KINDS, type Message } from '../message/message.js';
 import type { MethodHandler } from './method.js';
 
 /** Room left in a reply for the message around the output. */
@@ -21,12 +21,20 @@ export interface CommandResult {
 
 /**
  * Runs `args[0]` with `args[1..]` (no shell unless the command is one) in its own process
- * group. On timeout the whole group is terminated. Resolves when the command exits: output
+ * group. On timeout (`timeoutMs` <= 0: none) or abort the whole group is terminated.
+ * Resolves when the command exits: output
  * of background children that keep the pipes open is not waited for.
  */
 export function runCommand(
   args: readonly string[],
-  opts: { timeoutMs: number; maxOutputBytes: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal },
+  opts: {
+    timeoutMs: number;
+    maxOutputBytes: number;
+    env?: NodeJS.ProcessEnv;
+    signal?: AbortSignal;
+    /** Streams the output as it comes; stdout is then not collected in the result. */
+    onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
+  },
 ): Promise<CommandResult> {
   return new Promise((resolve) => {
     const [cmd, ...rest] = args as [string, ...string[]];
@@ -39,6 +47,7 @@ export function runCommand(
     let timedOut = false;
     let finished = false;
     child.stdout.on('data', (b: Buffer) => {
+      if (opts.onOutput !== undefined) return opts.onOutput(b, 'stdout');
       if (outBytes + b.length > opts.maxOutputBytes) {
         truncated = true;
         b = b.subarray(0, Math.max(0, opts.maxOutputBytes - outBytes));
@@ -47,6 +56,7 @@ export function runCommand(
       if (b.length > 0) out.push(b);
     });
     child.stderr.on('data', (b: Buffer) => {
+      opts.onOutput?.(b, 'stderr');
       if (errBytes < 64 * 1024) err.push(b.subarray(0, 64 * 1024 - errBytes));
       errBytes += b.length;
     });
@@ -111,6 +121,23 @@ export function runCommand(
   });
 }
 
+/** The template a command's arguments use to take the data of the message (a reply's output). */
+export const DATA_TEMPLATE = '{{STEWARD_DATA}}';
+
+/**
+ * The command line and environment for a message: each argument containing
+ * `{{STEWARD_DATA}}` gets it replaced by `$STEWARD_DATA`, and the environment is this node's
+ * with `STEWARD_DATA` set to the message's data (so a shell expands it, without quoting
+ * trouble). Unlike the Go Steward, PATH and the rest of the environment are kept.
+ */
+export function commandLine(msg: Message): { args: string[]; env?: NodeJS.ProcessEnv } {
+  if (!msg.methodArgs.some((a) => a.includes(DATA_TEMPLATE))) return { args: msg.methodArgs };
+  return {
+    args: msg.methodArgs.map((a) => a.replaceAll(DATA_TEMPLATE, '$STEWARD_DATA')),
+    env: { ...process.env, STEWARD_DATA: msg.data.join('') },
+  };
+}
+
 /**
  * REQCliCommand: runs a command and replies with its stdout when it ends. A failure (cannot
  * start, non-zero exit, timeout) is also sent to the central error log, with stderr.
@@ -125,8 +152,10 @@ export const cliCommand: MethodHandler = {
       return;
     }
     const args = msg.methodArgs.join(' ');
-    const r = await runCommand(msg.methodArgs, {
+    const line = commandLine(msg);
+    const r = await runCommand(line.args, {
       timeoutMs: msg.methodTimeoutMs,
+      ...(line.env === undefined ? {} : { env: line.env }),
       maxOutputBytes: Math.max(1024, ctx.maxPayload - REPLY_OVERHEAD),
       signal: ctx.signal,
     });

@@ -1,9 +1,12 @@
 import { cliCommand } from './cli-command.js';
+import { cliCommandCont } from './cli-command-cont.js';
 import { errorLog } from './error-log.js';
 import { hello } from './hello.js';
+import { httpGet } from './http-get.js';
 import type { MethodHandler } from './method.js';
 import { none } from './none.js';
 import { ping, pong } from './ping.js';
+import { tailFile } from './tail-file.js';
 import { toConsole } from './to-console.js';
 import { toFile } from './to-file.js';
 import { toFileAppend } from './to-file-append.js';
@@ -11,6 +14,8 @@ import { toFileAppend } from './to-file-append.js';
 /** Every method this build of steward knows. */
 export const METHODS: readonly MethodHandler[] = [
   cliCommand,
+  cliCommandCont,
+  tailFile,
   hello,
   errorLog,
   ping,
@@ -18,6 +23,7 @@ export const METHODS: readonly MethodHandler[] = [
   toFile,
   toFileAppend,
   toConsole,
+  httpGet,
   none,
 ];
 

@@ -1,0 +1,95 @@
+import http from 'node:http';
+import type { Logger } from 'pino';
+import type { InputResult } from '../node/node.js';
+import { listen, parseListenAddress } from './listen.js';
+import { MAX_INPUT_BYTES } from './socket.js';
+
+export interface HttpInputDeps {
+  readonly accept: (bytes: Uint8Array) => Promise<InputResult[]>;
+  readonly logger: Logger;
+  readonly maxBytes?: number;
+}
+
+/**
+ * The HTTP input (`-httpListener host:port`): a POST (to any path) whose body is a message
+ * document, JSON or YAML, as on the socket. Answers with the per-message results as a JSON
+ * array: 202 when at least one message was accepted, 400 when none was; 405 for other methods,
+ * 413 beyond the input cap. There are no other endpoints.
+ */
+export class HttpInput {
+  private server: http.Server | undefined;
+  /** The bound address, `host:port`, once started. */
+  address = '';
+
+  constructor(
+    private readonly hostPort: string,
+    private readonly deps: HttpInputDeps,
+  ) {}
+
+  async start(): Promise<void> {
+    const addr = parseListenAddress('httpListener', this.hostPort);
+    const server = http.createServer((req, res) => this.serve(req, res));
+    this.address = await listen(server, 'httpListener', addr);
+    server.on('error', (err) => this.deps.logger.error({ err: err.message }, 'http input error'));
+    this.server = server;
+    this.deps.logger.info({ address: this.address }, 'http input listening');
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    server.closeIdleConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      if (res.headersSent) return;
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body) + '\n');
+    };
+    req.on('error', (err) => this.deps.logger.debug({ err: err.message }, 'http input request error'));
+    if (req.method !== 'POST') {
+      req.resume();
+      send(405, [{ status: 'error', index: 0, error: `method ${req.method ?? ''} not allowed: POST a message document (JSON or YAML)` }], { allow: 'POST' });
+      return;
+    }
+    const max = this.deps.maxBytes ?? MAX_INPUT_BYTES;
+    const tooLarge = (): void => {
+      this.deps.logger.warn('http input too large, refused');
+      // The rest of the body is not read: close once the answer is out.
+      res.once('finish', () => req.destroy());
+      send(413, [{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several requests` }], { connection: 'close' });
+    };
+    if (Number(req.headers['content-length'] ?? 0) > max) return tooLarge();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (b: Buffer) => {
+      if (refused) return;
+      size += b.length;
+      if (size > max) {
+        refused = true;
+        chunks.length = 0;
+        tooLarge();
+        return;
+      }
+      chunks.push(b);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      const bytes = Buffer.concat(chunks, size);
+      chunks.length = 0;
+      this.deps.accept(bytes).then(
+        (results) => {
+          const accepted = results.filter((r) => r.status === 'accepted').length;
+          this.deps.logger.info({ accepted, rejected: results.length - accepted, bytes: bytes.length }, 'input handled');
+          for (const r of results) if (r.status === 'error') this.deps.logger.warn({ index: r.index }, r.error);
+          send(accepted > 0 ? 202 : 400, results);
+        },
+        (err: unknown) => send(500, [{ status: 'error', index: 0, error: `input failed: ${(err as Error).message}` }]),
+      );
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { RawConfig } from '../config/schema.js';
+import type { InputResult } from '../node/node.js';
+import { FolderInput } from './folder.js';
+import { HttpInput } from './http.js';
+import { TcpInput } from './tcp.js';
+
+/** An input with a lifecycle. */
+export interface Input {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The optional inputs the configuration turns on (`tcpListener`, `httpListener`, `readFolder`),
+ * each handing its bytes to `accept`. The unix socket is always on and built by main.
+ */
+export function optionalInputs(raw: RawConfig, accept: (bytes: Uint8Array) => Promise<InputResult[]>, logger: Logger): Input[] {
+  const inputs: Input[] = [];
+  const str = (flag: string): string => (typeof raw[flag] === 'string' ? raw[flag] : '').trim();
+  if (str('tcpListener') !== '') inputs.push(new TcpInput(str('tcpListener'), { accept, logger: logger.child({ component: 'tcp' }) }));
+  if (str('httpListener') !== '') inputs.push(new HttpInput(str('httpListener'), { accept, logger: logger.child({ component: 'http' }) }));
+  if (str('readFolder') !== '') inputs.push(new FolderInput(path.resolve(str('readFolder')), { accept, logger: logger.child({ component: 'folder' }) }));
+  return inputs;
+}
+
+/** Starts every input; when one fails, stops those already started and rethrows. */
+export async function startAll(inputs: readonly Input[]): Promise<void> {
+  const started: Input[] = [];
+  try {
+    for (const i of inputs) {
+      await i.start();
+      started.push(i);
+    }
+  } catch (err) {
+    await Promise.allSettled(started.map((i) => i.stop()));
+    throw err;
+  }
+}

@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eventually } from '../support/eventually.js';
+import { NatsServer } from '../support/nats-server.js';
+import { STEWARD_BIN, StewardProcess, type InputLine } from '../support/steward.js';
+
+/** A port the kernel picks: bound on 0, read back, released, then given to steward in a flag. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Sends `input` over TCP, half-closes, and returns the answer lines. */
+function sendTcp(port: number, input: string): Promise<InputLine[]> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let out = '';
+    c.on('data', (b: Buffer) => (out += b.toString()));
+    c.on('error', reject);
+    c.on('end', () =>
+      resolve(
+        out
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => JSON.parse(l) as InputLine),
+      ),
+    );
+    c.end(input);
+  });
+}
+
+/** Raw HTTP request; returns status, content-type and body. */
+function request(port: number, method: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: '/', headers }, (res) => {
+      let out = '';
+      res.on('data', (b: Buffer) => (out += b.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', body: out }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body === undefined) req.end();
+    else if (headers['content-length'] !== undefined) req.write(body); // announces more than it sends
+    else req.end(body);
+  });
+}
+
+/**
+ * The TCP listener, the HTTP listener and the watched folder of a real central node: each
+ * answers per message, delivers the good messages (their output lands on central) and keeps
+ * the bad ones out.
+ */
+describe('TCP, HTTP and folder inputs', () => {
+  let nats: NatsServer;
+  let central: StewardProcess;
+  let ship1: StewardProcess;
+  let tcpPort = 0;
+  let httpPort = 0;
+  let inbox = '';
+  let tagNo = 0;
+
+  const newTag = (what: string): string => `${what}-${++tagNo}`;
+  const good = (tag: string): Record<string, unknown> => ({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', tag], directory: 'inputs', fileName: `${tag}.txt` });
+  const bad = (tag: string): Record<string, unknown> => ({ ...good(tag), method: 'REQnCliCommand' });
+  const resultOf = (tag: string): Promise<string> => eventually(() => central.readData('inputs', 'ship1', `${tag}.txt`), { what: `the result of ${tag}`, timeoutMs: 30_000 });
+  /** Writes a message file into the watched folder the safe way: a dot-file renamed into place. */
+  const drop = (name: string, content: string): void => {
+    fs.writeFileSync(path.join(inbox, `.${name}.part`), content);
+    fs.renameSync(path.join(inbox, `.${name}.part`), path.join(inbox, name));
+  };
+  const atStartGood = newTag('at-start-good');
+  const atStartBad = newTag('at-start-bad');
+
+  before(async () => {
+    nats = await NatsServer.start();
+    [tcpPort, httpPort] = [await freePort(), await freePort()];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-central-'));
+    inbox = path.join(dir, 'inbox');
+    fs.mkdirSync(inbox);
+    // Files already in the folder before the node starts are handled too.
+    fs.writeFileSync(path.join(inbox, 'start-good.json'), JSON.stringify([good(atStartGood)]));
+    fs.writeFileSync(path.join(inbox, 'start-bad.yaml'), `- toNode: ship1\n  method: REQnCliCommand\n  methodArgs: [echo, ${atStartBad}]\n`);
+    const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}` };
+    [central, ship1] = await Promise.all([
+      StewardProcess.start({
+        name: 'central',
+        dir,
+        ...common,
+        flags: ['-startPubREQHello=0', `-tcpListener=127.0.0.1:${tcpPort}`, `-httpListener=127.0.0.1:${httpPort}`, '-readFolder=./inbox'],
+      }),
+      StewardProcess.start({ name: 'ship1', ...common, flags: ['-startPubREQHello=0'] }),
+    ]);
+  });
+
+  after(async () => {
+    await Promise.all([central, ship1].map((n) => n?.stop()));
+    await nats?.close();
+    for (const n of [central, ship1]) n?.cleanup();
+  });
+
+  it('TCP: answers each message of one write and delivers the good ones', async () => {
+    const a = newTag('tcp-a');
+    const b = newTag('tcp-b');
+    const c = newTag('tcp-c');
+    const lines = await sendTcp(tcpPort, JSON.stringify([good(a), bad(b), good(c)]));
+    assert.deepEqual(
+      lines.map((l) => [l.status, l.index]),
+      [
+        ['accepted', 0],
+        ['error', 1],
+        ['accepted', 2],
+      ],
+    );
+    assert.equal(lines[0]?.subject, 'ship1.REQCliCommand.CommandACK');
+    assert.match(lines[1]?.error ?? '', /unknown method "REQnCliCommand" \(did you mean "REQCliCommand"\?\)/);
+    assert.equal(await resultOf(a), `${a}\n`);
+    assert.equal(await resultOf(c), `${c}\n`);
+  });
+
+  it('HTTP: a POST with a good message answers 202 with the results and delivers it', async () => {
+    const a = newTag('http-a');
+    const b = newTag('http-b');
+    const res = await request(httpPort, 'POST', JSON.stringify([good(a), bad(b)]), { 'content-type': 'application/json' });
+    assert.equal(res.status, 202, res.body);
+    assert.equal(res.type, 'application/json');
+    const results = JSON.parse(res.body) as InputLine[];
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['accepted', 'error'],
+    );
+    assert.match(results[1]?.error ?? '', /did you mean "REQCliCommand"/);
+    assert.equal(await resultOf(a), `${a}\n`);
+  });
+
+  it('HTTP: YAML is accepted too', async () => {
+    const a = newTag('http-yaml');
+    const res = await request(httpPort, 'POST', `toNode: ship1\nmethod: REQCliCommand\nmethodArgs: [echo, ${a}]\ndirectory: inputs\nfileName: ${a}.txt\n`);
+    assert.equal(res.status, 202, res.body);
+    assert.equal(await resultOf(a), `${a}\n`);
+  });
+
+  it('HTTP: a POST with no good message answers 400 with the errors', async () => {
+    const res = await request(httpPort, 'POST', JSON.stringify([bad(newTag('http-bad')), { toNode: 'ship1' }]));
+    assert.equal(res.status, 400, res.body);
+    assert.equal(res.type, 'application/json');
+    const results = JSON.parse(res.body) as InputLine[];
+    assert.deepEqual(
+      results.map((r) => [r.status, r.index]),
+      [
+        ['error', 0],
+        ['error', 1],
+      ],
+    );
+    assert.match(results[0]?.error ?? '', /did you mean "REQCliCommand"/);
+  });
+
+  it('HTTP: other methods get 405 and an input over the cap gets 413', async () => {
+    const get = await request(httpPort, 'GET');
+    assert.equal(get.status, 405);
+    assert.equal(get.type, 'application/json');
+    assert.match(get.body, /POST a message document/);
+    const big = await request(httpPort, 'POST', '[', { 'content-length': String(300 * 1024 * 1024) });
+    assert.equal(big.status, 413);
+    assert.match(big.body, /input larger than \d+ bytes/);
+    assert.ok(central.running);
+  });
+
+  it('folder: files present at start are handled (the good one delivered and removed, the bad one moved aside)', async () => {
+    assert.equal(await resultOf(atStartGood), `${atStartGood}\n`);
+    await eventually(() => !fs.existsSync(path.join(inbox, 'start-good.json')), { what: 'start-good.json removed' });
+    const error = await eventually(() => fs.existsSync(path.join(inbox, 'failed', 'start-bad.yaml.error')) && fs.readFileSync(path.join(inbox, 'failed', 'start-bad.yaml.error'), 'utf8'), {
+      what: 'start-bad.yaml.error',
+    });
+    assert.match(error, /did you mean "REQCliCommand"/);
+    assert.ok(fs.existsSync(path.join(inbox, 'failed', 'start-bad.yaml')));
+    assert.ok(!fs.existsSync(path.join(inbox, 'start-bad.yaml')));
+  });
+
+  it('folder: a message file is handled once and removed; dot and .tmp files are left alone', async () => {
+    const a = newTag('folder-a');
+    const ignored = newTag('folder-ignored');
+    fs.writeFileSync(path.join(inbox, 'later.tmp'), JSON.stringify([good(ignored)]));
+    fs.writeFileSync(path.join(inbox, '.hidden.json'), JSON.stringify([good(ignored)]));
+    drop('a.json', JSON.stringify([good(a)]));
+    assert.equal(await resultOf(a), `${a}\n`);
+    await eventually(() => !fs.existsSync(path.join(inbox, 'a.json')), { what: 'a.json removed' });
+    // A later file goes through the same folder: once it is delivered, a second handling of
+    // a.json would have appended its output again.
+    const marker = newTag('folder-marker');
+    drop('marker.json', JSON.stringify(good(marker)));
+    assert.equal(await resultOf(marker), `${marker}\n`);
+    assert.equal(central.readData('inputs', 'ship1', `${a}.txt`), `${a}\n`);
+    assert.ok(fs.existsSync(path.join(inbox, 'later.tmp')));
+    assert.ok(fs.existsSync(path.join(inbox, '.hidden.json')));
+    assert.equal(central.readData('inputs', 'ship1', `${ignored}.txt`), '');
+  });
+
+  it('folder: a file with no good message is moved to failed/ with its .error', async () => {
+    const name = 'broken.json';
+    drop(name, '[{"toNode":"ship1","method":"REQCliCommand,"methodArgs":["echo"]}]');
+    const errorFile = path.join(inbox, 'failed', `${name}.error`);
+    const error = await eventually(() => fs.existsSync(errorFile) && fs.readFileSync(errorFile, 'utf8'), { what: `${name}.error` });
+    assert.match(error, /malformed/);
+    assert.equal(fs.readFileSync(path.join(inbox, 'failed', name), 'utf8'), '[{"toNode":"ship1","method":"REQCliCommand,"methodArgs":["echo"]}]');
+    assert.ok(!fs.existsSync(path.join(inbox, name)));
+    assert.ok(central.running);
+  });
+});
+
+describe('a listener that cannot bind', () => {
+  it('stops the node at start with a clear error', async () => {
+    const nats = await NatsServer.start();
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-bind-'));
+    try {
+      const proc = spawn(STEWARD_BIN, ['-nodeName=central', '-centralNodeName=central', `-brokerAddress=127.0.0.1:${nats.port}`, `-tcpListener=127.0.0.1:${port}`], {
+        cwd: dir,
+        env: { ...process.env, CONFIG_FOLDER: './etc/' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const code = await new Promise<number | null>((r) => proc.once('exit', r));
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, new RegExp(`-tcpListener 127\\.0\\.0\\.1:${port}: cannot listen: the address is already in use`));
+    } finally {
+      blocker.close();
+      await nats.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { encodeMessage, type WireOptions } from '../message/codec.js';
 import { isAckKind, subjectOf, type Kind, type Message } from '../message/message.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { AuditLog } from '../store/audit.js';
 import type { Outbox, OutboxEntry } from '../store/outbox.js';
 import { TransportError, type NatsTransport } from '../transport/nats.js';
@@ -15,6 +16,7 @@ export interface DeliveryDeps {
   readonly logger: Logger;
   readonly maxInFlightPerNode: number;
   readonly maxInFlightTotal: number;
+  readonly metrics: Metrics;
   readonly kindOf: (method: string) => Kind;
   /** Delivers a message addressed to this node without going through the broker. */
   readonly deliverLocally: (msg: Message) => Promise<Ack>;
@@ -193,8 +195,10 @@ export class Delivery {
               }
               ack = { id: msg.id, status: 'ok' };
             } else {
+              const sentAt = performance.now();
               const reply = await this.d.transport.request(subject, encoded.payload, encoded.headers, msg.ackTimeoutMs);
               ack = parseAck(reply, msg.id);
+              this.d.metrics.ackRoundTrip((performance.now() - sentAt) / 1000);
             }
           }
           if (ack.status === 'rejected') {
@@ -205,6 +209,7 @@ export class Delivery {
           if (flight.attempts > 1 || dest.inFlight > 1) dest.wake();
           this.d.audit.record('delivered', entry.json, flight.attempts);
           this.d.outbox.delivered(msg.id, flight.attempts, this.now()).catch(() => {});
+          this.d.metrics.delivered(msg.toNode);
           this.d.onFinished(msg, 'delivered', '');
           debug?.debug({ attempts: flight.attempts }, 'delivered');
           return;
@@ -225,6 +230,7 @@ export class Delivery {
           await this.finishFailed(entry, flight.attempts, 'max-retries', flight.lastError);
           return;
         }
+        this.d.metrics.retried(msg.toNode);
         this.d.outbox.attempted(msg.id, flight.attempts, flight.lastError).catch(() => {});
       }
       if (flight.cancelled) this.finishCancelled(entry, flight.attempts);
@@ -271,6 +277,7 @@ export class Delivery {
     const msg = entry.message;
     this.d.audit.record('failed', entry.json, attempts, `${reason}: ${detail}`);
     await this.d.outbox.failed(msg.id, attempts, `${reason}: ${detail}`, this.now());
+    this.d.metrics.failed(msg.toNode, reason);
     this.d.onFailed(msg, attempts, reason, detail);
     this.d.onFinished(msg, 'failed', reason === 'max-retries' ? `max retries reached after ${attempts} attempts: ${detail}` : detail);
   }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Message } from '../message/message.js';
 import type { FileWriter } from '../methods/files.js';
 import type { MethodContext, MethodHandler } from '../methods/method.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Inbox } from '../store/inbox.js';
 
 export interface ExecutorDeps {
@@ -12,6 +13,7 @@ export interface ExecutorDeps {
   readonly methodByName: (name: string) => MethodHandler | undefined;
   readonly context: (msg: Message, checkpoint: string | undefined) => MethodContext;
   readonly reportInterrupted: (msg: Message) => void;
+  readonly metrics: Metrics;
 }
 
 interface Job {
@@ -86,6 +88,7 @@ export class Executor {
     const handler = this.d.methodByName(msg.method);
     if (handler === undefined) return;
     const tracked = handler.ledger !== false;
+    const startedAt = performance.now();
     try {
       if (tracked && handler.onInterrupted === 'report') await this.d.inbox.started(msg.id);
       await handler.run(msg, this.d.context(msg, checkpoint));
@@ -93,6 +96,7 @@ export class Executor {
       this.d.logger.error({ id: msg.id, method: msg.method, err: (err as Error).message }, 'method failed');
       this.d.context(msg, checkpoint).reportError(`error: ${msg.method} failed on ${msg.toNode}: ${(err as Error).message} (id ${msg.id})`);
     }
+    this.d.metrics.methodDuration(msg.method, (performance.now() - startedAt) / 1000);
     // Not awaited: the slot is free once the method has run, whatever the commit costs.
     if (tracked && !this.stopped) this.d.inbox.finished(msg.id, 'done', handler.onInterrupted === 'redo').catch(() => {});
   }

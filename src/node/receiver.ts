@@ -3,6 +3,7 @@ import { decodeMessage } from '../message/codec.js';
 import type { Message } from '../message/message.js';
 import type { FileWriter } from '../methods/files.js';
 import type { MethodHandler } from '../methods/method.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Inbox } from '../store/inbox.js';
 import type { Incoming, NatsTransport } from '../transport/nats.js';
 import { encodeAck, type Ack } from './ack.js';
@@ -24,6 +25,7 @@ export interface ReceiverDeps {
   readonly onReceived: (msg: Message) => void;
   /** For messages from other senders that carry no usable methodTimeout. */
   readonly defaultMethodTimeoutMs: number;
+  readonly metrics: Metrics;
 }
 
 /**
@@ -91,6 +93,7 @@ export class Receiver {
       return reject(`method ${msg.method} arrived on subject ${subject}`);
     }
     if (handler.ledger === false) {
+      this.d.metrics.received(msg.method);
       this.d.executor.submit(msg, undefined);
       return { id: msg.id, status: 'ok' };
     }
@@ -105,7 +108,11 @@ export class Receiver {
         : () => handler.plan?.(msg, { dataFolder: this.d.dataFolder, nodeName: this.d.nodeName, files: this.d.files }),
       (cp) => handler.abandon?.(cp, this.d.files),
     );
-    if (!fresh) return { id: msg.id, status: 'duplicate' };
+    if (!fresh) {
+      this.d.metrics.duplicate(msg.method);
+      return { id: msg.id, status: 'duplicate' };
+    }
+    this.d.metrics.received(msg.method);
     this.d.onReceived(msg);
     this.d.executor.submit(msg, checkpoint);
     return { id: msg.id, status: 'ok' };

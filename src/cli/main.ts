@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { helpText, parseFlags, UsageError } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
+import { optionalInputs, startAll } from '../inputs/inputs.js';
 import { SocketInput } from '../inputs/socket.js';
 import { Control } from '../node/control.js';
 import { StewardNode } from '../node/node.js';
@@ -40,13 +41,17 @@ async function main(argv: string[]): Promise<number> {
   });
   process.on('unhandledRejection', (err) => logger.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled rejection'));
 
-  const node = new StewardNode(cfg, logger);
+  // Loaded only when metrics are on: a node without them does not carry prom-client.
+  const metrics =
+    cfg.metricsAddress === undefined ? undefined : new (await import('../metrics/prometheus.js')).PrometheusMetrics(logger.child({ component: 'metrics' }));
+  const node = new StewardNode(cfg, logger, metrics);
   const control = new Control({ node, helloIntervalMs: cfg.helloIntervalMs });
   const socket = new SocketInput(cfg.socketPath, {
     accept: (b) => node.acceptInput(b),
     control: (req, ch) => control.handle(req, ch),
     logger: logger.child({ component: 'socket' }),
   });
+  const inputs = optionalInputs(cfg.raw, (b) => node.acceptInput(b), logger);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -56,14 +61,18 @@ async function main(argv: string[]): Promise<number> {
       logger.error('stop took more than 10 s, exiting');
       process.exit(1);
     }, 10_000).unref();
-    void Promise.allSettled([socket.stop(), node.stop()]).then(() => process.exit(0));
+    void Promise.allSettled([socket.stop(), ...inputs.map((i) => i.stop()), node.stop(), metrics?.stop()]).then(() => process.exit(0));
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   try {
     await socket.start();
+    await startAll(inputs);
+    if (metrics !== undefined && cfg.metricsAddress !== undefined) await metrics.listen(cfg.metricsAddress);
   } catch (err) {
     logger.fatal((err as Error).message);
+    await socket.stop();
+    await metrics?.stop();
     await node.stop();
     return 1;
   }

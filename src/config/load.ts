@@ -1,10 +1,13 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { convert, UsageError } from './flags.js';
+import { parseListenAddress, type ListenAddress } from './listen.js';
 import { defaults, FIELDS, fieldByKey, type RawConfig } from './schema.js';
 import { didYouMean } from '../lib/closest.js';
 import { NODE_NAME } from '../message/parse.js';
+import { parseNkeySeed, type TlsMaterial } from '../transport/nats.js';
 
 /** The configuration compiled once into the units the code uses. */
 export interface ResolvedConfig {
@@ -20,6 +23,10 @@ export interface ResolvedConfig {
   readonly connectRetryIntervalMs: number;
   readonly reconnectJitterMs: number;
   readonly reconnectJitterTlsMs: number;
+  /** TLS material read at start from rootCAPath, tlsCertPath, tlsKeyPath; undefined when none is given. */
+  readonly tls: TlsMaterial | undefined;
+  /** The nkey user seed read at start from nkeySeedFile; undefined when it is not given. */
+  readonly nkeySeed: Uint8Array | undefined;
   readonly defaultAckTimeoutMs: number;
   readonly defaultRetries: number;
   readonly defaultMethodTimeoutMs: number;
@@ -28,6 +35,8 @@ export interface ResolvedConfig {
   readonly compression: '' | 'g' | 'z';
   readonly serialization: 'cbor' | 'json';
   readonly helloIntervalMs: number;
+  /** Where Prometheus metrics are served (promHostAndPort); undefined = metrics off. */
+  readonly metricsAddress: ListenAddress | undefined;
   /** Method name -> its startSub switch (methods without a switch are always on). */
   readonly subscriberSwitches: ReadonlyMap<string, boolean>;
   readonly raw: RawConfig;
@@ -132,6 +141,7 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
   const switches = new Map<string, boolean>();
   for (const f of FIELDS) if (f.flag.startsWith('startSubREQ')) switches.set(f.flag.slice('startSub'.length), Boolean(c[f.flag] ?? f.default));
   const positive = (v: number, fallback: number): number => (v >= 1 ? v : fallback);
+  const { tls, nkeySeed } = readSecurityFiles(str);
   return {
     nodeName,
     centralNodeName,
@@ -145,6 +155,8 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     connectRetryIntervalMs: int('natsConnectRetryInterval') * 1000,
     reconnectJitterMs: int('natsReconnectJitter'),
     reconnectJitterTlsMs: int('natsReconnectJitterTLS') * 1000,
+    tls,
+    nkeySeed,
     defaultAckTimeoutMs: positive(int('defaultMessageTimeout'), 10) * 1000,
     defaultRetries: int('defaultMessageRetries') === -1 ? -1 : Math.max(0, int('defaultMessageRetries')),
     defaultMethodTimeoutMs: int('defaultMethodTimeout') === -1 ? -1 : positive(int('defaultMethodTimeout'), 10) * 1000,
@@ -153,7 +165,83 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     compression,
     serialization,
     helloIntervalMs: int('startPubREQHello') * 1000,
+    metricsAddress: parseListenAddress('promHostAndPort', str('promHostAndPort')),
     subscriberSwitches: switches,
     raw: c,
   };
+}
+
+/**
+ * Reads and checks the nkey seed and TLS files once, at start, so a wrong path or a wrong kind
+ * of file is a usage error naming the file, not a connection that fails later over and over.
+ */
+function readSecurityFiles(str: (k: string) => string): { tls: TlsMaterial | undefined; nkeySeed: Uint8Array | undefined } {
+  let nkeySeed: Uint8Array | undefined;
+  if (str('nkeySeedFile') !== '') {
+    const found = parseNkeySeed(readFileFor('nkeySeedFile', str('nkeySeedFile')));
+    if ('problem' in found) throw new UsageError(`-nkeySeedFile=${str('nkeySeedFile')}: the file ${found.problem}`);
+    nkeySeed = found.seed;
+  }
+  const caPath = str('rootCAPath');
+  const certPath = str('tlsCertPath');
+  const keyPath = str('tlsKeyPath');
+  if ((certPath === '') !== (keyPath === '')) {
+    throw new UsageError(
+      certPath === ''
+        ? `-tlsKeyPath=${keyPath} needs -tlsCertPath: give the client certificate that goes with the key`
+        : `-tlsCertPath=${certPath} needs -tlsKeyPath: give the private key of the client certificate`,
+    );
+  }
+  if (caPath === '' && certPath === '') return { tls: undefined, nkeySeed };
+  const tls: { ca?: string; cert?: string; key?: string } = {};
+  if (caPath !== '') tls.ca = readCertificates('rootCAPath', caPath).pem;
+  if (certPath !== '') {
+    const { pem, first } = readCertificates('tlsCertPath', certPath);
+    const key = readFileFor('tlsKeyPath', keyPath);
+    let keyObject;
+    try {
+      keyObject = createPrivateKey(key);
+    } catch {
+      throw new UsageError(`-tlsKeyPath=${keyPath}: the file is not a PEM private key (-----BEGIN PRIVATE KEY-----)`);
+    }
+    if (!first.checkPrivateKey(keyObject)) {
+      throw new UsageError(`-tlsKeyPath=${keyPath}: this key does not belong to the certificate in -tlsCertPath=${certPath}`);
+    }
+    tls.cert = pem;
+    tls.key = key;
+  }
+  return { tls, nkeySeed };
+}
+
+/** Reads a file given by `flag`, with a usage error that says what is wrong with it. */
+function readFileFor(flag: string, file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const what =
+      code === 'ENOENT'
+        ? 'the file does not exist'
+        : code === 'EISDIR'
+          ? 'this is a folder, not a file'
+          : code === 'EACCES'
+            ? 'the file cannot be read (permission denied)'
+            : `the file cannot be read (${(err as Error).message})`;
+    throw new UsageError(`-${flag}=${file}: ${what}${code === 'ENOENT' && !path.isAbsolute(file) ? ` (looked in ${path.resolve(file)})` : ''}`);
+  }
+}
+
+/** Reads a PEM file of one or more certificates; `first` is the first one. */
+function readCertificates(flag: string, file: string): { pem: string; first: X509Certificate } {
+  const pem = readFileFor(flag, file);
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new UsageError(`-${flag}=${file}: the file is not a PEM certificate (no -----BEGIN CERTIFICATE----- block)`);
+  const certs = blocks.map((b) => {
+    try {
+      return new X509Certificate(b);
+    } catch (err) {
+      throw new UsageError(`-${flag}=${file}: the file holds a certificate that cannot be parsed (${(err as Error).message})`);
+    }
+  });
+  return { pem, first: certs[0] as X509Certificate };
 }

@@ -8,6 +8,7 @@ import { parseInput } from '../message/parse.js';
 import { FileWriter } from '../methods/files.js';
 import type { MethodContext } from '../methods/method.js';
 import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
+import { NO_METRICS, type Metrics } from '../metrics/metrics.js';
 import { AuditLog } from '../store/audit.js';
 import { Db } from '../store/db.js';
 import { Inbox } from '../store/inbox.js';
@@ -54,6 +55,7 @@ export class StewardNode {
   constructor(
     readonly cfg: ResolvedConfig,
     private readonly logger: Logger,
+    private readonly metrics: Metrics = NO_METRICS,
   ) {
     this.db = new Db(cfg.databaseFolder);
     this.outbox = new Outbox(this.db);
@@ -67,6 +69,8 @@ export class StewardNode {
       connectRetryIntervalMs: cfg.connectRetryIntervalMs,
       reconnectJitterMs: cfg.reconnectJitterMs,
       reconnectJitterTlsMs: cfg.reconnectJitterTlsMs,
+      tls: cfg.tls,
+      nkeySeed: cfg.nkeySeed,
       logger: logger.child({ component: 'transport' }),
     });
     this.errors = new ErrorReporter({
@@ -75,7 +79,10 @@ export class StewardNode {
       ackTimeoutMs: cfg.errorAckTimeoutMs,
       retries: cfg.errorRetries,
       logger: logger.child({ component: 'errors' }),
-      submit: (m) => this.submit(m),
+      submit: (m) => {
+        metrics.errorSent();
+        return this.submit(m);
+      },
     });
     this.executor = new Executor({
       limit: 64,
@@ -85,6 +92,7 @@ export class StewardNode {
       methodByName,
       context: (msg, checkpoint) => this.methodContext(msg, checkpoint),
       reportInterrupted: (msg) => this.reportInterrupted(msg),
+      metrics,
     });
     const enabled = METHODS.filter((m) => cfg.subscriberSwitches.get(m.name) ?? true);
     this.receiver = new Receiver({
@@ -100,6 +108,7 @@ export class StewardNode {
       reportError: (text) => this.errors.report(text),
       onReceived: (msg) => this.emitReceived(msg),
       defaultMethodTimeoutMs: cfg.defaultMethodTimeoutMs,
+      metrics,
     });
     this.delivery = new Delivery({
       nodeName: cfg.nodeName,
@@ -110,6 +119,7 @@ export class StewardNode {
       logger: logger.child({ component: 'delivery' }),
       maxInFlightPerNode: cfg.maxInFlightPerNode,
       maxInFlightTotal: cfg.maxInFlightPerNode * 8,
+      metrics,
       kindOf: (method) => methodByName(method)?.kind ?? 'EventACK',
       deliverLocally: (msg) => this.receiver.accept(msg),
       onFinished: (msg, outcome, detail) => this.emitFinished(msg, outcome, detail),
@@ -122,6 +132,7 @@ export class StewardNode {
         );
       },
     });
+    metrics.readGauges(() => ({ queues: this.outbox.summary(), helloNodes: this.nodes.all() }));
   }
 
   /** Recovers what a previous run left, then connects (retrying) and starts receiving. */
@@ -179,6 +190,7 @@ export class StewardNode {
           accepted.map((a) => a.msg),
           accepted.map((a) => a.encoded),
         );
+        this.metrics.accepted(accepted.length);
         for (const { msg, at } of accepted) {
           const kind = methodByName(msg.method)?.kind ?? 'EventACK';
           results[at] = { status: 'accepted', index: (results[at] as InputResult).index, id: msg.id, toNode: msg.toNode, subject: subjectOf(msg.toNode, msg.method, kind) };

@@ -1,4 +1,14 @@
-import { connect, headers as natsHeaders, nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  connect,
+  headers as natsHeaders,
+  nkeyAuthenticator,
+  nkeys,
+  nuid,
+  PermissionViolationError,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  type Subscription,
+} from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 
 /** A message arriving on a subscription. */
@@ -30,7 +40,40 @@ export interface TransportOptions {
   readonly connectRetryIntervalMs: number;
   readonly reconnectJitterMs: number;
   readonly reconnectJitterTlsMs: number;
+  /** TLS material (PEM text); undefined = TLS only when the broker requires it, verified against the system CAs. */
+  readonly tls: TlsMaterial | undefined;
+  /** An nkey user seed (`SU...`); undefined = no nkey authentication. */
+  readonly nkeySeed: Uint8Array | undefined;
   readonly logger: Logger;
+}
+
+/** PEM text for TLS to the broker: the CA that signed its certificate, and a client certificate and key. */
+export interface TlsMaterial {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
+/**
+ * Finds the nkey user seed in the text of a seed file (a bare `SU...` line, as `nk -gen user`
+ * writes, or the seed block of a decorated creds file). Returns the seed, or why there is none.
+ */
+export function parseNkeySeed(text: string): { seed: Uint8Array } | { problem: string } {
+  const candidates = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => /^S[A-Z2-7]{40,}$/.test(l));
+  const [first] = candidates;
+  if (first === undefined) return { problem: 'holds no nkey seed (a line starting with SU)' };
+  const line = candidates.find((l) => l.startsWith('SU')) ?? first;
+  const seed = new TextEncoder().encode(line);
+  try {
+    nkeys.fromSeed(seed);
+  } catch (err) {
+    return { problem: `holds no valid nkey seed (${(err as Error).message})` };
+  }
+  if (!line.startsWith('SU')) return { problem: 'holds an operator or account seed, not a user seed (SU...)' };
+  return { seed };
 }
 
 /**
@@ -70,24 +113,11 @@ export class NatsTransport {
     const log = this.opts.logger;
     while (!this.stopped) {
       try {
-        this.nc = await connect({
-          servers: this.opts.servers,
-          name: this.opts.nodeName,
-          inboxPrefix: `_INBOX.${this.opts.nodeName}`,
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 1000,
-          reconnectJitter: this.opts.reconnectJitterMs,
-          reconnectJitterTLS: this.opts.reconnectJitterTlsMs,
-          timeout: this.opts.connectTimeoutMs,
-          pingInterval: 10_000,
-          maxPingOut: 3,
-          // Stack traces for every request cost ~10% of CPU in a burst; our errors say what failed.
-          noAsyncTraces: true,
-        });
+        this.nc = await connect(this.connectOptions());
         break;
       } catch (err) {
         log.error(
-          { err: (err as Error).message, servers: this.opts.servers },
+          { err: describeConnectError(err, this.opts), servers: this.opts.servers },
           `could not connect to the broker, retrying in ${this.opts.connectRetryIntervalMs / 1000} s`,
         );
         await sleep(this.opts.connectRetryIntervalMs, () => this.stopped);
@@ -101,6 +131,31 @@ export class NatsTransport {
     void this.watch(nc);
   }
 
+  private connectOptions(): NodeConnectionOptions {
+    const o: NodeConnectionOptions = {
+      servers: this.opts.servers,
+      name: this.opts.nodeName,
+      inboxPrefix: `_INBOX.${this.opts.nodeName}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      reconnectJitter: this.opts.reconnectJitterMs,
+      reconnectJitterTLS: this.opts.reconnectJitterTlsMs,
+      timeout: this.opts.connectTimeoutMs,
+      pingInterval: 10_000,
+      maxPingOut: 3,
+      // A key refused twice in a row (say, while the broker's config is being changed) must not
+      // end the connection for good: a node reconnects forever.
+      ignoreAuthErrorAbort: true,
+      // Stack traces for every request cost ~10% of CPU in a burst; our errors say what failed.
+      noAsyncTraces: true,
+    };
+    // `tls` stays unset unless configured: the client crashes on `tls: null` against a TLS broker,
+    // and unset still does TLS (verified against the system CAs) when the broker requires it.
+    if (this.opts.tls !== undefined) o.tls = { ...this.opts.tls };
+    if (this.opts.nkeySeed !== undefined) o.authenticator = nkeyAuthenticator(this.opts.nkeySeed);
+    return o;
+  }
+
   private async watch(nc: NatsConnection): Promise<void> {
     const log = this.opts.logger;
     for await (const s of nc.status()) {
@@ -112,7 +167,21 @@ export class NatsTransport {
         this.setUp(true);
       } else if (s.type === 'error') {
         log.error({ err: s.error.message }, 'broker reported an error');
+        if (s.error instanceof PermissionViolationError && s.error.operation === 'publish') this.refused(s.error);
       }
+    }
+  }
+
+  /**
+   * The broker refused a publish: the requests waiting on that subject can never be answered, so
+   * their attempts fail now with the broker's words instead of as a silent ACK timeout.
+   */
+  private refused(err: PermissionViolationError): void {
+    for (const [token, w] of this.waiting) {
+      if (w.subject !== err.subject) continue;
+      this.waiting.delete(token);
+      clearTimeout(w.timer);
+      w.reject(new TransportError('error', `the broker refused it: ${err.message}`));
     }
   }
 
@@ -214,6 +283,34 @@ export class NatsTransport {
     }
     if (!nc.isClosed()) await nc.close();
   }
+}
+
+/** The connect error, with a hint when it is about TLS or authentication. */
+function describeConnectError(err: unknown, opts: TransportOptions): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
+  const text = `${msg} ${typeof code === 'string' ? code : ''}`;
+  if (/certificate|self.signed|UNABLE_TO_|CERT_|ERR_TLS/i.test(text)) {
+    return opts.tls?.ca === undefined
+      ? `TLS: the broker's certificate could not be verified (${msg}); give the CA that signed it with -rootCAPath`
+      : `TLS: the broker's certificate could not be verified with the CA in -rootCAPath (${msg})`;
+  }
+  if (/does not support 'tls'|tls is not available/i.test(msg)) {
+    return `the broker does not offer TLS (${msg}), but this node has -rootCAPath or -tlsCertPath: give the broker a tls block, or drop them`;
+  }
+  if (msg === 'timeout' && opts.tls !== undefined) {
+    // A broker that verifies client certificates ends the TLS session of a client without a
+    // valid one right after the handshake; the client only notices it as a connect timeout.
+    return opts.tls.cert === undefined
+      ? `timeout: no answer from the broker within ${opts.connectTimeoutMs / 1000} s; if it requires TLS client certificates, give -tlsCertPath and -tlsKeyPath`
+      : `timeout: no answer from the broker within ${opts.connectTimeoutMs / 1000} s; if it requires TLS client certificates, check that its ca_file signed -tlsCertPath`;
+  }
+  if (/authorization violation|authentication/i.test(msg)) {
+    return opts.nkeySeed === undefined
+      ? `the broker refused the connection (${msg}); it may require an nkey: give -nkeySeedFile`
+      : `the broker refused the connection (${msg}): is this node's public key in its authorization block?`;
+  }
+  return msg;
 }
 
 function toHeaders(h: Record<string, string>): ReturnType<typeof natsHeaders> {

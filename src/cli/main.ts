@@ -51,7 +51,7 @@ async function main(argv: string[]): Promise<number> {
     control: (req, ch) => control.handle(req, ch),
     logger: logger.child({ component: 'socket' }),
   });
-  const inputs = optionalInputs(cfg.raw, (b) => node.acceptInput(b), logger);
+  const inputs = optionalInputs(cfg, (b) => node.acceptInput(b), logger);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

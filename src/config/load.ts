@@ -37,6 +37,10 @@ export interface ResolvedConfig {
   readonly helloIntervalMs: number;
   /** Where Prometheus metrics are served (promHostAndPort); undefined = metrics off. */
   readonly metricsAddress: ListenAddress | undefined;
+  /** The optional inputs; undefined = off. An empty host binds localhost. */
+  readonly tcpAddress: ListenAddress | undefined;
+  readonly httpAddress: ListenAddress | undefined;
+  readonly readFolder: string | undefined;
   /** Method name -> its startSub switch (methods without a switch are always on). */
   readonly subscriberSwitches: ReadonlyMap<string, boolean>;
   readonly raw: RawConfig;
@@ -166,6 +170,9 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     serialization,
     helloIntervalMs: int('startPubREQHello') * 1000,
     metricsAddress: parseListenAddress('promHostAndPort', str('promHostAndPort')),
+    tcpAddress: parseListenAddress('tcpListener', str('tcpListener')),
+    httpAddress: parseListenAddress('httpListener', str('httpListener')),
+    readFolder: str('readFolder').trim() === '' ? undefined : path.resolve(str('readFolder').trim()),
     subscriberSwitches: switches,
     raw: c,
   };

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { InputResult } from '../node/node.js';
-import { listen, parseListenAddress } from './listen.js';
+import type { ListenAddress } from '../config/listen.js';
+import { listen } from './listen.js';
 import { MAX_INPUT_BYTES } from './socket.js';
 
 export interface HttpInputDeps {
@@ -22,14 +23,13 @@ export class HttpInput {
   address = '';
 
   constructor(
-    private readonly hostPort: string,
+    private readonly addr: ListenAddress,
     private readonly deps: HttpInputDeps,
   ) {}
 
   async start(): Promise<void> {
-    const addr = parseListenAddress('httpListener', this.hostPort);
     const server = http.createServer((req, res) => this.serve(req, res));
-    this.address = await listen(server, 'httpListener', addr);
+    this.address = await listen(server, 'httpListener', this.addr);
     server.on('error', (err) => this.deps.logger.error({ err: err.message }, 'http input error'));
     this.server = server;
     this.deps.logger.info({ address: this.address }, 'http input listening');

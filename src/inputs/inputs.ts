@@ -1,6 +1,5 @@
-import path from 'node:path';
 import type { Logger } from 'pino';
-import type { RawConfig } from '../config/schema.js';
+import type { ResolvedConfig } from '../config/load.js';
 import type { InputResult } from '../node/node.js';
 import { FolderInput } from './folder.js';
 import { HttpInput } from './http.js';
@@ -16,12 +15,11 @@ export interface Input {
  * The optional inputs the configuration turns on (`tcpListener`, `httpListener`, `readFolder`),
  * each handing its bytes to `accept`. The unix socket is always on and built by main.
  */
-export function optionalInputs(raw: RawConfig, accept: (bytes: Uint8Array) => Promise<InputResult[]>, logger: Logger): Input[] {
+export function optionalInputs(cfg: ResolvedConfig, accept: (bytes: Uint8Array) => Promise<InputResult[]>, logger: Logger): Input[] {
   const inputs: Input[] = [];
-  const str = (flag: string): string => (typeof raw[flag] === 'string' ? raw[flag] : '').trim();
-  if (str('tcpListener') !== '') inputs.push(new TcpInput(str('tcpListener'), { accept, logger: logger.child({ component: 'tcp' }) }));
-  if (str('httpListener') !== '') inputs.push(new HttpInput(str('httpListener'), { accept, logger: logger.child({ component: 'http' }) }));
-  if (str('readFolder') !== '') inputs.push(new FolderInput(path.resolve(str('readFolder')), { accept, logger: logger.child({ component: 'folder' }) }));
+  if (cfg.tcpAddress !== undefined) inputs.push(new TcpInput(cfg.tcpAddress, { accept, logger: logger.child({ component: 'tcp' }) }));
+  if (cfg.httpAddress !== undefined) inputs.push(new HttpInput(cfg.httpAddress, { accept, logger: logger.child({ component: 'http' }) }));
+  if (cfg.readFolder !== undefined) inputs.push(new FolderInput(cfg.readFolder, { accept, logger: logger.child({ component: 'folder' }) }));
   return inputs;
 }
 

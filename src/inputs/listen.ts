@@ -1,23 +1,5 @@
 import type net from 'node:net';
-
-/** A `host:port` listener address from a flag. */
-export interface ListenAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
-/**
- * Parses the `host:port` of `-tcpListener` / `-httpListener` (`[::1]:8080` for IPv6). The host is
- * required: the listener binds exactly what the flag says, and the docs recommend localhost.
- */
-export function parseListenAddress(flag: string, value: string): ListenAddress {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(value) ?? /^([^:\s]+):(\d+)$/.exec(value);
-  const port = m === null ? NaN : Number(m[2]);
-  if (m === null || !Number.isInteger(port) || port > 65535) {
-    throw new Error(`-${flag} ${JSON.stringify(value)}: give host:port, e.g. localhost:8090`);
-  }
-  return { host: m[1] as string, port };
-}
+import type { ListenAddress } from '../config/listen.js';
 
 /**
  * Listens on `addr` (an http.Server is a net.Server too) and resolves with the bound `host:port`;

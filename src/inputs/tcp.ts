@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { listen, parseListenAddress } from './listen.js';
+import type { ListenAddress } from '../config/listen.js';
+import { listen } from './listen.js';
 import { serveConnection, type StreamInputDeps } from './socket.js';
 
 /**
@@ -13,14 +14,13 @@ export class TcpInput {
   address = '';
 
   constructor(
-    private readonly hostPort: string,
+    private readonly addr: ListenAddress,
     private readonly deps: Omit<StreamInputDeps, 'control'>,
   ) {}
 
   async start(): Promise<void> {
-    const addr = parseListenAddress('tcpListener', this.hostPort);
     const server = net.createServer({ allowHalfOpen: true }, (conn) => serveConnection(conn, this.deps));
-    this.address = await listen(server, 'tcpListener', addr);
+    this.address = await listen(server, 'tcpListener', this.addr);
     server.on('error', (err) => this.deps.logger.error({ err: err.message }, 'tcp input error'));
     this.server = server;
     this.deps.logger.info({ address: this.address }, 'tcp input listening');

@@ -6,21 +6,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../support/ports.js';
 import { eventually } from '../support/eventually.js';
 import { NatsServer } from '../support/nats-server.js';
 import { STEWARD_BIN, StewardProcess, type InputLine } from '../support/steward.js';
 
-/** A port the kernel picks: bound on 0, read back, released, then given to steward in a flag. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Sends `input` over TCP, half-closes, and returns the answer lines. */
 function sendTcp(port: number, input: string): Promise<InputLine[]> {

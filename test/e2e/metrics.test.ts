@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../support/ports.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import type { StewardProcess } from '../support/steward.js';
 
 /** A port that was free a moment ago: bound on 127.0.0.1 by the kernel's choice, then released. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One sample of a scrape: the metric name with its labels as written (`name{a="b"}`), and its value. */
 function samples(text: string): Map<string, number> {

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -83,4 +84,23 @@ export function countedCommands(
     fileName: 'out.txt',
     ...settings,
   }));
+}
+
+/**
+ * Asserts the exactly-once outcome of a counted burst: `executions` holds each of 0..n-1 once
+ * (each command ran once) and `results` holds each `reply-N` once (each reply arrived once).
+ */
+export function assertRanAndRepliedOnce(executions: string, results: string, n: number): void {
+  const ran = lines(executions);
+  const ranTally = tally(ran, Array.from({ length: n }, (_, i) => String(i)));
+  assert.deepEqual(ranTally.duplicates, [], 'no command ran twice');
+  assert.deepEqual(ranTally.missing, [], 'every command ran');
+  assert.deepEqual(ranTally.unexpected, [], 'the executions log holds only the commands sent');
+  assert.equal(ran.length, n);
+  const replies = lines(results);
+  const replyTally = tally(replies, Array.from({ length: n }, (_, i) => `reply-${i}`));
+  assert.deepEqual(replyTally.duplicates, [], 'no reply was appended twice');
+  assert.deepEqual(replyTally.missing, [], 'every reply arrived');
+  assert.deepEqual(replyTally.unexpected, [], 'the result file holds only the replies (no holes, no overlaps)');
+  assert.equal(replies.length, n);
 }

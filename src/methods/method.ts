@@ -21,6 +21,30 @@ export interface MethodContext {
   reportError(text: string): void;
   /** Records that `node` was heard from (hello). */
   sawNode(node: string, atMs: number): void;
+  /** The node's subscriber and publisher processes (for the REQOpProcess methods). */
+  readonly processes?: Processes;
+}
+
+/** One subscriber (a method's subject) or publisher (one destination node) of a node. */
+export interface ProcessInfo {
+  readonly kind: 'subscriber' | 'publisher';
+  readonly subject: string;
+  /** Stable for the life of the process. */
+  readonly id: number;
+}
+
+/** What the REQOpProcess methods may do to the node's processes. */
+export interface Processes {
+  /** Every method this node knows (for "did you mean" hints). */
+  readonly methods: readonly string[];
+  /** Subscribers and the publishers delivering now, sorted by kind then subject. */
+  list(): ProcessInfo[];
+  /** Starts the method's subscriber: undefined for an unknown method. */
+  start(method: string): { started: boolean; process: ProcessInfo } | undefined;
+  /** Stops the method's subscriber: undefined when it is not running. */
+  stop(method: string): ProcessInfo | undefined;
+  /** The method's running subscriber, if any. */
+  subscriber(method: string): ProcessInfo | undefined;
 }
 
 /**

@@ -5,6 +5,7 @@ import { hello } from './hello.js';
 import { httpGet } from './http-get.js';
 import type { MethodHandler } from './method.js';
 import { none } from './none.js';
+import { opProcessList, opProcessStart, opProcessStop } from './op-process.js';
 import { ping, pong } from './ping.js';
 import { tailFile } from './tail-file.js';
 import { toConsole } from './to-console.js';
@@ -24,6 +25,9 @@ export const METHODS: readonly MethodHandler[] = [
   toFileAppend,
   toConsole,
   httpGet,
+  opProcessList,
+  opProcessStart,
+  opProcessStop,
   none,
 ];
 

@@ -47,7 +47,11 @@ class Destination {
   spilled = true;
   private wakers = new Set<() => void>();
 
-  constructor(readonly node: string) {}
+  /** `id`: the publisher's id, stable for the life of this process. */
+  constructor(
+    readonly node: string,
+    readonly id: number,
+  ) {}
 
   /** Resolves after `ms`, or earlier when the node is heard from. */
   wait(ms: number): Promise<void> {
@@ -76,6 +80,7 @@ export class Delivery {
   private readonly dests = new Map<string, Destination>();
   private readonly flights = new Map<string, Flight>();
   private totalInFlight = 0;
+  private nextDestId = 1;
   private stopped = false;
   private readonly connectedWaiters = new Set<() => void>();
   private readonly now: () => number;
@@ -123,6 +128,13 @@ export class Delivery {
     return out;
   }
 
+  /** The destinations with messages queued in memory or in flight now, with their publisher id. */
+  publishers(): readonly { readonly node: string; readonly id: number }[] {
+    const out: { node: string; id: number }[] = [];
+    for (const d of this.dests.values()) if (d.inFlight > 0 || d.waiting.length > 0) out.push({ node: d.node, id: d.id });
+    return out;
+  }
+
   stop(): void {
     this.stopped = true;
     for (const dest of this.dests.values()) dest.wake();
@@ -132,7 +144,7 @@ export class Delivery {
   private dest(node: string): Destination {
     let dest = this.dests.get(node);
     if (dest === undefined) {
-      dest = new Destination(node);
+      dest = new Destination(node, this.nextDestId++);
       this.dests.set(node, dest);
     }
     return dest;

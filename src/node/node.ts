@@ -6,7 +6,7 @@ import { newId } from '../message/id.js';
 import { subjectOf, type Message } from '../message/message.js';
 import { parseInput } from '../message/parse.js';
 import { FileWriter } from '../methods/files.js';
-import type { MethodContext } from '../methods/method.js';
+import type { MethodContext, ProcessInfo, Processes } from '../methods/method.js';
 import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.js';
 import { AuditLog } from '../store/audit.js';
@@ -104,6 +104,7 @@ export class StewardNode {
       transport: this.transport,
       logger: logger.child({ component: 'receiver' }),
       enabled,
+      known: methodByName,
       heardFrom: (node) => this.delivery.heardFrom(node),
       reportError: (text) => this.errors.report(text),
       onReceived: (msg) => this.emitReceived(msg),
@@ -223,7 +224,7 @@ export class StewardNode {
     this.abort.abort();
     this.delivery.stop();
     this.executor.stop();
-    this.receiver.stop();
+    this.receiver.close();
     await this.transport.stop();
     this.audit.flush();
     this.db.close();
@@ -259,8 +260,24 @@ export class StewardNode {
       },
       reportError: (text) => this.errors.reportAbout(msg, text),
       sawNode: (node, atMs) => this.nodes.seen(node, atMs),
+      processes: this.processes,
     };
   }
+
+  /** The node's processes as the REQOpProcess methods see them. */
+  private readonly processes: Processes = {
+    methods: METHOD_NAMES,
+    list: () => {
+      const publishers: ProcessInfo[] = this.delivery
+        .publishers()
+        .map((p) => ({ kind: 'publisher', subject: `${p.node}.*`, id: p.id }));
+      const rank = (p: ProcessInfo): number => (p.kind === 'subscriber' ? 0 : 1);
+      return [...this.receiver.list(), ...publishers].sort((a, b) => rank(a) - rank(b) || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0));
+    },
+    start: (method) => this.receiver.start(method),
+    stop: (method) => this.receiver.stop(method),
+    subscriber: (method) => this.receiver.subscriber(method),
+  };
 
   private reportInterrupted(msg: Message): void {
     this.errors.reportAbout(

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { decodeMessage } from '../message/codec.js';
 import type { Message } from '../message/message.js';
 import type { FileWriter } from '../methods/files.js';
-import type { MethodHandler } from '../methods/method.js';
+import type { MethodHandler, ProcessInfo } from '../methods/method.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Inbox } from '../store/inbox.js';
 import type { Incoming, NatsTransport } from '../transport/nats.js';
@@ -19,6 +19,8 @@ export interface ReceiverDeps {
   readonly logger: Logger;
   /** Methods with a subscriber on this node (the startSub switches applied). */
   readonly enabled: readonly MethodHandler[];
+  /** Any method this build knows, for `start(method)` (default: only the enabled ones). */
+  readonly known?: (name: string) => MethodHandler | undefined;
   readonly heardFrom: (node: string) => void;
   readonly reportError: (text: string) => void;
   /** A new message was durably received (not a re-sent copy). */
@@ -34,24 +36,74 @@ export interface ReceiverDeps {
  * re-sent id is ACKed again and not run again.
  */
 export class Receiver {
-  private readonly byName: Map<string, MethodHandler>;
-  private subs: { unsubscribe(): void }[] = [];
+  /** The methods this node accepts, by name, with their subscriber (once subscribed). */
+  private readonly active = new Map<string, { handler: MethodHandler; id: number; sub?: { unsubscribe(): void } }>();
+  private subscribed = false;
+  private nextId = 1;
 
   constructor(private readonly d: ReceiverDeps) {
-    this.byName = new Map(d.enabled.map((m) => [m.name, m]));
+    for (const m of d.enabled) this.active.set(m.name, { handler: m, id: this.nextId++ });
   }
 
   subscribe(): void {
-    for (const m of this.d.enabled) {
-      const subject = `${this.d.nodeName}.${m.name}.${m.kind}`;
-      this.subs.push(this.d.transport.subscribe(subject, (inc) => void this.onIncoming(inc)));
-    }
-    this.d.logger.info({ methods: this.d.enabled.map((m) => m.name) }, 'subscribed');
+    this.subscribed = true;
+    for (const [name, entry] of this.active) if (entry.sub === undefined) this.listen(name, entry);
+    this.d.logger.info({ methods: [...this.active.keys()] }, 'subscribed');
   }
 
-  stop(): void {
-    for (const s of this.subs) s.unsubscribe();
-    this.subs = [];
+  /** Unsubscribes everything (the node is stopping). */
+  close(): void {
+    this.subscribed = false;
+    for (const entry of this.active.values()) {
+      entry.sub?.unsubscribe();
+      delete entry.sub;
+    }
+  }
+
+  /** The subscribers: one per accepted method, with its subject and id. */
+  list(): ProcessInfo[] {
+    return [...this.active.entries()].map(([name, e]) => this.info(name, e));
+  }
+
+  /** The running subscriber of `method`, if any. */
+  subscriber(method: string): ProcessInfo | undefined {
+    const e = this.active.get(method);
+    return e === undefined ? undefined : this.info(method, e);
+  }
+
+  /** Starts a subscriber for `method` (undefined: unknown method; started false: already running). */
+  start(method: string): { started: boolean; process: ProcessInfo } | undefined {
+    const running = this.active.get(method);
+    if (running !== undefined) return { started: false, process: this.info(method, running) };
+    const handler = (this.d.known ?? ((n: string) => this.d.enabled.find((m) => m.name === n)))(method);
+    if (handler === undefined) return undefined;
+    const entry: { handler: MethodHandler; id: number; sub?: { unsubscribe(): void } } = { handler, id: this.nextId++ };
+    this.active.set(method, entry);
+    if (this.subscribed) this.listen(method, entry);
+    this.d.logger.info({ method, id: entry.id }, 'subscriber started');
+    return { started: true, process: this.info(method, entry) };
+  }
+
+  /** Stops the subscriber of `method`: its messages are then refused (undefined: not running). */
+  stop(method: string): ProcessInfo | undefined {
+    const entry = this.active.get(method);
+    if (entry === undefined) return undefined;
+    this.active.delete(method);
+    entry.sub?.unsubscribe();
+    this.d.logger.info({ method, id: entry.id }, 'subscriber stopped');
+    return this.info(method, entry);
+  }
+
+  private listen(name: string, entry: { handler: MethodHandler; sub?: { unsubscribe(): void } }): void {
+    entry.sub = this.d.transport.subscribe(this.subject(name, entry.handler), (inc) => void this.onIncoming(inc));
+  }
+
+  private subject(name: string, handler: MethodHandler): string {
+    return `${this.d.nodeName}.${name}.${handler.kind}`;
+  }
+
+  private info(name: string, e: { handler: MethodHandler; id: number }): ProcessInfo {
+    return { kind: 'subscriber', subject: this.subject(name, e.handler), id: e.id };
   }
 
   private async onIncoming(inc: Incoming): Promise<void> {
@@ -84,7 +136,7 @@ export class Receiver {
       else this.d.reportError(`error: rejected message ${clip(msg.id)} from ${msg.fromNode}: ${error}`);
       return { id: msg.id, status: 'rejected', error };
     };
-    const handler = this.byName.get(msg.method);
+    const handler = this.active.get(msg.method)?.handler;
     if (handler === undefined) {
       return reject(`method ${clip(msg.method)} has no subscriber on ${this.d.nodeName}`);
     }

@@ -51,22 +51,24 @@ export class Control {
     // `input`: message text exactly as the socket takes it (JSON or YAML); `messages`: a value.
     const input = typeof req.input === 'string' ? Buffer.from(req.input) : Buffer.from(JSON.stringify(req.messages ?? null));
     const watch = req.watch === true;
-    let stop: (() => void) | undefined;
+    const stops: (() => void)[] = [];
     // Events that come before the accepted lines are written wait, so the client reads the
     // ids first.
     let held: WatchEvent[] | undefined = [];
     const results = await this.d.node.acceptInput(input, (ids) => {
       // Registered before the messages can be delivered, so no event is missed.
-      if (watch) stop = this.d.node.watchers.watch(ids, (ev) => (held === undefined ? ch.write(ev) : held.push(ev)));
+      if (watch) stops.push(this.d.node.watchers.watch(ids, (ev) => (held === undefined ? ch.write(ev) : held.push(ev))));
     });
     for (const r of results) ch.write(r);
-    if (!watch || stop === undefined) {
+    if (!watch || stops.length === 0) {
       ch.end();
       return;
     }
     for (const ev of held) ch.write(ev);
     held = undefined;
-    ch.onClose(() => stop?.());
+    ch.onClose(() => {
+      for (const stop of stops) stop();
+    });
   }
 
   private nodes(): object {

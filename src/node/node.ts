@@ -27,6 +27,9 @@ export type InputResult =
   | { status: 'accepted'; index: number; id: string; toNode: string; subject: string }
   | { status: 'error'; index: number; error: string; toNode?: string };
 
+/** Messages committed per transaction when an input holds many. */
+const SUBMIT_CHUNK = 500;
+
 /** Bytes of a message beyond which it cannot fit the broker's max payload. */
 const ENVELOPE_MARGIN = 1024;
 
@@ -152,7 +155,7 @@ export class StewardNode {
 
   /**
    * Parses input bytes and commits the good messages; one result per message. `beforeSubmit`
-   * sees the ids of the good messages before they can be delivered.
+   * sees the ids of the good messages before they can be delivered (once per chunk committed).
    */
   async acceptInput(bytes: Uint8Array, beforeSubmit?: (ids: string[]) => void): Promise<InputResult[]> {
     const outcomes = parseInput(bytes, {
@@ -163,28 +166,31 @@ export class StewardNode {
       defaultMethodTimeoutMs: this.cfg.defaultMethodTimeoutMs,
     });
     const results: InputResult[] = [];
-    const accepted: { msg: Message; at: number; encoded: Encoded }[] = [];
     const limit = this.transport.maxPayload - ENVELOPE_MARGIN;
-    for (const o of outcomes) {
-      if (!o.ok) {
-        results.push({ status: 'error', index: o.index, error: o.error, ...(o.toNode === undefined ? {} : { toNode: o.toNode }) });
-        continue;
+    // Committed in chunks, so delivery of the first messages of a large input starts while
+    // the rest is still being stored.
+    for (let start = 0; start < outcomes.length; start += SUBMIT_CHUNK) {
+      const accepted: { msg: Message; at: number; encoded: Encoded }[] = [];
+      for (const o of outcomes.slice(start, start + SUBMIT_CHUNK)) {
+        if (!o.ok) {
+          results.push({ status: 'error', index: o.index, error: o.error, ...(o.toNode === undefined ? {} : { toNode: o.toNode }) });
+          continue;
+        }
+        const encoded = await encodeMessage(o.message, { serialization: this.cfg.serialization, compression: this.cfg.compression });
+        const size = encoded.payload.length;
+        if (size > limit) {
+          results.push({
+            status: 'error',
+            index: o.index,
+            toNode: o.message.toNode,
+            error: `message ${o.index} is ${size} bytes, more than the broker's max payload allows (${limit} bytes)`,
+          });
+          continue;
+        }
+        accepted.push({ msg: o.message, at: results.length, encoded });
+        results.push({ status: 'error', index: o.index, error: 'pending' });
       }
-      const encoded = await encodeMessage(o.message, { serialization: this.cfg.serialization, compression: this.cfg.compression });
-      const size = encoded.payload.length;
-      if (size > limit) {
-        results.push({
-          status: 'error',
-          index: o.index,
-          toNode: o.message.toNode,
-          error: `message ${o.index} is ${size} bytes, more than the broker's max payload allows (${limit} bytes)`,
-        });
-        continue;
-      }
-      accepted.push({ msg: o.message, at: results.length, encoded });
-      results.push({ status: 'error', index: o.index, error: 'pending' });
-    }
-    if (accepted.length > 0) {
+      if (accepted.length === 0) continue;
       beforeSubmit?.(accepted.map((a) => a.msg.id));
       try {
         await this.submit(

@@ -1,62 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { eventually, sleep } from '../../test/support/eventually.js';
+import { sleep } from '../../test/support/eventually.js';
+import { NatsServer } from '../../test/support/nats-server.js';
 import { StewardProcess, type InputLine } from '../../test/support/steward.js';
 
-/** The nats-server binary: $NATS_SERVER, else the Debian path, else whatever is on PATH. */
-export const NATS_SERVER_BIN = process.env.NATS_SERVER ?? (fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
-
-/** A nats-server on a port the kernel picks (read back from its ports file), with its pid. */
-export class NatsProc {
-  private constructor(
-    private readonly proc: ChildProcess,
-    readonly port: number,
-    readonly pid: number,
-  ) {}
-
-  static async start(dir: string): Promise<NatsProc> {
-    const portsDir = path.join(dir, 'ports');
-    fs.mkdirSync(portsDir, { recursive: true });
-    const proc = spawn(NATS_SERVER_BIN, ['-a', '127.0.0.1', '-p', '-1', '--ports_file_dir', portsDir], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    let spawnError: Error | undefined;
-    proc.once('error', (err) => (spawnError = err));
-    proc.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
-    const ports = await eventually(
-      () => {
-        if (spawnError !== undefined) throw new Error(`cannot start ${NATS_SERVER_BIN}: ${spawnError.message}`);
-        if (proc.exitCode !== null) throw new Error(`nats-server exited: ${stderr}`);
-        const f = fs.readdirSync(portsDir).find((n) => n.endsWith('.ports'));
-        if (f === undefined) return undefined;
-        const text = fs.readFileSync(path.join(portsDir, f), 'utf8');
-        return text.trim() === '' ? undefined : (JSON.parse(text) as { nats: string[] });
-      },
-      { what: 'nats-server ports file', timeoutMs: 10_000 },
-    );
-    const port = Number(new URL((ports.nats[0] as string).replace('nats://', 'http://')).port);
-    if (proc.pid === undefined) throw new Error('nats-server has no pid');
-    return new NatsProc(proc, port, proc.pid);
-  }
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (p.exitCode !== null || p.signalCode !== null) return;
-    const exited = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    const t = setTimeout(() => p.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(t);
-  }
-}
+export { NATS_BIN as NATS_SERVER_BIN } from '../../test/support/nats-server.js';
 
 /**
  * Everything one benchmark run starts: a temp folder, a nats-server, steward processes (the
@@ -65,7 +16,7 @@ export class NatsProc {
  */
 export class BenchEnv {
   readonly root: string;
-  private natsProc: NatsProc | undefined;
+  private natsProc: NatsServer | undefined;
   private readonly nodes = new Set<StewardProcess>();
   private readonly helpers = new Set<ChildProcess>();
   private closed = false;
@@ -74,8 +25,8 @@ export class BenchEnv {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-bench-'));
   }
 
-  async nats(): Promise<NatsProc> {
-    this.natsProc ??= await NatsProc.start(path.join(this.root, 'nats'));
+  async nats(): Promise<NatsServer> {
+    this.natsProc ??= await NatsServer.start();
     return this.natsProc;
   }
 
@@ -124,7 +75,7 @@ export class BenchEnv {
     this.closed = true;
     for (const h of this.helpers) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
     await this.stopNodes(...this.nodes).catch(() => {});
-    await this.natsProc?.stop().catch(() => {});
+    await this.natsProc?.close().catch(() => {});
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }

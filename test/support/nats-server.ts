@@ -5,7 +5,7 @@ import path from 'node:path';
 import { eventually } from './eventually.js';
 
 /** nats-server from PATH, or where Debian's package puts it (/usr/sbin is not on every PATH). */
-const NATS_BIN = process.env.NATS_SERVER_BIN ?? (fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
+export const NATS_BIN = process.env.NATS_SERVER_BIN ?? (fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
 
 /** A real nats-server on a port the kernel picks, read back from its ports file. */
 export class NatsServer {
@@ -21,6 +21,13 @@ export class NatsServer {
     const s = new NatsServer(extraArgs);
     await s.launch(-1);
     return s;
+  }
+
+  /** The server's process id while it runs (benchmarks read its CPU time). */
+  get pid(): number {
+    const pid = this.proc?.pid;
+    if (pid === undefined) throw new Error('nats-server is not running');
+    return pid;
   }
 
   get url(): string {

@@ -22,7 +22,7 @@ export interface MethodContext {
   /** Records that `node` was heard from (hello). */
   sawNode(node: string, atMs: number): void;
   /** The node's subscriber and publisher processes (for the REQOpProcess methods). */
-  readonly processes?: Processes;
+  readonly processes: Processes;
 }
 
 /** One subscriber (a method's subject) or publisher (one destination node) of a node. */

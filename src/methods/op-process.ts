@@ -1,6 +1,6 @@
 import { didYouMean } from '../lib/closest.js';
 import { KINDS, type Message } from '../message/message.js';
-import type { MethodContext, MethodHandler, ProcessInfo, Processes } from './method.js';
+import type { MethodContext, MethodHandler, ProcessInfo } from './method.js';
 
 /** Stopping one of these would leave no way to start anything again. */
 const UNSTOPPABLE = new Set(['REQOpProcessList', 'REQOpProcessStart', 'REQOpProcessStop']);
@@ -14,19 +14,13 @@ async function fail(msg: Message, ctx: MethodContext, text: string): Promise<voi
   await ctx.reply(`${full}\n`);
 }
 
-function processesOf(msg: Message, ctx: MethodContext): Processes | undefined {
-  if (ctx.processes === undefined) ctx.reportError(`error: ${msg.method}: this node does not manage its processes (id ${msg.id})`);
-  return ctx.processes;
-}
-
 /** REQOpProcessList: one line per subscriber and per publisher delivering now, sorted. */
 export const opProcessList: MethodHandler = {
   name: 'REQOpProcessList',
   kind: KINDS.CommandACK,
   onInterrupted: 'redo',
   run: async (msg, ctx) => {
-    const processes = processesOf(msg, ctx);
-    if (processes === undefined) return;
+    const { processes } = ctx;
     await ctx.reply(processes.list().map((p) => `${line(p)}\n`).join(''));
   },
 };
@@ -37,8 +31,7 @@ export const opProcessStart: MethodHandler = {
   kind: KINDS.CommandACK,
   onInterrupted: 'report',
   run: async (msg, ctx) => {
-    const processes = processesOf(msg, ctx);
-    if (processes === undefined) return;
+    const { processes } = ctx;
     if (msg.methodArgs.length !== 1 || msg.methodArgs[0] === '') {
       await fail(msg, ctx, `methodArgs must be [method], e.g. ["REQHttpGet"], got ${JSON.stringify(msg.methodArgs)}`);
       return;
@@ -67,8 +60,7 @@ export const opProcessStop: MethodHandler = {
   kind: KINDS.CommandACK,
   onInterrupted: 'report',
   run: async (msg, ctx) => {
-    const processes = processesOf(msg, ctx);
-    if (processes === undefined) return;
+    const { processes } = ctx;
     const args = msg.methodArgs;
     if (!(args.length === 1 || args.length === 3 || args.length === 4) || args[0] === '') {
       await fail(msg, ctx, `methodArgs must be [method] or [method, node, kind, id], e.g. ["REQHttpGet","${ctx.nodeName}","subscriber","3"], got ${JSON.stringify(args)}`);

@@ -11,3 +11,17 @@ export function newId(now: number = Date.now()): string {
 export function replyId(requestId: string, seq = 0): string {
   return `${requestId}-r${seq}`;
 }
+
+/**
+ * The id of part `part` of the work a request started on another node (a file copy's chunks and
+ * its end): derived, so a redo of the request after a restart sends the same ids again.
+ */
+export function partId(requestId: string, part: string): string {
+  return `${requestId}-${part}`;
+}
+
+/** The request a part id was derived from (the id itself when it is not a part id). */
+export function requestIdOfPart(id: string): string {
+  const m = /^(.+)-(?:end|abort|c\d+)$/.exec(id);
+  return m === null ? id : (m[1] as string);
+}

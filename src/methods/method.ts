@@ -23,6 +23,23 @@ export interface MethodContext {
   sawNode(node: string, atMs: number): void;
   /** The node's subscriber and publisher processes (for the REQOpProcess methods). */
   readonly processes: Processes;
+  /**
+   * Commits new messages to this node's outbox and resolves, one outcome per message, once each
+   * is delivered, has failed or was cancelled. A message whose id is already in the outbox is not
+   * sent again: its recorded outcome is used (so a method redone after a restart resumes).
+   */
+  send(messages: Message[]): Promise<SendOutcome[]>;
+  /**
+   * Resolves once every message named has finished running on this node; lists the ids this
+   * node never received.
+   */
+  awaitRuns(ids: readonly string[]): Promise<{ missing: string[] }>;
+}
+
+export interface SendOutcome {
+  readonly id: string;
+  readonly outcome: 'delivered' | 'failed' | 'cancelled';
+  readonly detail: string;
 }
 
 /** One subscriber (a method's subject) or publisher (one destination node) of a node. */

@@ -1,5 +1,7 @@
 import { cliCommand } from './cli-command.js';
 import { cliCommandCont } from './cli-command-cont.js';
+import { copyFileFrom } from './copy-file-from.js';
+import { copyFileTo } from './copy-file-to.js';
 import { errorLog } from './error-log.js';
 import { hello } from './hello.js';
 import { httpGet } from './http-get.js';
@@ -25,6 +27,8 @@ export const METHODS: readonly MethodHandler[] = [
   toFileAppend,
   toConsole,
   httpGet,
+  copyFileFrom,
+  copyFileTo,
   opProcessList,
   opProcessStart,
   opProcessStop,

@@ -30,10 +30,13 @@ export class Executor {
   private running = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  /** Ids queued or running, with whoever waits for them to finish. */
+  private readonly active = new Map<string, (() => void)[]>();
 
   constructor(private readonly d: ExecutorDeps) {}
 
   submit(msg: Message, checkpoint: string | undefined): void {
+    if (!this.active.has(msg.id)) this.active.set(msg.id, []);
     this.queue.push({ msg, checkpoint });
     this.next();
   }
@@ -58,6 +61,16 @@ export class Executor {
     return { rerun, interrupted };
   }
 
+  /**
+   * A promise that resolves when message `id` has run, if it is queued or running now;
+   * undefined otherwise (it already ran, or was never received).
+   */
+  whenFinished(id: string): Promise<void> | undefined {
+    const waiters = this.active.get(id);
+    if (waiters === undefined) return undefined;
+    return new Promise((resolve) => waiters.push(resolve));
+  }
+
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
     if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
@@ -74,6 +87,9 @@ export class Executor {
       this.running++;
       void this.run(job).finally(() => {
         this.running--;
+        const waiters = this.active.get(job.msg.id);
+        this.active.delete(job.msg.id);
+        for (const w of waiters ?? []) w();
         this.next();
         if (this.running === 0 && this.queue.length === 0) {
           const w = this.idleWaiters;

@@ -2,11 +2,11 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import { encodeMessage, type Encoded } from '../message/codec.js';
-import { newId } from '../message/id.js';
+import { newId, requestIdOfPart } from '../message/id.js';
 import { subjectOf, type Message } from '../message/message.js';
 import { parseInput } from '../message/parse.js';
 import { FileWriter } from '../methods/files.js';
-import type { MethodContext, ProcessInfo, Processes } from '../methods/method.js';
+import type { MethodContext, ProcessInfo, Processes, SendOutcome } from '../methods/method.js';
 import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.js';
 import { AuditLog } from '../store/audit.js';
@@ -267,7 +267,59 @@ export class StewardNode {
       reportError: (text) => this.errors.reportAbout(msg, text),
       sawNode: (node, atMs) => this.nodes.seen(node, atMs),
       processes: this.processes,
+      send: (messages) => this.sendAndWait(messages),
+      awaitRuns: async (ids) => {
+        const missing: string[] = [];
+        for (const id of ids) {
+          const running = this.executor.whenFinished(id);
+          if (running !== undefined) await running;
+          else if (this.inbox.state(id) === undefined) missing.push(id);
+        }
+        return { missing };
+      },
     };
+  }
+
+  /** Submits messages and waits for the end of each one's delivery (see MethodContext.send). */
+  private async sendAndWait(messages: Message[]): Promise<SendOutcome[]> {
+    const outcomes = new Map<string, SendOutcome>();
+    let wake: (() => void) | undefined;
+    const stopWatching = this.watchers.watch(
+      messages.map((m) => m.id),
+      (ev) => {
+        if (ev.event === 'delivered') outcomes.set(ev.id, { id: ev.id, outcome: 'delivered', detail: '' });
+        else if (ev.event === 'failed') outcomes.set(ev.id, { id: ev.id, outcome: 'failed', detail: ev.error });
+        else if (ev.event === 'cancelled') outcomes.set(ev.id, { id: ev.id, outcome: 'cancelled', detail: 'cancelled by an operator' });
+        else return;
+        if (outcomes.size === messages.length) wake?.();
+      },
+    );
+    try {
+      const added = await this.outbox.add(messages);
+      const entries: OutboxEntry[] = [];
+      added.forEach((entry, i) => {
+        if (entry !== undefined) {
+          entries.push(entry);
+          return;
+        }
+        // Already in the outbox (a redo after a restart): its delivery is finished or under way.
+        const id = (messages[i] as Message).id;
+        const rec = this.outbox.get(id);
+        if (rec === undefined || rec.state === 'pending' || outcomes.has(id)) return;
+        outcomes.set(id, { id, outcome: rec.state, detail: rec.lastError ?? '' });
+      });
+      this.delivery.enqueue(entries);
+      if (outcomes.size < messages.length) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (this.abort.signal.aborted) resolve();
+          this.abort.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+      }
+    } finally {
+      stopWatching();
+    }
+    return messages.map((m) => outcomes.get(m.id) ?? { id: m.id, outcome: 'failed', detail: `${this.cfg.nodeName} is stopping` });
   }
 
   /** The node's processes as the REQOpProcess methods see them. */
@@ -294,11 +346,12 @@ export class StewardNode {
 
   /** Replies and error reports about messages sent from here, for the operators waiting on them. */
   private emitReceived(msg: Message): void {
+    // A reply or error about a part of a request (a copy's end) is news about the request.
     const about = msg.previousMessage?.id;
     if (msg.isReply && typeof about === 'string') {
-      this.watchers.emit({ event: 'reply', id: about, node: msg.fromNode, replyMethod: msg.method, data: msg.data.join('') });
+      this.watchers.emit({ event: 'reply', id: requestIdOfPart(about), node: msg.fromNode, replyMethod: msg.method, data: msg.data.join('') });
     } else if (msg.method === ERROR_METHOD && msg.methodArgs[0] !== undefined) {
-      this.watchers.emit({ event: 'error', id: msg.methodArgs[0], node: msg.fromNode, text: msg.data.join(' ') });
+      this.watchers.emit({ event: 'error', id: requestIdOfPart(msg.methodArgs[0]), node: msg.fromNode, text: msg.data.join(' ') });
     }
   }
 

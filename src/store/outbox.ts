@@ -26,6 +26,13 @@ export interface OutboxRecord {
   message: Message;
 }
 
+/**
+ * A finished message is kept for `steward status` without the data of a large one (a file copy
+ * chunk), so a copied file does not stay in the store for the retention time.
+ */
+const DROP_LARGE_DATA =
+  "message = CASE WHEN length(message) > 65536 THEN json_set(message, '$.data', json_array('(data not kept after delivery)')) ELSE message END";
+
 /** How long finished messages stay queryable (`steward status`). */
 export const OUTBOX_RETENTION_MS = 24 * 3600 * 1000;
 
@@ -53,9 +60,9 @@ export class Outbox {
     this.insertStmt = s.prepare(
       'INSERT OR IGNORE INTO outbox (id, to_node, method, state, created_ms, message) VALUES (?, ?, ?, \'pending\', ?, ?)',
     );
-    this.deliveredStmt = s.prepare("UPDATE outbox SET state = 'delivered', attempts = ?, finished_ms = ? WHERE id = ?");
-    this.failStmt = s.prepare("UPDATE outbox SET state = 'failed', attempts = ?, last_error = ?, finished_ms = ? WHERE id = ?");
-    this.cancelStmt = s.prepare("UPDATE outbox SET state = 'cancelled', last_error = ?, finished_ms = ? WHERE id = ? AND state = 'pending'");
+    this.deliveredStmt = s.prepare(`UPDATE outbox SET state = 'delivered', attempts = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ?`);
+    this.failStmt = s.prepare(`UPDATE outbox SET state = 'failed', attempts = ?, last_error = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ?`);
+    this.cancelStmt = s.prepare(`UPDATE outbox SET state = 'cancelled', last_error = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ? AND state = 'pending'`);
     this.attemptsStmt = s.prepare('UPDATE outbox SET attempts = ?, last_error = ? WHERE id = ?');
     this.pendingStmt = s.prepare(
       "SELECT seq, message, attempts FROM outbox WHERE to_node = ? AND state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",

@@ -70,7 +70,7 @@ export const FIELDS = [
   sub('REQHttpGet', 'subscribe to REQHttpGet (GET a URL, reply with the body)'),
   sub('REQTailFile', 'subscribe to REQTailFile (follow a file, send new lines back)'),
   sub('REQCliCommandCont', 'subscribe to REQCliCommandCont (run a command, stream its output back)'),
-  sub('REQRelay', 'subscribe to REQRelay (not in this version yet)', false),
+  sub('REQRelay', 'subscribe to REQRelay: relay messages other nodes send with relayViaNode naming this node', false),
 ] as const satisfies readonly FieldSpec[];
 
 /** Configuration values by flag name, as the seed gives them (seconds, strings); any subset. */

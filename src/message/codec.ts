@@ -127,6 +127,7 @@ export function zstdSizeBound(b: Buffer): number {
 
 const STRING_FIELDS = ['id', 'toNode', 'fromNode', 'method', 'replyMethod', 'directory', 'fileName', 'relayViaNode', 'relayReplyMethod'] as const;
 const NUMBER_FIELDS = ['ackTimeoutMs', 'retries', 'replyAckTimeoutMs', 'replyRetries', 'methodTimeoutMs', 'replyMethodTimeoutMs', 'createdMs'] as const;
+const RELAY_NODE_FIELDS = ['relayFromNode', 'relayToNode', 'relayOriginalViaNode'] as const;
 const LIST_FIELDS = ['methodArgs', 'replyMethodArgs', 'data'] as const;
 
 /** Messages from the wire come from other nodes (or anyone allowed on the broker): check before trusting. */
@@ -143,6 +144,12 @@ function checkShape(v: unknown): Message {
     const l = o[f];
     if (!Array.isArray(l) || !l.every((x) => typeof x === 'string')) throw new DecodeError(`payload field ${f} is not a list of strings`);
   }
+  for (const f of RELAY_NODE_FIELDS) {
+    if (o[f] !== undefined && o[f] !== '' && (typeof o[f] !== 'string' || !NODE_NAME.test(o[f]))) {
+      throw new DecodeError(`payload field ${f} is not a valid node name (letters, digits, _ and - only)`);
+    }
+  }
+  if (o.relayOriginalMethod !== undefined && typeof o.relayOriginalMethod !== 'string') throw new DecodeError('payload field relayOriginalMethod is not a string');
   if (typeof o.isReply !== 'boolean') throw new DecodeError('payload field isReply is not a boolean');
   if (o.previousMessage !== undefined && (o.previousMessage === null || typeof o.previousMessage !== 'object')) {
     throw new DecodeError('payload field previousMessage is not an object');

@@ -14,14 +14,19 @@ export function replyId(requestId: string, seq = 0): string {
 
 /**
  * The id of part `part` of the work a request started on another node (a file copy's chunks and
- * its end): derived, so a redo of the request after a restart sends the same ids again.
+ * its end, the hops of a relayed message): derived, so a redo of the request after a restart sends the same ids again.
  */
 export function partId(requestId: string, part: string): string {
   return `${requestId}-${part}`;
 }
 
+const PART = /^(?:end|abort|c\d+|relay|fwd)$/;
+
 /** The request a part id was derived from (the id itself when it is not a part id). */
 export function requestIdOfPart(id: string): string {
-  const m = /^(.+)-(?:end|abort|c\d+)$/.exec(id);
-  return m === null ? id : (m[1] as string);
+  let base = id;
+  for (let dash = base.lastIndexOf('-'); dash > 0 && PART.test(base.slice(dash + 1)); dash = base.lastIndexOf('-')) {
+    base = base.slice(0, dash);
+  }
+  return base;
 }

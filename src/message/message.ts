@@ -46,6 +46,14 @@ export interface Message {
   fileName: string;
   relayViaNode: string;
   relayReplyMethod: string;
+  /** Relaying (set by steward, see src/node/relay.ts): the node the relayed message came from. */
+  relayFromNode?: string;
+  /** Relaying: the node that runs the relayed message. */
+  relayToNode?: string;
+  /** Relaying: the relay node; a reply about a message carrying it is copied back to relayFromNode. */
+  relayOriginalViaNode?: string;
+  /** Relaying: the method the relayed message runs on relayToNode. */
+  relayOriginalMethod?: string;
   /** Milliseconds since the epoch when the message was accepted on its origin node. */
   createdMs: number;
   /** The request a reply answers (without its data). */
@@ -55,4 +63,16 @@ export interface Message {
 /** NATS subject for a message: `<toNode>.<method>.<kind>`. */
 export function subjectOf(toNode: string, method: string, kind: Kind): string {
   return `${toNode}.${method}.${kind}`;
+}
+
+export const RELAY_METHOD = 'REQRelay';
+
+/**
+ * The subject a message is published on. A relayed message names its target too, as in the Go
+ * seed (`<target>.<relay node>.REQRelay.<kind>`), so the broker's permissions can say which
+ * targets a node may reach through a relay.
+ */
+export function subjectFor(msg: Pick<Message, 'toNode' | 'method' | 'relayToNode'>, kind: Kind): string {
+  if (msg.method === RELAY_METHOD) return `${msg.relayToNode ?? ''}.${msg.toNode}.${RELAY_METHOD}.${kind}`;
+  return subjectOf(msg.toNode, msg.method, kind);
 }

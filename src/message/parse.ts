@@ -4,6 +4,7 @@ import { didYouMean } from '../lib/closest.js';
 import { splitDocument } from './document.js';
 import { newId } from './id.js';
 import { DEFAULT_REPLY_METHOD, NO_REPLY, type Message } from './message.js';
+import { RELAY_INITIAL_METHOD, RELAY_METHOD, relayInitial } from './relay.js';
 
 /** Node names become NATS subject tokens and folder names, so they are kept plain. */
 export const NODE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
@@ -116,13 +117,25 @@ function parseElement(index: number, value: unknown, ctx: ParseContext): ParseOu
     const relayError = checkMethod(input.relayReplyMethod, [...ctx.methods, NO_REPLY], 'relayReplyMethod');
     if (relayError !== undefined) return [fail(`message ${index}: ${relayError}`)];
   }
+  if (input.method === RELAY_METHOD || input.method === RELAY_INITIAL_METHOD) {
+    return [fail(`message ${index}: ${input.method} is what steward sends when it relays; give the real method with "relayViaNode" instead`)];
+  }
+  if (input.relayViaNode !== undefined && input.relayViaNode !== '' && !NODE_NAME.test(input.relayViaNode)) {
+    return [fail(`message ${index}: relayViaNode "${input.relayViaNode.slice(0, 130)}" is not a valid node name (letters, digits, _ and - only)`)];
+  }
   const targets = input.toNode !== undefined && input.toNode !== '' ? [input.toNode] : (input.toNodes ?? []);
   if (targets.length === 0) return [fail(`message ${index}: no toNode or toNodes given: say which node should run it`)];
   return targets.map((toNode) =>
     NODE_NAME.test(toNode)
-      ? { index, ok: true as const, message: build(input, toNode, replyMethod, ctx) }
+      ? { index, ok: true as const, message: relayed(build(input, toNode, replyMethod, ctx), ctx.nodeName) }
       : fail(`message ${index}: toNode "${toNode}" is not a valid node name (letters, digits, _ and - only)`, toNode),
   );
+}
+
+/** A message given relayViaNode starts as REQRelayInitial on this node (the seed's relay step 1). */
+function relayed(msg: Message, nodeName: string): Message {
+  if (msg.relayViaNode === '') return msg;
+  return relayInitial(msg, nodeName) ?? { ...msg, relayViaNode: '' };
 }
 
 function checkMethod(method: string, known: readonly string[], field: string): string | undefined {

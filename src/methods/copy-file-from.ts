@@ -149,6 +149,10 @@ class CopySender {
       replyMethodTimeoutMs: this.req.replyMethodTimeoutMs,
       directory: this.req.directory,
       fileName: this.req.fileName,
+      // A relayed copy: the reply goes to the relay node, which copies it to where it came from.
+      relayReplyMethod: this.req.relayReplyMethod,
+      ...(this.req.relayFromNode === undefined ? {} : { relayFromNode: this.req.relayFromNode }),
+      ...(this.req.relayOriginalViaNode === undefined ? {} : { relayOriginalViaNode: this.req.relayOriginalViaNode }),
     };
     const [outcome] = await this.ctx.send([end]);
     return outcome as SendOutcome;

@@ -29,6 +29,8 @@ export interface MethodContext {
    * sent again: its recorded outcome is used (so a method redone after a restart resumes).
    */
   send(messages: Message[]): Promise<SendOutcome[]>;
+  /** Commits new messages to this node's outbox (an id already there is not added again). */
+  queue(messages: Message[]): Promise<void>;
   /**
    * Resolves once every message named has finished running on this node; lists the ids this
    * node never received.

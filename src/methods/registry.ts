@@ -9,6 +9,7 @@ import type { MethodHandler } from './method.js';
 import { none } from './none.js';
 import { opProcessList, opProcessStart, opProcessStop } from './op-process.js';
 import { ping, pong } from './ping.js';
+import { relayInitialMethod, relayMethod } from './relay.js';
 import { tailFile } from './tail-file.js';
 import { toConsole } from './to-console.js';
 import { toFile } from './to-file.js';
@@ -29,6 +30,8 @@ export const METHODS: readonly MethodHandler[] = [
   httpGet,
   copyFileFrom,
   copyFileTo,
+  relayInitialMethod,
+  relayMethod,
   opProcessList,
   opProcessStart,
   opProcessStop,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { encodeMessage, type WireOptions } from '../message/codec.js';
-import { isAckKind, subjectOf, type Kind, type Message } from '../message/message.js';
+import { isAckKind, subjectFor, type Kind, type Message } from '../message/message.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { AuditLog } from '../store/audit.js';
 import type { Outbox, OutboxEntry } from '../store/outbox.js';
@@ -181,7 +181,7 @@ export class Delivery {
     const dest = this.dest(msg.toNode);
     const local = msg.toNode === this.d.nodeName;
     const kind = this.d.kindOf(msg.method);
-    const subject = subjectOf(msg.toNode, msg.method, kind);
+    const subject = subjectFor(msg, kind);
     const debug = this.d.logger.isLevelEnabled('debug') ? this.d.logger.child({ id: msg.id, subject }) : undefined;
     const flight: Flight = { message: msg, attempts: entry.attempts, nextTryMs: this.now(), lastError: '', cancelled: false };
     this.flights.set(msg.id, flight);

@@ -14,6 +14,8 @@ export interface ExecutorDeps {
   readonly context: (msg: Message, checkpoint: string | undefined) => MethodContext;
   readonly reportInterrupted: (msg: Message) => void;
   readonly metrics: Metrics;
+  /** Runs before the method, and again on a redo: must be idempotent (relay copies). */
+  readonly beforeRun?: (msg: Message) => Promise<void>;
 }
 
 interface Job {
@@ -106,6 +108,7 @@ export class Executor {
     const tracked = handler.ledger !== false;
     const startedAt = performance.now();
     try {
+      if (this.d.beforeRun !== undefined) await this.d.beforeRun(msg);
       if (tracked && handler.onInterrupted === 'report') await this.d.inbox.started(msg.id);
       await handler.run(msg, this.d.context(msg, checkpoint));
     } catch (err) {

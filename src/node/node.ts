@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import { encodeMessage, type Encoded } from '../message/codec.js';
 import { newId, requestIdOfPart } from '../message/id.js';
-import { subjectOf, type Message } from '../message/message.js';
-import { parseInput } from '../message/parse.js';
+import { subjectFor, subjectOf, type Message } from '../message/message.js';
+import { RELAY_INITIAL_METHOD, relayBack, relayToVia } from '../message/relay.js';
+import { NODE_NAME, parseInput } from '../message/parse.js';
 import { FileWriter } from '../methods/files.js';
 import type { MethodContext, ProcessInfo, Processes, SendOutcome } from '../methods/method.js';
 import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
@@ -96,6 +97,7 @@ export class StewardNode {
       context: (msg, checkpoint) => this.methodContext(msg, checkpoint),
       reportInterrupted: (msg) => this.reportInterrupted(msg),
       metrics,
+      beforeRun: (msg) => this.copyRelayedReply(msg),
     });
     const enabled = METHODS.filter((m) => cfg.subscriberSwitches.get(m.name) ?? true);
     this.receiver = new Receiver({
@@ -199,8 +201,10 @@ export class StewardNode {
         );
         this.metrics.accepted(accepted.length);
         for (const { msg, at } of accepted) {
-          const kind = methodByName(msg.method)?.kind ?? 'EventACK';
-          results[at] = { status: 'accepted', index: (results[at] as InputResult).index, id: msg.id, toNode: msg.toNode, subject: subjectOf(msg.toNode, msg.method, kind) };
+          // A relayed message is shown as it leaves: for its target, on the relay subject.
+          const shown = msg.method === RELAY_INITIAL_METHOD ? relayToVia(msg, this.cfg.nodeName) : msg;
+          const kind = methodByName(shown.method)?.kind ?? 'EventACK';
+          results[at] = { status: 'accepted', index: (results[at] as InputResult).index, id: msg.id, toNode: msg.relayToNode ?? msg.toNode, subject: subjectFor(shown, kind) };
         }
       } catch (err) {
         for (const { at } of accepted) {
@@ -268,6 +272,7 @@ export class StewardNode {
       sawNode: (node, atMs) => this.nodes.seen(node, atMs),
       processes: this.processes,
       send: (messages) => this.sendAndWait(messages),
+      queue: (messages) => this.submit(messages),
       awaitRuns: async (ids) => {
         const missing: string[] = [];
         for (const id of ids) {
@@ -336,6 +341,13 @@ export class StewardNode {
     stop: (method) => this.receiver.stop(method),
     subscriber: (method) => this.receiver.subscriber(method),
   };
+
+  /** Step 5 of relaying: a reply about a message this node relayed is copied to where it came from. */
+  private async copyRelayedReply(msg: Message): Promise<void> {
+    if (!msg.isReply || msg.previousMessage?.relayOriginalViaNode !== this.cfg.nodeName) return;
+    const copy = relayBack(msg, this.cfg.nodeName, (n) => NODE_NAME.test(n));
+    if (copy !== undefined) await this.submit([copy]);
+  }
 
   private reportInterrupted(msg: Message): void {
     this.errors.reportAbout(

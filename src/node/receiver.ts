@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { decodeMessage } from '../message/codec.js';
-import type { Message } from '../message/message.js';
+import { RELAY_METHOD, subjectFor, type Message } from '../message/message.js';
 import type { FileWriter } from '../methods/files.js';
 import type { MethodHandler, ProcessInfo } from '../methods/method.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -99,6 +99,8 @@ export class Receiver {
   }
 
   private subject(name: string, handler: MethodHandler): string {
+    // A relay node hears relayed messages for any target (the first token names the target).
+    if (name === RELAY_METHOD) return `*.${this.d.nodeName}.${name}.${handler.kind}`;
     return `${this.d.nodeName}.${name}.${handler.kind}`;
   }
 
@@ -141,7 +143,7 @@ export class Receiver {
       return reject(`method ${clip(msg.method)} has no subscriber on ${this.d.nodeName}`);
     }
     if (msg.toNode !== this.d.nodeName) return reject(`message is for ${msg.toNode}, not ${this.d.nodeName}`);
-    if (subject !== undefined && !subject.startsWith(`${this.d.nodeName}.${msg.method}.`)) {
+    if (subject !== undefined && subject !== subjectFor(msg, handler.kind)) {
       return reject(`method ${msg.method} arrived on subject ${subject}`);
     }
     if (handler.ledger === false) {

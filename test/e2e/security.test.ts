@@ -9,33 +9,9 @@ import { eventually } from '../support/eventually.js';
 import { failedRows, lines } from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import { NatsServer } from '../support/nats-server.js';
+import { authorization } from '../support/nats-auth.js';
 import { issueCert, makeCA, makeNkeyUser, type CertFiles, type NkeyUser } from '../support/pki.js';
 import { cmd, STEWARD_BIN, StewardProcess } from '../support/steward.js';
-
-/**
- * The methods a node sends to central on its own: errors, hellos, and the reply methods central
- * uses. Not REQCliCommand: a node must not run commands on central (docs/nats-server.md).
- */
-const TO_CENTRAL = ['REQErrorLog.EventACK', 'REQHello.EventNACK', 'REQToFileAppend.EventACK', 'REQToFile.EventACK', 'REQToConsole.EventACK', 'REQPong.EventACK'];
-
-/**
- * The authorization block of docs/nats-server.md: central may publish to every node, receives
- * only its own subjects; each node receives only its own subjects and ACK inbox, and publishes
- * only to central's reply/error/hello subjects and ACK answers (`_INBOX.>`, or only to the
- * inboxes of requests it received with `allowResponses`).
- */
-function authorization(central: NkeyUser, nodes: Record<string, NkeyUser>, { allowResponses = false } = {}): string {
-  const list = (xs: string[]): string => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
-  const users = [
-    `{ nkey: "${central.publicKey}", permissions: { publish: { allow: ["*.>"] }, subscribe: { allow: ["central.>", "_INBOX.central.>"] } } }`,
-    ...Object.entries(nodes).map(([name, u]) => {
-      const publish = TO_CENTRAL.map((s) => `central.${s}`).concat(allowResponses ? [] : ['_INBOX.>']);
-      const responses = allowResponses ? ', allow_responses: true' : '';
-      return `{ nkey: "${u.publicKey}", permissions: { publish: { allow: ${list(publish)} }, subscribe: { allow: ${list([`${name}.>`, `_INBOX.${name}.>`])} }${responses} } }`;
-    }),
-  ];
-  return `authorization {\n  users: [\n    ${users.join('\n    ')}\n  ]\n}\n`;
-}
 
 function tlsBlock(server: CertFiles, verifyClientsWith?: CertFiles): string {
   const verify = verifyClientsWith === undefined ? '' : `\n  ca_file: "${verifyClientsWith.cert}"\n  verify: true`;

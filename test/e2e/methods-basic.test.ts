@@ -53,6 +53,44 @@ describe('the reply and file methods', () => {
     assert.equal(fs.existsSync(path.join(central.dataDir, 'none')), false);
   });
 
+  it("takes the seed's REQHello example from the socket: central logs a hello from the sender", async () => {
+    // Hellos are off in this fleet (-startPubREQHello=0): the line can only come from this message.
+    assert.equal(central.readData('hello-messages', 'ship1', 'hello.log'), '');
+    const [answer] = await ship1.send('[\n{\n"toNode": "central",\n"method":"REQHello"\n}\n]');
+    assert.equal(answer?.status, 'accepted');
+    assert.equal(answer?.subject, 'central.REQHello.EventNACK');
+    const log = await eventually(() => central.readData('hello-messages', 'ship1', 'hello.log'), { what: 'the hello line from ship1' });
+    assert.match(log, /^\S+, Received hello from "ship1"\n$/);
+  });
+
+  it('bad arguments and unwritable result files give an error line at central; the node keeps working', async () => {
+    // A folder where the result file should be: the write fails on ship1 (messages sent directly run there).
+    fs.mkdirSync(path.join(ship1.dataDir, 'badfile', 'ship1', 'is-a-folder.txt'), { recursive: true });
+    fs.mkdirSync(path.join(ship1.dataDir, 'badappend', 'ship1', 'is-a-folder.txt'), { recursive: true });
+    const answers = await central.send(JSON.stringify([
+      { toNode: 'ship1', method: 'REQCliCommand', methodArgs: [], directory: 'bad', fileName: 'a.txt' },
+      { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['/nonexistent/steward-cmd', '-x'], directory: 'bad', fileName: 'b.txt' },
+      { toNode: 'ship1', method: 'REQToFile', data: ['x'], directory: 'badfile', fileName: 'is-a-folder.txt' },
+      { toNode: 'ship1', method: 'REQToFileAppend', data: ['y'], directory: 'badappend', fileName: 'is-a-folder.txt' },
+    ]));
+    assert.deepEqual(answers.map((a) => a.status), ['accepted', 'accepted', 'accepted', 'accepted']);
+    const log = await eventually(
+      () => {
+        const l = central.readErrorLog();
+        return /REQCliCommand: methodArgs is empty: give the command/.test(l) &&
+          /REQCliCommand: cannot run "\/nonexistent\/steward-cmd": .*ENOENT/.test(l) &&
+          /REQToFile failed on ship1: .*EISDIR/.test(l) &&
+          /REQToFileAppend failed on ship1: .*EISDIR/.test(l) &&
+          l;
+      },
+      { what: 'four error lines', timeoutMs: 30_000 },
+    );
+    assert.match(log, /node: ship1, error: REQCliCommand: methodArgs is empty/);
+    assert.deepEqual(fs.readdirSync(path.join(ship1.dataDir, 'badfile', 'ship1', 'is-a-folder.txt')), [], 'the folder is left as it was');
+    await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'still here'], directory: 'bad', fileName: 'ok.txt' }));
+    await eventually(() => central.readData('bad', 'ship1', 'ok.txt') === 'still here\n', { what: 'a command after the bad ones' });
+  });
+
   it('kills the whole process group at methodTimeout and reports it', async () => {
     const child = path.join(ship1.dir, 'child-alive.txt');
     await central.send(JSON.stringify({

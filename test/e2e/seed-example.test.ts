@@ -59,6 +59,14 @@ describe('the seed README walk-through', () => {
     assert.match(lines[0]?.error ?? '', /unknown method "REQnCliCommand" \(did you mean "REQCliCommand"\?\)/);
   });
 
+  it('answers the REQnCliCommandCont typo of the seed the same way', async () => {
+    const lines = await central.send(
+      '[{"directory":"some/cli/command","fileName":"cli.result","toNode":"ship2","method":"REQnCliCommandCont","methodArgs":["bash","-c","docker ps -a"],"replyMethod":"REQToFileAppend","methodTimeout":10,}]',
+    );
+    assert.equal(lines[0]?.status, 'error');
+    assert.match(lines[0]?.error ?? '', /unknown method "REQnCliCommandCont" \(did you mean "REQCliCommandCont"\?\)/);
+  });
+
   it('fans a toNodes message out to every node, each result in its own node folder', async () => {
     const lines = await central.send(
       JSON.stringify([{ toNodes: ['ship1', 'ship2'], method: 'REQCliCommand', methodArgs: ['bash', '-c', 'echo from $0; hostname >/dev/null'], directory: 'fan', fileName: 'out.txt' }]),

@@ -21,6 +21,8 @@ export interface ExecutorDeps {
 interface Job {
   msg: Message;
   checkpoint: string | undefined;
+  /** The receipt was committed as started already (see Receiver.accept). */
+  markedStarted: boolean;
 }
 
 /**
@@ -30,6 +32,8 @@ interface Job {
 export class Executor {
   private readonly queue: Job[] = [];
   private running = 0;
+  /** Slots promised to messages whose receipt is being committed. */
+  private reserved = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   /** Ids queued or running, with whoever waits for them to finish. */
@@ -37,9 +41,15 @@ export class Executor {
 
   constructor(private readonly d: ExecutorDeps) {}
 
-  submit(msg: Message, checkpoint: string | undefined): void {
+  /** `markedStarted`: its receipt says started, and it holds a reserved slot (see reserve()). */
+  submit(msg: Message, checkpoint: string | undefined, markedStarted = false): void {
     if (!this.active.has(msg.id)) this.active.set(msg.id, []);
-    this.queue.push({ msg, checkpoint });
+    if (markedStarted) {
+      this.reserved--;
+      if (!this.stopped) this.start({ msg, checkpoint, markedStarted });
+      return;
+    }
+    this.queue.push({ msg, checkpoint, markedStarted });
     this.next();
   }
 
@@ -73,6 +83,22 @@ export class Executor {
     return new Promise((resolve) => waiters.push(resolve));
   }
 
+  /**
+   * Reserves a slot for a message whose receipt is being committed, when one is free and nothing
+   * waits for one: it will start as soon as it is submitted (with `markedStarted`). A reservation
+   * not followed by that submit is given back with `release()`.
+   */
+  reserve(): boolean {
+    if (this.stopped || this.running + this.reserved >= this.d.limit || this.queue.length > 0) return false;
+    this.reserved++;
+    return true;
+  }
+
+  release(): void {
+    this.reserved--;
+    this.next();
+  }
+
   /** Resolves when nothing is queued or running. */
   idle(): Promise<void> {
     if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
@@ -84,32 +110,35 @@ export class Executor {
   }
 
   private next(): void {
-    while (!this.stopped && this.running < this.d.limit && this.queue.length > 0) {
-      const job = this.queue.shift() as Job;
-      this.running++;
-      void this.run(job).finally(() => {
-        this.running--;
-        const waiters = this.active.get(job.msg.id);
-        this.active.delete(job.msg.id);
-        for (const w of waiters ?? []) w();
-        this.next();
-        if (this.running === 0 && this.queue.length === 0) {
-          const w = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const f of w) f();
-        }
-      });
+    while (!this.stopped && this.running + this.reserved < this.d.limit && this.queue.length > 0) {
+      this.start(this.queue.shift() as Job);
     }
   }
 
-  private async run({ msg, checkpoint }: Job): Promise<void> {
+  private start(job: Job): void {
+    this.running++;
+    void this.run(job).finally(() => {
+      this.running--;
+      const waiters = this.active.get(job.msg.id);
+      this.active.delete(job.msg.id);
+      for (const w of waiters ?? []) w();
+      this.next();
+      if (this.running === 0 && this.queue.length === 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const f of w) f();
+      }
+    });
+  }
+
+  private async run({ msg, checkpoint, markedStarted }: Job): Promise<void> {
     const handler = this.d.methodByName(msg.method);
     if (handler === undefined) return;
     const tracked = handler.ledger !== false;
     const startedAt = performance.now();
     try {
       if (this.d.beforeRun !== undefined) await this.d.beforeRun(msg);
-      if (tracked && handler.onInterrupted === 'report') await this.d.inbox.started(msg.id);
+      if (tracked && handler.onInterrupted === 'report' && !markedStarted) await this.d.inbox.started(msg.id);
       await handler.run(msg, this.d.context(msg, checkpoint));
     } catch (err) {
       this.d.logger.error({ id: msg.id, method: msg.method, err: (err as Error).message }, 'method failed');

@@ -154,21 +154,33 @@ export class Receiver {
     if (msg.methodTimeoutMs === 0 || msg.methodTimeoutMs < -1) msg.methodTimeoutMs = this.d.defaultMethodTimeoutMs;
     // The ledger tells a re-sent id inside the commit itself, so a copy arriving while the
     // first is being committed is answered "duplicate" only once that commit is durable.
-    const { fresh, checkpoint } = await this.d.inbox.receive(
-      msg,
-      Date.now(),
-      handler.plan === undefined
-        ? undefined
-        : () => handler.plan?.(msg, { dataFolder: this.d.dataFolder, nodeName: this.d.nodeName, files: this.d.files }),
-      (cp) => handler.abandon?.(cp, this.d.files),
-    );
+    // A method that must not run twice is marked started before it runs; when it will start at
+    // once, the receipt itself says so (one commit less on the way to running it).
+    const startNow = handler.onInterrupted === 'report' && this.d.executor.reserve();
+    let receipt: { fresh: boolean; checkpoint: string | undefined };
+    try {
+      receipt = await this.d.inbox.receive(
+        msg,
+        Date.now(),
+        handler.plan === undefined
+          ? undefined
+          : () => handler.plan?.(msg, { dataFolder: this.d.dataFolder, nodeName: this.d.nodeName, files: this.d.files }),
+        (cp) => handler.abandon?.(cp, this.d.files),
+        startNow ? 'started' : 'received',
+      );
+    } catch (err) {
+      if (startNow) this.d.executor.release();
+      throw err;
+    }
+    const { fresh, checkpoint } = receipt;
+    if (!fresh && startNow) this.d.executor.release();
     if (!fresh) {
       this.d.metrics.duplicate(msg.method);
       return { id: msg.id, status: 'duplicate' };
     }
     this.d.metrics.received(msg.method);
     this.d.onReceived(msg);
-    this.d.executor.submit(msg, checkpoint);
+    this.d.executor.submit(msg, checkpoint, startNow);
     return { id: msg.id, status: 'ok' };
   }
 }

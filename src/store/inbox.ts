@@ -62,19 +62,22 @@ export class Inbox {
    * Commits the receipt of `msg`; resolves with `fresh: false` when the id was already known.
    * `plan` runs inside the commit, only for a new id, and what it returns is stored with the
    * receipt, so a copy received twice in one batch is planned once. Should the receipt not be
-   * kept after all (the commit failed), `abandon` gives the plan back.
+   * kept after all (the commit failed), `abandon` gives the plan back. `state` started saves the
+   * commit that would mark it started a moment later (a method that must not run twice and will
+   * start at once): should the node crash before it ran, it is reported interrupted.
    */
   async receive(
     msg: Message,
     now: number,
     plan?: () => string | undefined,
     abandon?: (checkpoint: string) => void,
+    state: 'received' | 'started' = INBOX_STATES.received,
   ): Promise<{ fresh: boolean; checkpoint: string | undefined }> {
     // A failed group commit is retried write by write: plan at most once across both runs.
     let planned: { checkpoint: string | undefined } | undefined;
     try {
       return await this.db.write(() => {
-        const r = this.insertStmt.run(msg.id, msg.fromNode, msg.method, INBOX_STATES.received, now, null, JSON.stringify(msg));
+        const r = this.insertStmt.run(msg.id, msg.fromNode, msg.method, state, now, null, JSON.stringify(msg));
         if (r.changes !== 1) return { fresh: false, checkpoint: undefined };
         planned ??= { checkpoint: plan?.() };
         if (planned.checkpoint !== undefined) this.checkpointStmt.run(planned.checkpoint, msg.id);

@@ -32,9 +32,14 @@ interface Job {
 export class Executor {
   private readonly queue: Job[] = [];
   private running = 0;
+  /** Stopping: queued jobs are left for the next start (they are only received), none starts. */
+  private draining = false;
+  /** The running methods were aborted: they are not marked done (a restart reports them). */
+  private aborted = false;
+  /** Done marks not yet committed. */
+  private readonly finishing = new Set<Promise<void>>();
   /** Slots promised to messages whose receipt is being committed. */
   private reserved = 0;
-  private stopped = false;
   private idleWaiters: (() => void)[] = [];
   /** Ids queued or running, with whoever waits for them to finish. */
   private readonly active = new Map<string, (() => void)[]>();
@@ -46,7 +51,7 @@ export class Executor {
     if (!this.active.has(msg.id)) this.active.set(msg.id, []);
     if (markedStarted) {
       this.reserved--;
-      if (!this.stopped) this.start({ msg, checkpoint, markedStarted });
+      if (!this.aborted) this.start({ msg, checkpoint, markedStarted });
       return;
     }
     this.queue.push({ msg, checkpoint, markedStarted });
@@ -89,7 +94,7 @@ export class Executor {
    * not followed by that submit is given back with `release()`.
    */
   reserve(): boolean {
-    if (this.stopped || this.running + this.reserved >= this.d.limit || this.queue.length > 0) return false;
+    if (this.draining || this.running + this.reserved >= this.d.limit || this.queue.length > 0) return false;
     this.reserved++;
     return true;
   }
@@ -105,12 +110,33 @@ export class Executor {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  stop(): void {
-    this.stopped = true;
+  /**
+   * Stops: nothing new starts, and the running methods get `graceMs` to finish (their done mark
+   * is committed, so a restart does not report them). Then `abort` is called for the rest, whose
+   * receipts stay as they are: a restart reports them as interrupted, or redoes them.
+   */
+  async drain(graceMs: number, abort: () => void): Promise<void> {
+    this.draining = true;
+    if (!(await this.settled(graceMs))) {
+      this.aborted = true;
+      abort();
+      await this.settled(5000);
+    }
+    await Promise.allSettled([...this.finishing]);
+  }
+
+  /** Resolves true once nothing runs, false after `ms`. */
+  private async settled(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (this.running + this.reserved > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
   }
 
   private next(): void {
-    while (!this.stopped && this.running + this.reserved < this.d.limit && this.queue.length > 0) {
+    while (!this.draining && this.running + this.reserved < this.d.limit && this.queue.length > 0) {
       this.start(this.queue.shift() as Job);
     }
   }
@@ -146,6 +172,10 @@ export class Executor {
     }
     this.d.metrics.methodDuration(msg.method, (performance.now() - startedAt) / 1000);
     // Not awaited: the slot is free once the method has run, whatever the commit costs.
-    if (tracked && !this.stopped) this.d.inbox.finished(msg.id, 'done', handler.onInterrupted === 'redo').catch(() => {});
+    if (tracked && !this.aborted) {
+      const done = this.d.inbox.finished(msg.id, 'done', handler.onInterrupted === 'redo').catch(() => {});
+      this.finishing.add(done);
+      void done.finally(() => this.finishing.delete(done));
+    }
   }
 }

@@ -31,6 +31,9 @@ export type InputResult =
 /** Messages committed per transaction when an input holds many. */
 const SUBMIT_CHUNK = 500;
 
+/** How long a stopping node lets its running methods finish before it aborts them. */
+const STOP_GRACE_MS = 3000;
+
 /** Bytes of a message beyond which it cannot fit the broker's max payload. */
 const ENVELOPE_MARGIN = 1024;
 
@@ -231,10 +234,12 @@ export class StewardNode {
     this.stopped = true;
     if (this.helloTimer !== undefined) clearInterval(this.helloTimer);
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);
+    // Take nothing new, give the running methods a moment to finish (their results are kept
+    // and sent), then abort the rest: a restart reports those as interrupted or redoes them.
+    this.receiver.close();
+    await this.executor.drain(STOP_GRACE_MS, () => this.abort.abort());
     this.abort.abort();
     this.delivery.stop();
-    this.executor.stop();
-    this.receiver.close();
     await this.transport.stop();
     this.audit.flush();
     this.db.close();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { eventually, sleep } from '../support/eventually.js';
-import { lines } from '../support/exactly-once.js';
+import { assertRanAndRepliedOnce, countedCommands, lines } from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import type { StewardProcess } from '../support/steward.js';
 
@@ -64,6 +64,49 @@ describe('a receiving node that dies and comes back', () => {
     await ship1.start();
     const got = await eventually(() => lines(ran).length === 16 && lines(ran), { what: 'the 16 queued commands to run after the restart' });
     assert.deepEqual(got.slice().sort(), Array.from({ length: 16 }, (_, i) => `q${64 + i}`).sort());
+  });
+});
+
+describe('a receiving node stopped cleanly (SIGTERM) while commands run', () => {
+  let fleet: Fleet;
+  let central: StewardProcess;
+  let ship1: StewardProcess;
+
+  before(async () => {
+    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'] });
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
+  });
+
+  after(() => fleet?.close());
+
+  it('lets running commands finish: each ran and replied once, none is reported interrupted', async () => {
+    const n = 200;
+    const executions = path.join(ship1.dir, 'executions.log');
+    const results = path.join(central.dataDir, 'results', 'ship1', 'out.txt');
+    await central.send(JSON.stringify(countedCommands('ship1', n, executions, { ACKTimeout: 5, retries: -1, replyRetries: -1, methodTimeout: 60 })));
+    await eventually(() => lines(executions).length >= 20, { intervalMs: 5, what: 'the first commands to run' });
+    await ship1.stop();
+    await ship1.start();
+    await eventually(() => lines(results).length === n, { timeoutMs: 60_000, what: 'every reply' });
+    assertRanAndRepliedOnce(executions, results, n);
+    assert.equal(central.readErrorLog().includes('was interrupted'), false, central.readErrorLog());
+  });
+
+  it('aborts a command still running after the grace time; the restart reports it interrupted', async () => {
+    const started = path.join(ship1.dir, 'long-started.log');
+    const [answer] = await central.send(
+      JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['bash', '-c', `echo run >> ${started}; sleep 30; echo finished`], methodTimeout: 60, directory: 'long', fileName: 'grace.txt' }),
+    );
+    await eventually(() => lines(started).length === 1, { what: 'the command to start' });
+    await ship1.stop();
+    await ship1.start();
+    const line = await eventually(() => central.readErrorLog().split('\n').find((l) => l.includes(`REQCliCommand ${answer?.id as string} from central was interrupted`)), {
+      what: 'the interrupted line',
+    });
+    assert.match(line, /it is not run again/);
+    await sleep(1000);
+    assert.equal(lines(started).length, 1, 'not run again');
+    assert.equal(central.readData('long', 'ship1', 'grace.txt'), '');
   });
 });
 

@@ -439,9 +439,9 @@ export class StewardNode {
         void this.receiver.accept(msg).catch(() => {});
         return;
       }
-      void encodeMessage(msg, { serialization: this.cfg.serialization, compression: this.cfg.compression }).then((e) =>
-        this.transport.publish(subjectOf(msg.toNode, msg.method, 'EventNACK'), e.payload, e.headers),
-      );
+      void encodeMessage(msg, { serialization: this.cfg.serialization, compression: this.cfg.compression })
+        .then((e) => this.transport.publish(subjectOf(msg.toNode, msg.method, 'EventNACK'), e.payload, e.headers))
+        .catch((err: unknown) => this.logger.warn({ err: (err as Error).message }, 'hello not sent'));
     };
     send();
     this.helloTimer = setInterval(send, this.cfg.helloIntervalMs);

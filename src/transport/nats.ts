@@ -238,7 +238,11 @@ export class NatsTransport {
   publish(subject: string, payload: Uint8Array, hdrs: Record<string, string>): boolean {
     const nc = this.nc;
     if (nc === undefined || !this.connected) return false;
-    nc.publish(subject, payload, { headers: toHeaders(hdrs) });
+    try {
+      nc.publish(subject, payload, { headers: toHeaders(hdrs) });
+    } catch {
+      return false; // closing or draining: as good as not connected
+    }
     return true;
   }
 

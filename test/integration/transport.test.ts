@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { NatsTransport } from '../../src/transport/nats.js';
+import { NatsServer } from '../support/nats-server.js';
+
+describe('the NATS transport against a real nats-server', () => {
+  it('publish() answers false instead of throwing while the connection drains at stop', async () => {
+    const nats = await NatsServer.start();
+    const t = new NatsTransport({
+      servers: [`127.0.0.1:${nats.port}`],
+      nodeName: 'n1',
+      connectTimeoutMs: 2000,
+      connectRetryIntervalMs: 1000,
+      reconnectJitterMs: 100,
+      reconnectJitterTlsMs: 1000,
+      tls: undefined,
+      nkeySeed: undefined,
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      await t.start();
+      t.subscribe('n1.REQHello.EventNACK', () => {});
+      assert.equal(t.publish('central.REQHello.EventNACK', new Uint8Array([1]), {}), true);
+      let stopped = false;
+      const stopping = t.stop().then(() => (stopped = true));
+      const answers = new Set<boolean>();
+      while (!stopped) {
+        answers.add(t.publish('central.REQHello.EventNACK', new Uint8Array([1]), {}));
+        await new Promise((r) => setTimeout(r, 0));
+      }
+      await stopping;
+      assert.ok(answers.has(false), 'publishing during the stop is refused with false');
+      assert.equal(t.publish('central.REQHello.EventNACK', new Uint8Array([1]), {}), false);
+    } finally {
+      await nats.close();
+    }
+  });
+});

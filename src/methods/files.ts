@@ -76,22 +76,33 @@ export class FileWriter {
       else list.push(w);
     }
     for (const [file, writes] of byFile) {
+      let fd: number;
       try {
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-        const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
-        try {
-          for (const w of writes) {
-            let done = 0;
-            while (done < w.data.length) done += fs.writeSync(fd, w.data, done, w.data.length - done, w.offset + done);
-          }
-          fs.fdatasyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
-        for (const w of writes) w.resolve();
+        fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
       } catch (err) {
         for (const w of writes) w.reject(err);
+        continue;
       }
+      try {
+        // Written at once (the page cache), synced on the thread pool: the event loop goes on
+        // receiving while the disk catches up.
+        for (const w of writes) {
+          let done = 0;
+          while (done < w.data.length) done += fs.writeSync(fd, w.data, done, w.data.length - done, w.offset + done);
+        }
+      } catch (err) {
+        fs.closeSync(fd);
+        for (const w of writes) w.reject(err);
+        continue;
+      }
+      fs.fdatasync(fd, (err) => {
+        fs.close(fd, () => undefined);
+        for (const w of writes) {
+          if (err === null) w.resolve();
+          else w.reject(err);
+        }
+      });
     }
   }
 

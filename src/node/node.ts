@@ -357,7 +357,7 @@ export class StewardNode {
   private reportInterrupted(msg: Message): void {
     this.errors.reportAbout(
       msg,
-      `error: ${msg.method} ${msg.id} from ${msg.fromNode} was interrupted by a restart of ${this.cfg.nodeName} while it ran; it is not run again, methodArgs: ${JSON.stringify(msg.methodArgs)}`,
+      `error: ${msg.method} ${msg.id} from ${msg.fromNode} was interrupted by a restart of ${this.cfg.nodeName} (it was running, or about to start); it is not run again, methodArgs: ${JSON.stringify(msg.methodArgs)}`,
     );
   }
 

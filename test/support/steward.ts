@@ -66,6 +66,13 @@ export class StewardProcess {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
   }
 
+  /** How the last process ended (undefined while it runs or before the first start). */
+  get exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    const p = this.proc;
+    if (p === undefined || (p.exitCode === null && p.signalCode === null)) return undefined;
+    return { code: p.exitCode, signal: p.signalCode };
+  }
+
   /** Starts the process and waits until it has subscribed on the broker. */
   async start({ waitConnected = true }: { waitConnected?: boolean } = {}): Promise<void> {
     const o = this.opts;

@@ -113,3 +113,55 @@ function fsyncs(file: string, warmup: number, n: number): number[] {
   }
   return samples;
 }
+
+/**
+ * The spawn-rate floor, run in a bare `node` process of its own (plain JavaScript, no tsx): Node
+ * forks in its main thread and a fork costs more the more memory the parent maps, so the floor is
+ * taken in the smallest process that can do it, not in the harness. Spawns `n` commands (argv[1]:
+ * "echo" = `echo <i>`, "bash" = `bash -c "echo hi"`), at most argv[2] at once, each as
+ * REQCliCommand spawns it (own process group, stdout and stderr piped, stdout collected), counted
+ * once it has exited and its pipes closed; prints {"perSec","seconds","rssMB"}.
+ */
+const SPAWN_FLOOR_JS = `
+const { spawn } = require('node:child_process');
+const [kind, nArg, cArg] = process.argv.slice(1);
+const n = Number(nArg), c = Number(cArg);
+const args = (i) => (kind === 'bash' ? ['bash', '-c', 'echo hi'] : ['echo', String(i)]);
+const one = (i) => new Promise((resolve, reject) => {
+  const [cmd, ...rest] = args(i);
+  const child = spawn(cmd, rest, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = [];
+  child.stdout.on('data', (b) => out.push(b));
+  child.stderr.resume();
+  child.on('error', reject);
+  child.on('close', (code) => (code === 0 && out.length > 0 ? resolve() : reject(new Error(cmd + ' exited with ' + code))));
+});
+let next = 0;
+const worker = async () => { while (next < n) await one(next++); };
+const t0 = performance.now();
+Promise.all(Array.from({ length: Math.min(c, n) }, worker)).then(() => {
+  const seconds = (performance.now() - t0) / 1000;
+  process.stdout.write(JSON.stringify({ perSec: Math.round(n / seconds), seconds, rssMB: process.memoryUsage().rss / 1048576 }) + '\\n');
+}, (err) => { process.stderr.write(String(err) + '\\n'); process.exit(1); });
+`;
+
+/** Spawns per second at a given concurrency, from a bare node process (see SPAWN_FLOOR_JS). */
+export function spawnRate(kind: 'echo' | 'bash', n: number, concurrency: number): Promise<{ perSec: number; seconds: number; rssMB: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', SPAWN_FLOOR_JS, kind, String(n), String(concurrency)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`the spawn floor process exited with ${code}: ${err}`));
+      try {
+        const r = JSON.parse(out) as { perSec: number; seconds: number; rssMB: number };
+        resolve({ perSec: r.perSec, seconds: Math.round(r.seconds * 1000) / 1000, rssMB: Math.round(r.rssMB * 10) / 10 });
+      } catch (e) {
+        reject(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
+  });
+}

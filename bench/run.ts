@@ -1,5 +1,5 @@
 /**
- * The benchmark harness (BENCH.md): `npm run bench [-- [--quick] [B0 B1 B3 B6]]`.
+ * The benchmark harness (BENCH.md): `npm run bench [-- [--quick] [B0 B1 B2 B3 B4 B5 B6 B7]]`.
  * Starts its own nats-server and steward processes in temp folders, prints a markdown table,
  * writes bench/results/<date>-<ids>.json (quick: bench/results/quick.json) and, except in quick
  * mode, regenerates docs/benchmarks.md. Everything it started is stopped, and its temp folder
@@ -12,45 +12,74 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runB0, type B0Result } from './b0-floor.js';
 import { runB1 } from './b1-roundtrip.js';
+import { runB2 } from './b2-cmd-burst.js';
 import { runB3 } from './b3-burst.js';
+import { runB4 } from './b4-fanout.js';
+import { runB5 } from './b5-backlog.js';
 import { startB6, type B6Result } from './b6-idle.js';
+import { runB7 } from './b7-wire.js';
 import { BenchEnv, NATS_SERVER_BIN } from './lib/env.js';
 import { machine } from './lib/procfs.js';
-import { benchmarksDoc, buildTable, markdownTable, type RunReport } from './lib/report.js';
+import { median } from './lib/stats.js';
+import { benchmarksDoc, buildTable, markdownTable, targetsTable, type RunReport } from './lib/report.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
-const IMPLEMENTED = ['B0', 'B1', 'B3', 'B6'] as const;
+const IMPLEMENTED = ['B0', 'B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7'] as const;
 type Id = (typeof IMPLEMENTED)[number];
-const PLANNED = ['B2', 'B4', 'B5', 'B7'];
 
-const USAGE = `usage: npm run bench [-- [--quick] [ids...]]
+const USAGE = `usage: npm run bench [-- [--quick] [--cpu-prof] [ids...]]
+       npx tsx bench/run.ts --render bench/results/<run>.json   (docs/benchmarks.md again from a run's figures)
   ids: ${IMPLEMENTED.join(' ')} (default: all). B1 always measures B0 too (its floor).
-  --quick  small sizes, only checks that everything runs (< 60 s); writes bench/results/quick.json
-           and leaves docs/benchmarks.md alone.`;
+  --quick     small sizes, only checks that everything runs (< 60 s); writes bench/results/quick.json
+              and leaves docs/benchmarks.md alone.
+  --cpu-prof  every steward process (and node-sim) writes a V8 CPU profile (bench/lib/cpu-prof.ts) into a
+              temp folder, with processes.json naming each pid; figures are then skewed, so
+              docs/benchmarks.md is left alone and the JSON is named ...-profiled.json.`;
 
-function parseArgs(argv: readonly string[]): { quick: boolean; ids: Id[] } {
+function parseArgs(argv: readonly string[]): { quick: boolean; cpuProf: boolean; ids: Id[] } {
   let quick = false;
+  let cpuProf = false;
   const asked = new Set<Id>();
   for (const a of argv) {
     if (a === '--quick' || a === '-quick') quick = true;
+    else if (a === '--cpu-prof') cpuProf = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE + '\n');
       process.exit(0);
     } else {
       const id = a.toUpperCase();
       if ((IMPLEMENTED as readonly string[]).includes(id)) asked.add(id as Id);
-      else if (PLANNED.includes(id)) throw new Error(`${id} is in BENCH.md but not implemented by this harness yet\n${USAGE}`);
       else throw new Error(`unknown argument "${a}"\n${USAGE}`);
     }
   }
   if (asked.size === 0) for (const id of IMPLEMENTED) asked.add(id);
   if (asked.has('B1')) asked.add('B0');
-  return { quick, ids: IMPLEMENTED.filter((id) => asked.has(id)) };
+  return { quick, cpuProf, ids: IMPLEMENTED.filter((id) => asked.has(id)) };
+}
+
+/** Renders docs/benchmarks.md again from the raw figures of a full run (after a change to the report only). */
+function render(jsonPath: string): number {
+  const rep = JSON.parse(fs.readFileSync(jsonPath, 'utf8')) as RunReport;
+  if (rep.quick) throw new Error(`${jsonPath} is a quick run: docs/benchmarks.md shows full runs only`);
+  const rebuilt: RunReport = { ...rep, ...buildTable(rep.results, rep.quick) };
+  fs.writeFileSync(jsonPath, JSON.stringify(rebuilt, null, 2) + '\n');
+  const doc = path.join(ROOT, 'docs', 'benchmarks.md');
+  fs.writeFileSync(doc, benchmarksDoc(rebuilt, path.relative(ROOT, path.resolve(jsonPath))));
+  process.stdout.write(`${markdownTable(rebuilt.table)}\n\n${targetsTable(rebuilt.targets)}\n\nwrote ${path.relative(ROOT, doc)}\n`);
+  return 0;
 }
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
+  if (argv[0] === '--render') {
+    const file = argv[1];
+    if (file === undefined) {
+      process.stderr.write(`bench: --render needs the JSON file of a run\n${USAGE}\n`);
+      return 2;
+    }
+    return render(file);
+  }
   let args;
   try {
     args = parseArgs(argv);
@@ -58,12 +87,25 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: ${(err as Error).message}\n`);
     return 2;
   }
-  const { quick, ids } = args;
+  const { quick, cpuProf, ids } = args;
   const started = performance.now();
   const loadStart = os.loadavg();
+  // The 1-minute load average every 5 s: other work on the machine is what makes figures noisy.
+  const loadSamples: number[] = [];
+  const loadTimer = setInterval(() => loadSamples.push(os.loadavg()[0] ?? 0), 5000);
+  loadTimer.unref();
   const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
   const log = (s: string): void => void process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${s}\n`);
 
+  let profDir: string | undefined;
+  if (cpuProf) {
+    // Inherited by every process the run starts; bin/steward execs node, which reads it. Node 20
+    // does not take --cpu-prof from NODE_OPTIONS: a preloaded module runs the profiler instead.
+    profDir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-profiles-'));
+    process.env.STEWARD_BENCH_PROF_DIR = profDir;
+    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${import.meta.resolve('tsx')} --import ${path.join(HERE, 'lib', 'cpu-prof.ts')}`.trim();
+    log(`CPU profiles go to ${profDir}`);
+  }
   const env = new BenchEnv();
   let closing: Promise<void> | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -103,11 +145,33 @@ async function main(): Promise<number> {
       results.B1 = await runB1(env, quick, b0);
       log(`B1: p50 ${results.B1.roundTrip.p50} ms, p99 ${results.B1.roundTrip.p99} ms, ratio ${results.B1.ratio}`);
     }
+    if (ids.includes('B2')) {
+      log('B2: command burst');
+      results.B2 = await runB2(env, quick);
+      log(
+        `B2: ${results.B2.msgPerSec} msg/s (${results.B2.seconds} s, median), spawn floor ${results.B2.spawnFloor.echoPerSec}/s, ratio ${results.B2.ratio}, in order: ${results.B2.inOrder ? 'yes' : `no (${results.B2.displaced} out of place)`}`,
+      );
+    }
     if (ids.includes('B3')) {
       log('B3: message burst');
       results.B3 = await runB3(env, quick);
       log(`B3: ${results.B3.msgPerSec} msg/s (${results.B3.seconds} s), bad lines ${results.B3.badLines}`);
       if (results.B3.badLines !== 0) throw new Error(`B3: ${results.B3.badLines} lines missing or wrong in ship1's result file`);
+    }
+    if (ids.includes('B4')) {
+      log('B4: fan-out');
+      results.B4 = await runB4(env, quick, log);
+      for (const s of results.B4.sizes) log(`B4: ${s.n} nodes: last reply after ${s.last.p50} ms (median), ${s.repliesPerSec} replies/s`);
+    }
+    if (ids.includes('B5')) {
+      log('B5: offline backlog');
+      results.B5 = await runB5(env, quick);
+      log(`B5: ${results.B5.messages} messages drained in ${results.B5.seconds} s (median); central held them in ${results.B5.holdRssMB} MB`);
+    }
+    if (ids.includes('B7')) {
+      log('B7: bytes on the wire');
+      results.B7 = await runB7(env, quick);
+      log(`B7: ${results.B7.settings.map((s) => `${s.setting} ${s.inBytes + s.outBytes} B`).join(', ')}`);
     }
     if (b6 !== undefined) {
       log('B6: waiting for the idle period to end');
@@ -120,6 +184,11 @@ async function main(): Promise<number> {
     return 1;
   }
   await (closing ??= env.close());
+  clearInterval(loadTimer);
+  if (profDir !== undefined) {
+    fs.writeFileSync(path.join(profDir, 'processes.json'), JSON.stringify(env.processes, null, 2) + '\n');
+    log(`CPU profiles in ${profDir} (processes.json names each pid); open them in Chrome DevTools or speedscope`);
+  }
 
   const date = new Date();
   const report: RunReport = {
@@ -129,25 +198,28 @@ async function main(): Promise<number> {
     ids,
     machine: machine(NATS_SERVER_BIN),
     code: codeState(),
-    loadavg: { start: loadStart.map((v) => Math.round(v * 100) / 100), end: os.loadavg().map((v) => Math.round(v * 100) / 100) },
+    loadavg: {
+      start: loadStart.map((v) => Math.round(v * 100) / 100),
+      end: os.loadavg().map((v) => Math.round(v * 100) / 100),
+      during: loadSamples.length === 0 ? undefined : { min: Math.min(...loadSamples), median: Math.round(median(loadSamples) * 100) / 100, max: Math.max(...loadSamples) },
+    },
     wallSeconds: Math.round((performance.now() - started) / 100) / 10,
     results,
-    table: buildTable(results),
+    ...buildTable(results, quick),
   };
   const resultsDir = path.join(HERE, 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
-  const jsonName = quick ? 'quick.json' : `${date.toISOString().slice(0, 10)}-${ids.join('-')}.json`;
+  const jsonName = quick ? 'quick.json' : `${date.toISOString().slice(0, 10)}-${ids.join('-')}${cpuProf ? '-profiled' : ''}.json`;
   const jsonPath = path.join(resultsDir, jsonName);
   fs.writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
-  const table = markdownTable(report.table);
-  process.stdout.write(`\n${table}\n\n`);
+  process.stdout.write(`\n${markdownTable(report.table)}\n\n${targetsTable(report.targets)}\n\n`);
   log(`wrote ${path.relative(ROOT, jsonPath)}`);
-  if (!quick) {
+  if (!quick && !cpuProf) {
     const doc = path.join(ROOT, 'docs', 'benchmarks.md');
     fs.mkdirSync(path.dirname(doc), { recursive: true });
     fs.writeFileSync(doc, benchmarksDoc(report, path.relative(ROOT, jsonPath)));
     log(`wrote ${path.relative(ROOT, doc)}`);
-  } else if (report.wallSeconds >= 60) {
+  } else if (quick && report.wallSeconds >= 60) {
     log(`WARNING: the quick run took ${report.wallSeconds} s (budget 60 s)`);
   }
   return 0;

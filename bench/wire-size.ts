@@ -9,12 +9,13 @@
  *    once and the bytes are read from the proxies (TCP, each way) and from nats-server's
  *    /varz and /connz counters (message bytes: headers + payload, as the server counts them).
  *
- * Prints markdown; --write regenerates docs/wire.md.
+ * Prints markdown; --write regenerates docs/wire.md. B7 of `npm run bench` reuses its settings
+ * and counters for the bytes of a B1 exchange.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { encodeAck } from '../src/node/ack.js';
 import { encodeMessage, type WireOptions } from '../src/message/codec.js';
 import type { Message } from '../src/message/message.js';
@@ -57,11 +58,12 @@ const PS_OUTPUT = [
   }),
 ].join('\n') + '\n';
 
-const SETTINGS: WireOptions[] = (['cbor', 'json'] as const).flatMap((serialization) =>
+/** Every serialization x compression a node can be told to use (-serialization, -compression). */
+export const SETTINGS: WireOptions[] = (['cbor', 'json'] as const).flatMap((serialization) =>
   (['', 'g', 'z'] as const).map((compression) => ({ serialization, compression })),
 );
 
-const label = (o: WireOptions): string => `${o.serialization}, ${o.compression === '' ? 'none' : o.compression === 'g' ? 'g (gzip)' : 'z (zstd)'}`;
+export const label = (o: WireOptions): string => `${o.serialization}, ${o.compression === '' ? 'none' : o.compression === 'g' ? 'g (gzip)' : 'z (zstd)'}`;
 
 /** Bytes of the NATS header block for these headers (what HPUB carries before the payload). */
 function headerBytes(h: Record<string, string>): number {
@@ -131,7 +133,8 @@ interface ExchangeRow {
 }
 
 type Conn = { name?: string; in_msgs: number; in_bytes: number; out_msgs: number; out_bytes: number };
-type Varz = { in_msgs: number; in_bytes: number; out_msgs: number; out_bytes: number };
+/** The message counters of nats-server's /varz (headers + payloads; protocol lines not counted). */
+export type Varz = { in_msgs: number; in_bytes: number; out_msgs: number; out_bytes: number };
 
 async function snapshot(nats: ConfiguredNatsServer, proxies: Record<'central' | 'ship1', TcpProxy>): Promise<{ conns: Record<string, Counters>; varz: Varz }> {
   const connz = await nats.monitor<{ connections: Conn[] }>('connz?limit=1024');
@@ -307,4 +310,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Run when invoked as a script; B7 (bench/b7-wire.ts) imports the settings and types.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) await main();

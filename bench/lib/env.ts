@@ -17,8 +17,12 @@ export { NATS_BIN as NATS_SERVER_BIN } from '../../test/support/nats-server.js';
 export class BenchEnv {
   readonly root: string;
   private natsProc: NatsServer | undefined;
+  private natsStarting: Promise<NatsServer> | undefined;
   private readonly nodes = new Set<StewardProcess>();
   private readonly helpers = new Set<ChildProcess>();
+  private readonly cleanups: (() => Promise<void>)[] = [];
+  /** Every process started for the run, by pid (to tell CPU profiles apart). */
+  readonly processes: { pid: number; what: string }[] = [];
   private closed = false;
 
   constructor() {
@@ -26,26 +30,43 @@ export class BenchEnv {
   }
 
   async nats(): Promise<NatsServer> {
-    this.natsProc ??= await NatsServer.start();
-    return this.natsProc;
+    // One server for the run, also when several nodes ask for it at once.
+    this.natsStarting ??= NatsServer.start().then((s) => (this.natsProc = s));
+    return this.natsStarting;
   }
 
-  /** Starts a steward node in `<root>/<label>/`, waits until it has subscribed. */
-  async startNode(name: string, label: string, flags: string[] = []): Promise<StewardProcess> {
-    const nats = await this.nats();
+  /**
+   * Starts a steward node in `<root>/<label>/`, waits until it has subscribed. It connects to
+   * the run's nats-server unless `brokerUrl` names another one.
+   */
+  async startNode(name: string, label: string, flags: string[] = [], brokerUrl?: string): Promise<StewardProcess> {
+    const broker = brokerUrl ?? `127.0.0.1:${(await this.nats()).port}`;
     const dir = path.join(this.root, label);
     fs.mkdirSync(dir, { recursive: true });
     const node = new StewardProcess({
       name,
       central: 'central',
-      brokerUrl: `127.0.0.1:${nats.port}`,
+      brokerUrl: broker,
       flags: ['-startPubREQHello=0', ...flags],
       dir,
     });
     this.nodes.add(node);
     await node.start();
     if (node.pid === undefined) throw new Error(`steward ${name} has no pid`);
+    this.note(node.pid, `steward ${name} (${label})`);
     return node;
+  }
+
+  /** Starts a node again after stopNodes, in the same folder with the same flags; waits until it has subscribed. */
+  async restartNode(node: StewardProcess): Promise<void> {
+    this.nodes.add(node);
+    await node.start();
+    if (node.pid !== undefined) this.note(node.pid, `steward ${node.opts.name} (${path.basename(node.dir)}, restarted)`);
+  }
+
+  /** Records what a process is, for processes.json of a --cpu-prof run. */
+  note(pid: number, what: string): void {
+    this.processes.push({ pid, what });
   }
 
   /** Stops nodes (SIGTERM, SIGKILL after 12 s) and forgets them. */
@@ -63,6 +84,11 @@ export class BenchEnv {
     );
   }
 
+  /** Something else to stop at close() (after the nodes), e.g. a second nats-server. */
+  atClose(fn: () => Promise<void>): void {
+    this.cleanups.push(fn);
+  }
+
   /** A helper process that is killed at close(). */
   track(p: ChildProcess): ChildProcess {
     this.helpers.add(p);
@@ -75,7 +101,9 @@ export class BenchEnv {
     this.closed = true;
     for (const h of this.helpers) if (h.exitCode === null && h.signalCode === null) h.kill('SIGKILL');
     await this.stopNodes(...this.nodes).catch(() => {});
-    await this.natsProc?.close().catch(() => {});
+    for (const fn of this.cleanups.splice(0)) await fn().catch(() => {});
+    const nats = this.natsProc ?? (await this.natsStarting?.catch(() => undefined));
+    await nats?.close().catch(() => {});
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Message } from '../message/message.js';
+import { NO_REPLY, type Message } from '../message/message.js';
 import type { FileWriter } from '../methods/files.js';
 import type { MethodContext, MethodHandler } from '../methods/method.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -26,6 +26,18 @@ interface Job {
 }
 
 /**
+ * How long a first reply waits for the replies of the jobs started before it: a command that
+ * runs long (or forever, methodTimeout -1) must not hold up the replies of later ones.
+ */
+const REPLY_ORDER_WAIT_MS = 2000;
+
+/** A job's place among the replies to one subject: its first reply waits for `before`. */
+interface Turn {
+  before: Promise<void>;
+  release: () => void;
+}
+
+/**
  * Runs received messages with bounded concurrency. A method that must not run twice is
  * marked started (durably) before it runs, so a crash mid-run is reported, not repeated.
  */
@@ -43,6 +55,8 @@ export class Executor {
   private idleWaiters: (() => void)[] = [];
   /** Ids queued or running, with whoever waits for them to finish. */
   private readonly active = new Map<string, (() => void)[]>();
+  /** Per result file of commands (sender, reply method, directory, file name): released once the last job started has replied. */
+  private readonly replyTails = new Map<string, Promise<void>>();
 
   constructor(private readonly d: ExecutorDeps) {}
 
@@ -141,9 +155,32 @@ export class Executor {
     }
   }
 
+  /**
+   * Jobs start in the order their messages were received; each takes its turn for its first
+   * reply now, so replies to one subject leave in that order too, while the methods still run
+   * `limit` at once. A job that ends without replying passes its turn on; none waits more than
+   * REPLY_ORDER_WAIT_MS for the one before.
+   */
+  private takeTurn(msg: Message, handler: MethodHandler | undefined): Turn | undefined {
+    // Commands only (their replies are results a user reads in order); one turn queue per
+    // result file, so a slow command never delays the replies that go elsewhere.
+    if (msg.replyMethod === NO_REPLY || msg.isReply || handler?.kind !== 'CommandACK') return undefined;
+    const key = `${msg.fromNode}\0${msg.replyMethod}\0${msg.directory}\0${msg.fileName}`;
+    const before = this.replyTails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    this.replyTails.set(key, mine);
+    void mine.then(() => {
+      if (this.replyTails.get(key) === mine) this.replyTails.delete(key);
+    });
+    return { before, release };
+  }
+
   private start(job: Job): void {
     this.running++;
-    void this.run(job).finally(() => {
+    const turn = this.takeTurn(job.msg, this.d.methodByName(job.msg.method));
+    void this.run(job, turn).finally(() => {
+      turn?.release();
       this.running--;
       const waiters = this.active.get(job.msg.id);
       this.active.delete(job.msg.id);
@@ -157,7 +194,27 @@ export class Executor {
     });
   }
 
-  private async run({ msg, checkpoint, markedStarted }: Job): Promise<void> {
+  /** The context whose first reply waits for the replies of the jobs started before. */
+  private inTurn(ctx: MethodContext, turn: Turn | undefined): MethodContext {
+    if (turn === undefined) return ctx;
+    let first = true;
+    const reply: MethodContext['reply'] = async (output, seq) => {
+      if (!first) return ctx.reply(output, seq);
+      first = false;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([turn.before, new Promise<void>((resolve) => (timer = setTimeout(resolve, REPLY_ORDER_WAIT_MS)))]);
+      clearTimeout(timer);
+      try {
+        await ctx.reply(output, seq);
+      } finally {
+        turn.release();
+      }
+    };
+    // A prototype, not a spread: the context's getters (logger) stay lazy.
+    return Object.assign(Object.create(ctx) as MethodContext, { reply });
+  }
+
+  private async run({ msg, checkpoint, markedStarted }: Job, turn: Turn | undefined): Promise<void> {
     const handler = this.d.methodByName(msg.method);
     if (handler === undefined) return;
     const tracked = handler.ledger !== false;
@@ -165,7 +222,7 @@ export class Executor {
     try {
       if (this.d.beforeRun !== undefined) await this.d.beforeRun(msg);
       if (tracked && handler.onInterrupted === 'report' && !markedStarted) await this.d.inbox.started(msg.id);
-      await handler.run(msg, this.d.context(msg, checkpoint));
+      await handler.run(msg, this.inTurn(this.d.context(msg, checkpoint), turn));
     } catch (err) {
       this.d.logger.error({ id: msg.id, method: msg.method, err: (err as Error).message }, 'method failed');
       this.d.context(msg, checkpoint).reportError(`error: ${msg.method} failed on ${msg.toNode}: ${(err as Error).message} (id ${msg.id})`);

@@ -91,6 +91,23 @@ describe('the reply and file methods', () => {
     await eventually(() => central.readData('bad', 'ship1', 'ok.txt') === 'still here\n', { what: 'a command after the bad ones' });
   });
 
+  it('replies to commands land in the order the commands were sent, even when later ones finish first', async () => {
+    // Command n sleeps longer the earlier it was sent: they finish in reverse order.
+    const n = 40;
+    const msgs = Array.from({ length: n }, (_, i) => ({
+      toNode: 'ship1',
+      method: 'REQCliCommand',
+      methodArgs: ['bash', '-c', `sleep ${((n - i) * 0.02).toFixed(2)}; echo reply-${i}`],
+      directory: 'order',
+      fileName: 'out.txt',
+    }));
+    const answers = await central.send(JSON.stringify(msgs));
+    assert.equal(answers.filter((a) => a.status === 'accepted').length, n);
+    const read = (): string[] => central.readData('order', 'ship1', 'out.txt').split('\n').filter(Boolean);
+    const got = await eventually(() => read().length === n && read(), { what: `${n} replies`, timeoutMs: 30_000 });
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => `reply-${i}`));
+  });
+
   it('kills the whole process group at methodTimeout and reports it', async () => {
     const child = path.join(ship1.dir, 'child-alive.txt');
     await central.send(JSON.stringify({

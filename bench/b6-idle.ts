@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { BenchEnv } from './lib/env.js';
-import { rssMB } from './lib/procfs.js';
+import { rssMB, statusMB } from './lib/procfs.js';
 import { round } from './lib/stats.js';
 
 export interface B6Result {
@@ -10,6 +10,13 @@ export interface B6Result {
   rssAtStartMB: number;
   /** VmRSS after idleSeconds (MB): the figure reported. */
   rssMB: number;
+  /** Of rssMB: private memory (heap, stacks, malloc), which the node alone holds. */
+  anonMB: number;
+  /** Of rssMB: pages of files (the node binary, native modules), shared and reclaimable. */
+  fileMB: number;
+  /** The same split for the bare node process. */
+  bareAnonMB: number;
+  bareFileMB: number;
   /** Floor: VmRSS of a bare `node` process (an empty timer loop) after the same idle time (MB). */
   bareNodeRssMB: number;
   /** VmRSS of the steward node sampled every second while idle (MB). */
@@ -38,12 +45,19 @@ export async function startB6(env: BenchEnv, quick: boolean): Promise<() => Prom
     }
   }, 1000);
   sampler.unref();
-  const reading = new Promise<{ rss: number; bare: number } | Error>((resolve) => {
+  const reading = new Promise<{ rss: number; bare: number; anon: number; file: number; bareAnon: number; bareFile: number } | Error>((resolve) => {
     setTimeout(() => {
       clearInterval(sampler);
       try {
         if (!node.running) throw new Error(`B6: the idle node exited: ${node.stderr.slice(-2000)}`);
-        resolve({ rss: round(rssMB(pid), 1), bare: round(rssMB(barePid), 1) });
+        resolve({
+          rss: round(rssMB(pid), 1),
+          bare: round(rssMB(barePid), 1),
+          anon: round(statusMB(pid, 'RssAnon'), 1),
+          file: round(statusMB(pid, 'RssFile'), 1),
+          bareAnon: round(statusMB(barePid, 'RssAnon'), 1),
+          bareFile: round(statusMB(barePid, 'RssFile'), 1),
+        });
       } catch (err) {
         resolve(err as Error);
       }
@@ -54,6 +68,6 @@ export async function startB6(env: BenchEnv, quick: boolean): Promise<() => Prom
     bare.kill('SIGKILL');
     await env.stopNodes(node);
     if (r instanceof Error) throw r;
-    return { idleSeconds, rssAtStartMB, rssMB: r.rss, bareNodeRssMB: r.bare, series };
+    return { idleSeconds, rssAtStartMB, rssMB: r.rss, anonMB: r.anon, fileMB: r.file, bareAnonMB: r.bareAnon, bareFileMB: r.bareFile, bareNodeRssMB: r.bare, series };
   };
 }

@@ -23,7 +23,7 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** A field of /proc/<pid>/status in kB (VmRSS, VmHWM, ...), as MB (MiB). */
-export function statusMB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+export function statusMB(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
   if (m === null) throw new Error(`no ${field} in /proc/${pid}/status`);

@@ -29,7 +29,7 @@ interface Job {
  * How long a first reply waits for the replies of the jobs started before it: a command that
  * runs long (or forever, methodTimeout -1) must not hold up the replies of later ones.
  */
-const REPLY_ORDER_WAIT_MS = 2000;
+const REPLY_ORDER_WAIT_MS = 10_000;
 
 /** A job's place among the replies to one subject: its first reply waits for `before`. */
 interface Turn {

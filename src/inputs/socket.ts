@@ -101,7 +101,14 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
     idle = setTimeout(() => {
       // Without a half-close the client may be waiting for us: answer if what came is a complete
       // document (not, say, an array that has not been closed yet: the client may just be slow).
-      if (isCompleteDocument(Buffer.concat(chunks, size).toString('utf8'))) finish();
+      // After the event loop was busy, this timer can run before the data that came meanwhile
+      // has been read: look once the pending reads are done (they run before setImmediate), or a
+      // prefix of the input (any first lines of YAML are a complete document) would be taken.
+      const seen = size;
+      setImmediate(() => {
+        if (done || size !== seen) return;
+        if (isCompleteDocument(Buffer.concat(chunks, size).toString('utf8'))) finish();
+      });
     }, IDLE_MS);
   });
   conn.on('end', finish);

@@ -2,7 +2,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import type * as ZstdLib from '@mongodb-js/zstd';
 import { lazy } from '../lib/lazy.js';
 import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
-import type { Message } from './message.js';
+import { MAX_TIMEOUT_MS, type Message } from './message.js';
 import { NODE_NAME } from './parse.js';
 
 const zstd = lazy<typeof ZstdLib>('@mongodb-js/zstd');
@@ -130,29 +130,58 @@ const NUMBER_FIELDS = ['ackTimeoutMs', 'retries', 'replyAckTimeoutMs', 'replyRet
 const RELAY_NODE_FIELDS = ['relayFromNode', 'relayToNode', 'relayOriginalViaNode'] as const;
 const LIST_FIELDS = ['methodArgs', 'replyMethodArgs', 'data'] as const;
 
-/** Messages from the wire come from other nodes (or anyone allowed on the broker): check before trusting. */
+/**
+ * Messages from the wire come from other nodes (or anyone allowed on the broker): check before
+ * trusting. Only the known fields are kept, so what a sender adds (a CBOR BigInt, nesting
+ * deeper than JSON.stringify can go) cannot make the message impossible to store and ACK.
+ */
 function checkShape(v: unknown): Message {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DecodeError('payload is not a message object');
+  const msg = checkFields(v, 'payload', true) as unknown as Message;
+  const prev = (v as Record<string, unknown>).previousMessage;
+  if (prev !== undefined) {
+    if (prev === null || typeof prev !== 'object' || Array.isArray(prev)) throw new DecodeError('payload field previousMessage is not an object');
+    // A reply's result path is built from the request it answers: the same checks.
+    msg.previousMessage = checkFields(prev, 'payload field previousMessage', false) as unknown as NonNullable<Message['previousMessage']>;
+  }
+  return msg;
+}
+
+function checkFields(v: unknown, where: string, withData: boolean): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DecodeError(`${where} is not a message object`);
   const o = v as Record<string, unknown>;
-  for (const f of STRING_FIELDS) if (typeof o[f] !== 'string') throw new DecodeError(`payload field ${f} is not a string`);
+  const out: Record<string, unknown> = {};
+  for (const f of STRING_FIELDS) {
+    if (typeof o[f] !== 'string') throw new DecodeError(`${where} field ${f} is not a string`);
+    out[f] = o[f];
+  }
   // Node names become subject tokens and folder names (a result path holds fromNode).
   for (const f of ['toNode', 'fromNode'] as const) {
-    if (!NODE_NAME.test(o[f] as string)) throw new DecodeError(`payload field ${f} is not a valid node name (letters, digits, _ and - only)`);
+    if (!NODE_NAME.test(o[f] as string)) throw new DecodeError(`${where} field ${f} is not a valid node name (letters, digits, _ and - only)`);
   }
-  for (const f of NUMBER_FIELDS) if (typeof o[f] !== 'number' || !Number.isFinite(o[f])) throw new DecodeError(`payload field ${f} is not a number`);
+  for (const f of NUMBER_FIELDS) {
+    const n = o[f];
+    if (typeof n !== 'number' || !Number.isFinite(n)) throw new DecodeError(`${where} field ${f} is not a number`);
+    // A timer cannot wait longer: a longer timeout would fire at once.
+    out[f] = f !== 'createdMs' && n > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : n;
+  }
   for (const f of LIST_FIELDS) {
+    if (f === 'data' && !withData) continue;
     const l = o[f];
-    if (!Array.isArray(l) || !l.every((x) => typeof x === 'string')) throw new DecodeError(`payload field ${f} is not a list of strings`);
+    if (!Array.isArray(l) || !l.every((x) => typeof x === 'string')) throw new DecodeError(`${where} field ${f} is not a list of strings`);
+    out[f] = l;
   }
   for (const f of RELAY_NODE_FIELDS) {
-    if (o[f] !== undefined && o[f] !== '' && (typeof o[f] !== 'string' || !NODE_NAME.test(o[f]))) {
-      throw new DecodeError(`payload field ${f} is not a valid node name (letters, digits, _ and - only)`);
+    if (o[f] === undefined) continue;
+    if (o[f] !== '' && (typeof o[f] !== 'string' || !NODE_NAME.test(o[f]))) {
+      throw new DecodeError(`${where} field ${f} is not a valid node name (letters, digits, _ and - only)`);
     }
+    out[f] = o[f];
   }
-  if (o.relayOriginalMethod !== undefined && typeof o.relayOriginalMethod !== 'string') throw new DecodeError('payload field relayOriginalMethod is not a string');
-  if (typeof o.isReply !== 'boolean') throw new DecodeError('payload field isReply is not a boolean');
-  if (o.previousMessage !== undefined && (o.previousMessage === null || typeof o.previousMessage !== 'object')) {
-    throw new DecodeError('payload field previousMessage is not an object');
+  if (o.relayOriginalMethod !== undefined) {
+    if (typeof o.relayOriginalMethod !== 'string') throw new DecodeError(`${where} field relayOriginalMethod is not a string`);
+    out.relayOriginalMethod = o.relayOriginalMethod;
   }
-  return o as unknown as Message;
+  if (typeof o.isReply !== 'boolean') throw new DecodeError(`${where} field isReply is not a boolean`);
+  out.isReply = o.isReply;
+  return out;
 }

@@ -14,12 +14,13 @@ export function splitDocument(text: string): Element[] {
   if (text.trim() === '') {
     return [{ index: 0, error: 'empty input: send a JSON or YAML message, or an array of messages' }];
   }
-  const whole = parseValue(text);
+  const budget: YamlBudget = { chars: YAML_BUDGET_CHARS };
+  const whole = parseValue(text, budget);
   if (whole.ok) return elementsOf(whole.value);
   const trimmed = text.trimStart();
   if (trimmed.startsWith('[')) {
     const split = splitTopLevelArray(trimmed);
-    const parts = resync(split.parts);
+    const parts = resync(split.parts, budget);
     if (split.closed ? parts.length > 0 || split.trailing !== undefined : parts.length > 1) {
       const out: Element[] = parts.map((p, index) =>
         p.ok ? { index, value: p.value } : { index, error: `message ${index} is malformed: ${p.error}` },
@@ -54,12 +55,35 @@ function elementsOf(value: unknown): Element[] {
 
 type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
 
-function parseValue(text: string): Parsed {
+/**
+ * YAML is tried only on text small and shallow enough. The yaml parser recurses once per
+ * nesting level: a few thousand levels (a few KB of `[` or `- `) exhaust the stack, and V8 may
+ * then abort the whole process ("RegExpCompiler Allocation failed") instead of throwing. It also
+ * parses under 1 MB a second while the event loop waits. Deeper or larger input must be JSON.
+ */
+const YAML_MAX_DEPTH = 100;
+const YAML_MAX_CHARS = 1024 * 1024;
+/** YAML characters one input may spend (its whole text, then its elements one by one). */
+const YAML_BUDGET_CHARS = 4 * 1024 * 1024;
+
+interface YamlBudget {
+  chars: number;
+}
+
+function parseValue(text: string, budget: YamlBudget = { chars: YAML_BUDGET_CHARS }): Parsed {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (jsonErr) {
     // YAML 1.2 is a superset of JSON that also accepts the trailing commas of the seed's
     // examples; it is only tried when JSON fails, as it is much slower.
+    const refused =
+      text.length > Math.min(YAML_MAX_CHARS, budget.chars)
+        ? `larger than ${Math.min(YAML_MAX_CHARS, budget.chars)} characters`
+        : yamlDepth(text) > YAML_MAX_DEPTH
+          ? `nested deeper than ${YAML_MAX_DEPTH} levels`
+          : undefined;
+    if (refused !== undefined) return { ok: false, error: `${shorten((jsonErr as Error).message)} (not tried as YAML: ${refused})` };
+    budget.chars -= text.length;
     try {
       const doc = yaml().parseDocument(text, { uniqueKeys: false });
       if (doc.errors.length > 0) return { ok: false, error: shorten((jsonErr as Error).message) };
@@ -68,6 +92,39 @@ function parseValue(text: string): Parsed {
       return { ok: false, error: shorten((yamlErr as Error).message) };
     }
   }
+}
+
+/**
+ * An upper bound of how deep YAML would nest `text`: the open brackets, plus the indentation
+ * and the block indicators (`- `, `? `, `: `) that start the current line.
+ */
+export function yamlDepth(text: string): number {
+  let max = 0;
+  let brackets = 0;
+  let line = 0;
+  let atStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x0a) {
+      line = 0;
+      atStart = true;
+      continue;
+    }
+    if (atStart) {
+      const next = text.charCodeAt(i + 1);
+      if (c === 0x20 || c === 0x09 || ((c === 0x2d || c === 0x3f || c === 0x3a) && (next === 0x20 || next === 0x09 || next === 0x0a || Number.isNaN(next)))) {
+        line++;
+        if (brackets + line > max) max = brackets + line;
+        continue;
+      }
+      atStart = false;
+    }
+    if (c === 0x5b || c === 0x7b) {
+      brackets++;
+      if (brackets + line > max) max = brackets + line;
+    } else if ((c === 0x5d || c === 0x7d) && brackets > 0) brackets--;
+  }
+  return max;
 }
 
 function shorten(s: string): string {
@@ -135,10 +192,10 @@ function nextNonBlank(text: string, from: number): string | undefined {
  * `}, {`, and the pieces that are objects on their own become elements again. The pieces in
  * between stay together as one malformed element.
  */
-function resync(parts: readonly string[]): Parsed[] {
+function resync(parts: readonly string[], budget: YamlBudget): Parsed[] {
   const out: Parsed[] = [];
   for (const part of parts) {
-    const p = parseValue(part);
+    const p = parseValue(part, budget);
     if (p.ok) {
       out.push(p);
       continue;
@@ -157,11 +214,11 @@ function resync(parts: readonly string[]): Parsed[] {
     pieces.push([from, part.length]);
     let pending: [number, number] | undefined;
     const flush = (): void => {
-      if (pending !== undefined) out.push(parseValue(part.slice(pending[0], pending[1])));
+      if (pending !== undefined) out.push(parseValue(part.slice(pending[0], pending[1]), budget));
       pending = undefined;
     };
     for (const [a, b] of pieces) {
-      const q = parseValue(part.slice(a, b));
+      const q = parseValue(part.slice(a, b), budget);
       if (q.ok && q.value !== null && typeof q.value === 'object' && !Array.isArray(q.value)) {
         flush();
         out.push(q);

@@ -15,6 +15,9 @@ export function isAckKind(kind: Kind): boolean {
   return kind === 'CommandACK' || kind === 'EventACK';
 }
 
+/** The longest timeout a timer can hold (about 24.8 days); longer ones are cut to it. */
+export const MAX_TIMEOUT_MS = 0x7fffffff;
+
 /** The reply method meaning "send no reply". */
 export const NO_REPLY = 'REQNone';
 export const DEFAULT_REPLY_METHOD = 'REQToFileAppend';

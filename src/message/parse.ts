@@ -3,7 +3,7 @@ import { lazy } from '../lib/lazy.js';
 import { didYouMean } from '../lib/closest.js';
 import { splitDocument } from './document.js';
 import { newId } from './id.js';
-import { DEFAULT_REPLY_METHOD, NO_REPLY, type Message } from './message.js';
+import { DEFAULT_REPLY_METHOD, MAX_TIMEOUT_MS, NO_REPLY, type Message } from './message.js';
 import { RELAY_INITIAL_METHOD, RELAY_METHOD, relayInitial } from './relay.js';
 
 /** Node names become NATS subject tokens and folder names, so they are kept plain. */
@@ -146,7 +146,7 @@ function checkMethod(method: string, known: readonly string[], field: string): s
 function seconds(v: number | undefined, fallbackMs: number, allowForever: boolean): number {
   if (v === undefined) return fallbackMs;
   if (allowForever && v === -1) return -1;
-  return v >= 1 ? v * 1000 : fallbackMs;
+  return v >= 1 ? Math.min(v * 1000, MAX_TIMEOUT_MS) : fallbackMs;
 }
 
 function build(input: Input, toNode: string, replyMethod: string, ctx: ParseContext): Message {

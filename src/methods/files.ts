@@ -14,7 +14,8 @@ export function resultPath(dataFolder: string, msg: Message, fallbackName: strin
     typeof prevTo === 'string' && NODE_NAME.test(prevTo) ? prevTo : msg.isReply ? msg.fromNode : msg.toNode;
   const dir = confine(msg.directory);
   const name = confine(msg.fileName);
-  return path.join(dataFolder, dir, ranBy, name === '' ? fallbackName : name);
+  // The fallback holds a method name, which a received message may set to anything.
+  return path.join(dataFolder, dir, ranBy, name === '' ? confine(fallbackName) : name);
 }
 
 /** A relative path that cannot climb above its root. */

@@ -98,6 +98,17 @@ describe('bad input on the unix socket', () => {
     await assertStillServing();
   });
 
+  it('deeply nested brackets and YAML lists get an error and do not crash the daemon (found by the fuzzer)', async () => {
+    for (const input of ['['.repeat(2000), '- '.repeat(1000), '['.repeat(100_000)]) {
+      const lines = await central.send(input);
+      assert.equal(lines.length, 1, JSON.stringify(lines).slice(0, 300));
+      assert.equal(lines[0]?.status, 'error');
+    }
+    assert.ok(central.running, 'central is still running');
+    const [ok] = await central.send(JSON.stringify({ toNode: 'central', method: 'REQToConsole', data: ['after-nesting'] }));
+    assert.equal(ok?.status, 'accepted');
+  });
+
   it('binary garbage is refused with an error line', async () => {
     // A fixed blob (a PNG header, NULs and every byte value) and random blobs of several sizes.
     const fixed = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(Array.from({ length: 256 }, (_, i) => i))]);

@@ -244,6 +244,34 @@ describe('hostile payloads on the NATS subjects of a node', () => {
     }
   });
 
+  it('a reply whose request names a climbing method is written inside the data folder (found by the fuzzer)', async () => {
+    const escape = `steward-fuzz-escape-${process.pid}`;
+    const outside = path.join(ship1.dir, '..', `${escape}.result`);
+    try {
+      // No fileName: the result file is named after the request's method, here a climbing one.
+      const prev = wireMessage({ method: `../../../${escape}`, toNode: 'ship1' });
+      const { data: _data, ...request } = prev;
+      const reply = wireMessage({ method: 'REQToFileAppend', isReply: true, fromNode: 'central', data: ['contained\n'], directory: 'fz', fileName: '', previousMessage: request });
+      const e = await encodeMessage(reply, { serialization: 'cbor', compression: '' });
+      assert.equal((await ask(e.payload, e.headers, 'ship1.REQToFileAppend.EventACK')).status, 'ok');
+      await eventually(() => ship1.readData('fz', 'ship1', `${escape}.result`) === 'contained\n', { what: 'the reply written inside the data folder' });
+      assert.equal(fs.existsSync(outside), false, `${outside} was written`);
+    } finally {
+      fs.rmSync(outside, { force: true });
+    }
+  });
+
+  it('fields a sender adds (deep nesting) are dropped: the message is ACKed and runs (found by the fuzzer)', async () => {
+    const tag = `extra-${process.pid}`;
+    // JSON (serial: json) with an extra field nested 8000 levels deep: JSON.parse takes it.
+    const msg = JSON.stringify(wireMessage({ methodArgs: ['echo', tag], directory: 'extra', fileName: `${tag}.txt` }));
+    const payload = Buffer.from(`${msg.slice(0, -1)},"nested":${'['.repeat(8000)}0${']'.repeat(8000)}}`);
+    const e = { headers: { serial: 'json' } };
+    const ack = await ask(payload, e.headers);
+    assert.equal(ack.status, 'ok', JSON.stringify(ack));
+    assert.equal(await eventually(() => central.readData('extra', 'ship1', `${tag}.txt`), { what: 'its reply' }), `${tag}\n`);
+  });
+
   it('the same message published twice runs once, and the second answer says duplicate', async () => {
     const countFile = path.join(work, 'runs.txt');
     const cmd = (label: string): Message =>

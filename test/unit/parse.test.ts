@@ -145,6 +145,13 @@ describe('parseInput: defaults and units', () => {
     }
   });
 
+  it('cuts timeouts longer than a timer can wait (about 24.8 days) to that, instead of letting them fire at once (found by the fuzzer)', () => {
+    const msg = accepted(parse(m('ship1', ',"ACKTimeout":2147484,"methodTimeout":99999999,"replyMethodTimeout":3000000')))[0] as Message;
+    assert.equal(msg.ackTimeoutMs, 0x7fffffff);
+    assert.equal(msg.methodTimeoutMs, 0x7fffffff);
+    assert.equal(msg.replyMethodTimeoutMs, 0x7fffffff);
+  });
+
   it('keeps retries -1 (until delivered) and methodTimeout -1 (no limit)', () => {
     const msg = accepted(parse(m('ship1', ',"retries":-1,"methodTimeout":-1,"replyRetries":-1,"replyMethodTimeout":-1')))[0] as Message;
     assert.equal(msg.retries, -1);

@@ -104,6 +104,17 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     assert.equal(fs.readFileSync(dst, 'utf8'), '');
   });
 
+  it('copies a file to another path on the same node', async () => {
+    const tag = newTag('local');
+    const bytes = randomBytes(100 * 1024);
+    const src = path.join(ship1.dir, 'local-src.bin');
+    fs.writeFileSync(src, bytes);
+    const dst = path.join(ship1.dir, 'local', 'dst.bin');
+    await send(copy('ship1', [src, 'ship1', dst, '16384'], tag));
+    await eventually(() => central.readData('copy', 'ship1', `${tag}.log`).startsWith('info: copied ship1:'), { what: 'the copy reply', timeoutMs: 30_000 });
+    assert.equal(sha(fs.readFileSync(dst)), sha(bytes));
+  });
+
   it('replaces an existing destination file in one step', async () => {
     const tag = newTag('replace');
     const src = path.join(ship1.dir, 'new.txt');
@@ -160,6 +171,24 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     );
     await ship1.kill9();
     await ship1.start();
+    await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), { what: 'the copy reply', timeoutMs: 60_000 });
+    assert.equal(sha(fs.readFileSync(dst)), sha(bytes));
+    assert.deepEqual(leftovers(path.dirname(dst)), []);
+  });
+
+  it('finishes a copy after the destination node is killed -9 in the middle and restarted', async () => {
+    const tag = newTag('dstcrash');
+    const bytes = randomBytes(4 * 1024 * 1024);
+    const src = path.join(ship1.dir, 'dstcrash.bin');
+    fs.writeFileSync(src, bytes);
+    const dst = path.join(ship2.dir, 'dstcrash', 'dstcrash.bin');
+    await send(copy('ship1', [src, 'ship2', dst, '16384'], tag, { retries: -1, ACKTimeout: 2 }));
+    await eventually(
+      () => fs.existsSync(path.dirname(dst)) && fs.readdirSync(path.dirname(dst)).some((f) => f.endsWith('.part')),
+      { what: 'the copy under way', timeoutMs: 30_000, intervalMs: 5 },
+    );
+    await ship2.kill9();
+    await ship2.start();
     await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), { what: 'the copy reply', timeoutMs: 60_000 });
     assert.equal(sha(fs.readFileSync(dst)), sha(bytes));
     assert.deepEqual(leftovers(path.dirname(dst)), []);

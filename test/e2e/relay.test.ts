@@ -157,7 +157,7 @@ describe('REQRelay and REQRelayInitial', () => {
     await eventually(() => central.readData('relay', 'node2', `${tag}.log`) === `relayed ${tag}\n`, { what: 'the good message relayed', timeoutMs: 30_000 });
   });
 
-  it('rejects a REQRelay whose subject names another target than its payload', async () => {
+  it('rejects a REQRelay whose subject names another target than its payload, and reports relays no node may ask for', async () => {
     const nc = await connect({ servers: `127.0.0.1:${fleet.nats.port}` });
     try {
       const msg: Message = {
@@ -190,6 +190,19 @@ describe('REQRelay and REQRelayInitial', () => {
       // Allowed (say) to relay to node2 only, the sender tries to reach ship3 instead.
       const res = await nc.request('node2.central.REQRelay.EventACK', e.payload, { timeout: 5000 });
       assert.match(res.string(), /arrived on subject node2\.central\.REQRelay\.EventACK/);
+      // Well addressed, but asking for what no relay may do: an error line each, nothing runs.
+      const bad: [Partial<Message>, RegExp][] = [
+        [{ relayToNode: 'ship3', relayOriginalMethod: 'REQNope' }, /error: REQRelay: cannot relay method "REQNope" from node1 to ship3/],
+        [{ relayToNode: 'ship3', relayOriginalMethod: 'REQRelay' }, /error: REQRelay: cannot relay method "REQRelay"/],
+        [{ relayToNode: 'ship3', relayFromNode: 'node2' }, /error: REQRelay: relayFromNode "node2" is not the sending node node1/],
+      ];
+      for (const [over, expected] of bad) {
+        const m = { ...msg, id: `${msg.id}-${Math.random().toString(36).slice(2)}`, ...over };
+        const enc = await encodeMessage(m, { serialization: 'cbor', compression: '' });
+        const ack = await nc.request(`${m.relayToNode ?? ''}.central.REQRelay.EventACK`, enc.payload, { timeout: 5000 });
+        assert.match(ack.string(), /"status":"ok"/);
+        await eventually(() => central.readErrorLog().split('\n').some((l) => expected.test(l) && l.includes(m.id)), { what: `the error line ${String(expected)}` });
+      }
     } finally {
       await nc.close();
     }

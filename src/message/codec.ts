@@ -127,6 +127,8 @@ export function zstdSizeBound(b: Buffer): number {
 
 const STRING_FIELDS = ['id', 'toNode', 'fromNode', 'method', 'replyMethod', 'directory', 'fileName', 'relayViaNode', 'relayReplyMethod'] as const;
 const NUMBER_FIELDS = ['ackTimeoutMs', 'retries', 'replyAckTimeoutMs', 'replyRetries', 'methodTimeoutMs', 'replyMethodTimeoutMs', 'createdMs'] as const;
+/** The largest time a Date holds (ECMAScript: 8.64e15 ms after 1970). */
+const MAX_DATE_MS = 8.64e15;
 const RELAY_NODE_FIELDS = ['relayFromNode', 'relayToNode', 'relayOriginalViaNode'] as const;
 const LIST_FIELDS = ['methodArgs', 'replyMethodArgs', 'data'] as const;
 
@@ -161,6 +163,8 @@ function checkFields(v: unknown, where: string, withData: boolean): Record<strin
   for (const f of NUMBER_FIELDS) {
     const n = o[f];
     if (typeof n !== 'number' || !Number.isFinite(n)) throw new DecodeError(`${where} field ${f} is not a number`);
+    // A time must be one a Date can hold (it is written in result and error lines).
+    if (f === 'createdMs' && !(n >= 0 && n <= MAX_DATE_MS)) throw new DecodeError(`${where} field createdMs is not a time (milliseconds since 1970)`);
     // A timer cannot wait longer: a longer timeout would fire at once.
     out[f] = f !== 'createdMs' && n > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : n;
   }

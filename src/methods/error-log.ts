@@ -5,7 +5,9 @@ import { abandonAppend, planAppend, recoverAppend, runAppend, type AppendTarget 
 
 /** One line per error: time it happened, reporting node, text. */
 export function errorLine(createdMs: number, node: string, text: string): string {
-  return `${new Date(createdMs).toISOString()}, node: ${node}, ${text.replace(/\s*\n\s*/g, ' ').trim()}\n`;
+  const at = new Date(createdMs);
+  const time = Number.isNaN(at.getTime()) ? new Date().toISOString() : at.toISOString();
+  return `${time}, node: ${node}, ${text.replace(/\s*\n\s*/g, ' ').trim()}\n`;
 }
 
 const target: AppendTarget = {

@@ -152,6 +152,8 @@ describe('hostile payloads on the NATS subjects of a node', () => {
     await assertRejected(json({ toNode: 42 }), { serial: 'json' }, /payload field toNode is not a string/);
     await assertRejected(json({ isReply: 'no' }), { serial: 'json' }, /payload field isReply is not a boolean/);
     await assertRejected(json({ createdMs: null }), { serial: 'json' }, /payload field createdMs is not a number/);
+    // Found by the fuzzer: a time no Date can hold made the error log's receipt fail, unACKed.
+    await assertRejected(json({ createdMs: Number.MAX_SAFE_INTEGER }), { serial: 'json' }, /payload field createdMs is not a time/);
     await assertRejected(json({ previousMessage: 'x' }), { serial: 'json' }, /payload field previousMessage is not an object/);
     assert.match(await errorLogLine('payload field retries is not a number'), /node: ship1, error: malformed message/);
     await assertStillServing();

@@ -9,4 +9,4 @@ npm run --silent typecheck
 npm run --silent lint
 npm test
 npm run --silent test:faults -- --iterations 3
-npm run --silent test:fuzz -- --count 2000 --max-minutes 2
+npm run --silent test:fuzz -- --count 2000 --max-minutes 2 --seed 761733104

@@ -219,14 +219,21 @@ export class StewardNode {
   }
 
   /** Commits messages to the outbox and hands them to delivery (with their wire form when known). */
-  async submit(messages: Message[], encoded?: Encoded[]): Promise<void> {
+  /**
+   * Commits messages to the outbox and hands them to delivery (with their wire form when known).
+   * Resolves with the ids that were already in the outbox (not added or sent again).
+   */
+  async submit(messages: Message[], encoded?: Encoded[]): Promise<string[]> {
     const added = await this.outbox.add(messages);
     const entries: OutboxEntry[] = [];
+    const known: string[] = [];
     added.forEach((entry, i) => {
       const wire = encoded?.[i];
-      if (entry !== undefined) entries.push(wire === undefined ? entry : { ...entry, encoded: wire });
+      if (entry === undefined) known.push((messages[i] as Message).id);
+      else entries.push(wire === undefined ? entry : { ...entry, encoded: wire });
     });
     this.delivery.enqueue(entries);
+    return known;
   }
 
   async stop(): Promise<void> {
@@ -277,7 +284,7 @@ export class StewardNode {
       sawNode: (node, atMs) => this.nodes.seen(node, atMs),
       processes: this.processes,
       send: (messages) => this.sendAndWait(messages),
-      queue: (messages) => this.submit(messages),
+      queue: async (messages) => void (await this.submit(messages)),
       awaitRuns: async (ids) => {
         const missing: string[] = [];
         for (const id of ids) {
@@ -305,20 +312,12 @@ export class StewardNode {
       },
     );
     try {
-      const added = await this.outbox.add(messages);
-      const entries: OutboxEntry[] = [];
-      added.forEach((entry, i) => {
-        if (entry !== undefined) {
-          entries.push(entry);
-          return;
-        }
-        // Already in the outbox (a redo after a restart): its delivery is finished or under way.
-        const id = (messages[i] as Message).id;
+      // Ids already in the outbox (a redo after a restart): their delivery is finished or under way.
+      for (const id of await this.submit(messages)) {
         const rec = this.outbox.get(id);
-        if (rec === undefined || rec.state === 'pending' || outcomes.has(id)) return;
+        if (rec === undefined || rec.state === 'pending' || outcomes.has(id)) continue;
         outcomes.set(id, { id, outcome: rec.state, detail: rec.lastError ?? '' });
-      });
-      this.delivery.enqueue(entries);
+      }
       if (outcomes.size < messages.length) {
         await new Promise<void>((resolve) => {
           wake = resolve;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { isCompleteDocument } from '../message/document.js';
+import { isCompleteInput, operatorRequestOf } from '../message/parse-thread.js';
 import type { InputResult } from '../node/node.js';
 
 /** Largest input accepted on one connection. */
@@ -23,18 +23,6 @@ export interface ControlChannel {
   write(line: object): void;
   end(): void;
   onClose(cb: () => void): void;
-}
-
-/** The request, when the input is an operator request rather than messages. */
-function controlRequest(bytes: Buffer): Record<string, unknown> | undefined {
-  const head = bytes.subarray(0, 64).toString('utf8').trimStart();
-  if (!head.startsWith('{') || !bytes.includes('"control"')) return undefined;
-  try {
-    const v: unknown = JSON.parse(bytes.toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v) && 'control' in v ? (v) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -58,23 +46,29 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
     if (idle !== undefined) clearTimeout(idle);
     const bytes = Buffer.concat(chunks, size);
     chunks.length = 0;
-    const request = d.control === undefined ? undefined : controlRequest(bytes);
-    if (request !== undefined && d.control !== undefined) {
-      const ch: ControlChannel = {
-        write: (line) => {
-          if (!conn.destroyed) conn.write(JSON.stringify(line) + '\n');
-        },
-        end: () => {
-          if (!conn.destroyed) conn.end();
-        },
-        onClose: (cb) => {
-          if (conn.destroyed) cb();
-          else conn.once('close', cb);
-        },
-      };
-      d.control(request, ch).catch((err: unknown) => answer([{ status: 'error', index: 0, error: (err as Error).message }]));
+    const control = d.control;
+    if (control === undefined) {
+      accept(bytes);
       return;
     }
+    void operatorRequestOf(bytes).then((request) => (request === undefined ? accept(bytes) : serveControl(control, request)));
+  };
+  const serveControl = (control: NonNullable<StreamInputDeps['control']>, request: Record<string, unknown>): void => {
+    const ch: ControlChannel = {
+      write: (line) => {
+        if (!conn.destroyed) conn.write(JSON.stringify(line) + '\n');
+      },
+      end: () => {
+        if (!conn.destroyed) conn.end();
+      },
+      onClose: (cb) => {
+        if (conn.destroyed) cb();
+        else conn.once('close', cb);
+      },
+    };
+    control(request, ch).catch((err: unknown) => answer([{ status: 'error', index: 0, error: (err as Error).message }]));
+  };
+  const accept = (bytes: Buffer): void => {
     d.accept(bytes).then(
       (results) => {
         const accepted = results.filter((r) => r.status === 'accepted').length;
@@ -107,7 +101,9 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
       const seen = size;
       setImmediate(() => {
         if (done || size !== seen) return;
-        if (isCompleteDocument(Buffer.concat(chunks, size).toString('utf8'))) finish();
+        void isCompleteInput(Buffer.concat(chunks, size)).then((complete) => {
+          if (complete && !done && size === seen) finish();
+        });
       });
     }, IDLE_MS);
   });

@@ -45,6 +45,22 @@ export function isCompleteDocument(text: string): boolean {
   return text.trim() !== '' && parseValue(text).ok;
 }
 
+/**
+ * The request, when the input is an operator request (one JSON object with a `control` field,
+ * see docs/operator-protocol.md) rather than messages.
+ */
+export function operatorRequest(bytes: Uint8Array): Record<string, unknown> | undefined {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const head = buf.subarray(0, 64).toString('utf8').trimStart();
+  if (!head.startsWith('{') || !buf.includes('"control"')) return undefined;
+  try {
+    const v: unknown = JSON.parse(buf.toString('utf8'));
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && 'control' in v ? (v) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function elementsOf(value: unknown): Element[] {
   if (Array.isArray(value)) {
     if (value.length === 0) return [{ index: 0, error: 'the input is an empty array: no messages' }];

@@ -5,7 +5,8 @@ import { encodeMessage, type Encoded } from '../message/codec.js';
 import { newId, requestIdOfPart } from '../message/id.js';
 import { subjectFor, subjectOf, type Message } from '../message/message.js';
 import { RELAY_INITIAL_METHOD, relayBack, relayToVia } from '../message/relay.js';
-import { NODE_NAME, parseInput } from '../message/parse.js';
+import { NODE_NAME } from '../message/parse.js';
+import { parseInputOffThread } from '../message/parse-thread.js';
 import { FileWriter } from '../methods/files.js';
 import type { MethodContext, ProcessInfo, Processes, SendOutcome } from '../methods/method.js';
 import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
@@ -163,7 +164,7 @@ export class StewardNode {
    * sees the ids of the good messages before they can be delivered (once per chunk committed).
    */
   async acceptInput(bytes: Uint8Array, beforeSubmit?: (ids: string[]) => void): Promise<InputResult[]> {
-    const outcomes = parseInput(bytes, {
+    const outcomes = await parseInputOffThread(bytes, {
       nodeName: this.cfg.nodeName,
       methods: METHOD_NAMES,
       defaultAckTimeoutMs: this.cfg.defaultAckTimeoutMs,

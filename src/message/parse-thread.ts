@@ -1,0 +1,161 @@
+import { Worker } from 'node:worker_threads';
+import { isCompleteDocument, operatorRequest } from './document.js';
+import { parseInput, type ParseContext, type ParseOutcome } from './parse.js';
+
+/**
+ * Inputs from this size on are parsed on a worker thread. Parsing holds the thread that does it:
+ * YAML goes at under 1 MB a second, and a JSON document of a few MB nested a million levels deep
+ * takes a second or more. On the event loop that would stall every ACK, reply and other input of
+ * the node meanwhile. Typical inputs (a few messages, under a few KB) stay on the event loop,
+ * where they cost less than the hand-over would.
+ */
+export const OFF_THREAD_BYTES = 32 * 1024;
+
+/** An idle parser thread is ended after this long: a large input leaves a large heap behind. */
+const IDLE_EXIT_MS = 30_000;
+
+/**
+ * The parser thread's heap limit. An input that would need more (the cap is 256 MiB of text)
+ * ends the thread, not the node: the input is answered with an error and the thread restarted.
+ */
+const WORKER_HEAP_MB = 1536;
+
+/** What the main thread hands the parser thread (the context without its clock). */
+export type ParseJob =
+  | { id: number; kind: 'parse'; bytes: Uint8Array; ctx: ParseContext }
+  | { id: number; kind: 'complete' | 'operator'; bytes: Uint8Array };
+
+export type ParseAnswer =
+  | { id: number; ok: true; outcomes: ParseOutcome[] }
+  | { id: number; ok: true; complete: boolean }
+  | { id: number; ok: true; request: Record<string, unknown> | undefined }
+  | { id: number; ok: false; error: string };
+
+type JobBody = ParseJob extends infer J ? (J extends ParseJob ? Omit<J, 'id'> : never) : never;
+
+interface Pending {
+  job: ParseJob;
+  resolve: (a: ParseAnswer) => void;
+}
+
+/** One worker thread, started on first use, that parses inputs in the order they are handed over. */
+export class ParseThread {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly heapMb = WORKER_HEAP_MB) {}
+
+  /** `parseInput` on this thread; an error outcome (never a rejection) when the thread failed. */
+  async parse(bytes: Uint8Array, ctx: ParseContext): Promise<ParseOutcome[]> {
+    const plain: ParseContext = {
+      nodeName: ctx.nodeName,
+      methods: [...ctx.methods],
+      defaultAckTimeoutMs: ctx.defaultAckTimeoutMs,
+      defaultRetries: ctx.defaultRetries,
+      defaultMethodTimeoutMs: ctx.defaultMethodTimeoutMs,
+    };
+    const a = await this.run({ kind: 'parse', bytes, ctx: plain });
+    if (!a.ok) return [{ index: 0, ok: false, error: `the input could not be parsed: ${a.error}` }];
+    return 'outcomes' in a ? a.outcomes : [];
+  }
+
+  run(body: JobBody): Promise<ParseAnswer> {
+    const job = { ...body, id: this.nextId++ };
+    return new Promise((resolve) => {
+      this.pending.set(job.id, { job, resolve });
+      this.post(job);
+    });
+  }
+
+  private post(job: ParseJob): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const worker = this.worker ?? this.startWorker();
+    worker.ref();
+    worker.postMessage(job);
+  }
+
+  private startWorker(): Worker {
+    const file = new URL('./parse-worker.js', import.meta.url);
+    const options = { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } };
+    // Under tsx (tests, benchmarks) this module is a .ts file, and so is its worker, which then
+    // needs tsx's loader registered in its own thread first.
+    const worker = import.meta.url.endsWith('.ts')
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href.replace(/\.js$/, '.ts'))}); });`, { ...options, eval: true })
+      : new Worker(file, options);
+    let failure = 'the parser thread stopped';
+    worker.on('message', (a: ParseAnswer) => {
+      const p = this.pending.get(a.id);
+      if (p === undefined) return;
+      this.pending.delete(a.id);
+      p.resolve(a);
+      if (this.pending.size === 0) this.idle(worker);
+    });
+    worker.on('error', (err) => {
+      failure = err.message;
+    });
+    worker.on('exit', () => {
+      if (this.worker === worker) this.worker = undefined;
+      // Jobs run in order: the oldest pending one is the one that ended the thread. It is
+      // answered with the error; the ones queued behind it go to a new thread.
+      const [first, ...rest] = [...this.pending.values()].sort((a, b) => a.job.id - b.job.id);
+      if (first !== undefined) {
+        this.pending.delete(first.job.id);
+        first.resolve({ id: first.job.id, ok: false, error: failure });
+      }
+      for (const p of rest) this.post(p.job);
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  /** Ends the thread; inputs still pending are answered with an error. Safe to call twice. */
+  stop(): void {
+    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
+    const worker = this.worker;
+    this.worker = undefined;
+    for (const p of this.pending.values()) p.resolve({ id: p.job.id, ok: false, error: 'steward is stopping' });
+    this.pending.clear();
+    if (worker !== undefined) void worker.terminate();
+  }
+
+  private idle(worker: Worker): void {
+    worker.unref();
+    this.idleTimer = setTimeout(() => {
+      if (this.pending.size === 0 && this.worker === worker) {
+        this.worker = undefined;
+        void worker.terminate();
+      }
+    }, IDLE_EXIT_MS);
+    this.idleTimer.unref();
+  }
+}
+
+let thread: ParseThread | undefined;
+const parseThread = (): ParseThread => (thread ??= new ParseThread());
+
+/**
+ * `parseInput`, on the parser thread for large inputs. Resolves with an error outcome (never
+ * rejects) when the thread could not parse the input, e.g. when it ran out of heap.
+ */
+export async function parseInputOffThread(bytes: Uint8Array, ctx: ParseContext): Promise<ParseOutcome[]> {
+  return bytes.byteLength < OFF_THREAD_BYTES ? parseInput(bytes, ctx) : parseThread().parse(bytes, ctx);
+}
+
+/** `isCompleteDocument` on input bytes, on the parser thread for large inputs; false when it failed. */
+export async function isCompleteInput(bytes: Uint8Array): Promise<boolean> {
+  if (bytes.byteLength < OFF_THREAD_BYTES) {
+    return isCompleteDocument(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  }
+  const a = await parseThread().run({ kind: 'complete', bytes });
+  return a.ok && 'complete' in a && a.complete;
+}
+
+/** `operatorRequest` (is the input an operator request?), on the parser thread for large inputs. */
+export async function operatorRequestOf(bytes: Uint8Array): Promise<Record<string, unknown> | undefined> {
+  if (bytes.byteLength < OFF_THREAD_BYTES) return operatorRequest(bytes);
+  const a = await parseThread().run({ kind: 'operator', bytes });
+  return a.ok && 'request' in a ? a.request : undefined;
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { ParseContext, ParseOutcome } from '../../src/message/parse.js';
+import { parseInput } from '../../src/message/parse.js';
+import { OFF_THREAD_BYTES, ParseThread, isCompleteInput, operatorRequestOf, parseInputOffThread } from '../../src/message/parse-thread.js';
+import { METHOD_NAMES } from '../../src/methods/registry.js';
+
+const ctx: ParseContext = { nodeName: 'central', methods: METHOD_NAMES, defaultAckTimeoutMs: 7_000, defaultRetries: 2, defaultMethodTimeoutMs: 9_000 };
+
+/** The outcomes without what differs from one parse to the next (ids and creation times). */
+function comparable(outcomes: ParseOutcome[]): unknown[] {
+  return outcomes.map((o) => (o.ok ? { ...o, message: { ...o.message, id: 'ID', createdMs: 0 } } : o));
+}
+
+const message = (i: number): Record<string, unknown> => ({ toNode: `ship${i % 7}`, method: 'REQCliCommand', methodArgs: ['echo', `n${i}`], data: ['x'.repeat(100)] });
+
+describe('parsing large inputs on the parser thread', () => {
+  const threads: ParseThread[] = [];
+  after(() => {
+    for (const t of threads) t.stop();
+  });
+
+  it('gives large inputs the same outcomes, good and bad, as parsing them on the event loop', async () => {
+    const elements = Array.from({ length: 300 }, (_, i) => JSON.stringify(i % 50 === 7 ? { ...message(i), method: 'REQCliCommnd' } : message(i)));
+    const text = `[${elements.join(',\n')}]`;
+    assert.ok(text.length >= OFF_THREAD_BYTES, 'the input must be large enough to go to the parser thread');
+    const off = await parseInputOffThread(Buffer.from(text), ctx);
+    assert.equal(off.length, 300);
+    assert.equal(off.filter((o) => !o.ok).length, 6);
+    assert.deepEqual(comparable(off), comparable(parseInput(Buffer.from(text), ctx)));
+    assert.equal(new Set(off.map((o) => (o.ok ? o.message.id : `e${o.index}`))).size, 300, 'every accepted message has its own id');
+  });
+
+  it('keeps the event loop free while a document nested a million levels deep is parsed', async () => {
+    const deep = Buffer.from('['.repeat(1_000_000) + ']'.repeat(1_000_000));
+    let turns = 0;
+    const tick = setInterval(() => turns++, 1);
+    let during = -1;
+    const result = parseInputOffThread(deep, ctx).then((r) => {
+      during = turns;
+      return r;
+    });
+    const outcomes = await result;
+    clearInterval(tick);
+    assert.match((outcomes[0] as { error?: string }).error ?? '', /expected an object with toNode and method, got an array/);
+    assert.ok(during > 0, 'timers ran while the document was being parsed');
+  });
+
+  it('answers each of several inputs handed over at once with its own outcome', async () => {
+    const pad = ' '.repeat(OFF_THREAD_BYTES);
+    const inputs = [0, 1, 2, 3].map((i) => Buffer.from(`${JSON.stringify(message(i))}${pad}`));
+    inputs.push(Buffer.from(`{"toNode": "ship1", "method": "REQNope"}${pad}`));
+    const all = await Promise.all(inputs.map((b) => parseInputOffThread(b, ctx)));
+    assert.deepEqual(
+      all.map((o) => (o[0]?.ok === true ? o[0].message.methodArgs[1] : 'error')),
+      ['n0', 'n1', 'n2', 'n3', 'error'],
+    );
+  });
+
+  it('tells complete documents and operator requests apart on the parser thread too', async () => {
+    const pad = ' '.repeat(OFF_THREAD_BYTES);
+    assert.equal(await isCompleteInput(Buffer.from(`[${JSON.stringify(message(1))}]${pad}`)), true);
+    assert.equal(await isCompleteInput(Buffer.from(`[${JSON.stringify(message(1))},${pad}`)), false);
+    assert.deepEqual(await operatorRequestOf(Buffer.from(`{"control":"queue"}${pad}`)), { control: 'queue' });
+    assert.equal(await operatorRequestOf(Buffer.from(`{"control":${'['.repeat(200_000)}`)), undefined);
+  });
+
+  it('answers an input that exhausts the thread heap with an error, and parses the next on a new thread', async () => {
+    const thread = new ParseThread(16);
+    threads.push(thread);
+    const big = Buffer.from(`[${Array.from({ length: 40_000 }, (_, i) => JSON.stringify(message(i))).join(',')}]`);
+    const small = Buffer.from(JSON.stringify(message(3)));
+    const [failed, next] = await Promise.all([thread.parse(big, ctx), thread.parse(small, ctx)]);
+    assert.equal(failed.length, 1);
+    assert.match((failed[0] as { error?: string }).error ?? '', /^the input could not be parsed: .*memory/);
+    assert.equal(next[0]?.ok === true ? next[0].message.methodArgs[1] : 'error', 'n3');
+  });
+});

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { InputResult } from '../node/node.js';
 import type { ListenAddress } from '../config/listen.js';
 import { listen } from './listen.js';
-import { MAX_INPUT_BYTES } from './socket.js';
+import { LINGER_MS, MAX_INPUT_BYTES } from './socket.js';
 
 export interface HttpInputDeps {
   readonly accept: (bytes: Uint8Array) => Promise<InputResult[]>;
@@ -58,9 +58,7 @@ export class HttpInput {
     const max = this.deps.maxBytes ?? MAX_INPUT_BYTES;
     const tooLarge = (): void => {
       this.deps.logger.warn('http input too large, refused');
-      // The rest of the body is not read: close once the answer is out.
-      res.once('finish', () => req.destroy());
-      send(413, [{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several requests` }], { connection: 'close' });
+      refuseTooLarge(req, JSON.stringify([{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several requests` }]) + '\n');
     };
     if (Number(req.headers['content-length'] ?? 0) > max) return tooLarge();
     const chunks: Buffer[] = [];
@@ -91,5 +89,30 @@ export class HttpInput {
         (err: unknown) => send(500, [{ status: 'error', index: 0, error: `input failed: ${(err as Error).message}` }]),
       );
     });
+  }
+}
+
+/**
+ * Answers 413 while the client may still be sending its body. Closing at once would cut the
+ * upload with a reset, and most clients then report the reset, not the answer; Node's own
+ * response handling stops reading such a request once its answer is out. So the answer is
+ * written on the connection directly, and the rest of the body is read and dropped (a lingering
+ * close) until the client has sent it all or hangs up, for LINGER_MS at most.
+ */
+function refuseTooLarge(req: http.IncomingMessage, body: string): void {
+  const socket = req.socket;
+  socket.write(`HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+  linger.unref();
+  const close = (): void => {
+    clearTimeout(linger);
+    socket.end();
+  };
+  socket.once('close', () => clearTimeout(linger));
+  socket.once('end', close);
+  if (req.complete) close();
+  else {
+    req.once('end', close);
+    req.resume();
   }
 }

@@ -9,6 +9,8 @@ import type { InputResult } from '../node/node.js';
 export const MAX_INPUT_BYTES = 256 * 1024 * 1024;
 /** A client that sent a complete document but never half-closed (plain `nc -U`) is answered after this. */
 const IDLE_MS = 500;
+/** How long the rest of an input over the cap is read (and dropped) after the answer, at most. */
+export const LINGER_MS = 10_000;
 
 export interface StreamInputDeps {
   readonly accept: (bytes: Uint8Array) => Promise<InputResult[]>;
@@ -87,7 +89,12 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
       chunks.length = 0;
       d.logger.warn({ bytes: size }, 'input too large, refused');
       answer([{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several writes` }]);
-      conn.destroySoon();
+      // The rest is read and dropped until the client is done (or LINGER_MS have passed):
+      // closing now would reset the connection, and a client that reads only after writing
+      // everything would then lose the answer.
+      const linger = setTimeout(() => conn.destroy(), LINGER_MS);
+      linger.unref();
+      conn.once('close', () => clearTimeout(linger));
       return;
     }
     chunks.push(b);

@@ -119,6 +119,28 @@ describe('TCP, HTTP and folder inputs', () => {
     assert.equal(await resultOf(c), `${c}\n`);
   });
 
+  it('TCP: an input over the cap gets its error line also by a client that reads only after writing everything', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const conn = net.connect(tcpPort, '127.0.0.1');
+      let out = '';
+      conn.on('data', (b: Buffer) => (out += b.toString()));
+      conn.on('error', reject);
+      conn.on('close', () => resolve(out));
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      void (async () => {
+        for (let i = 0; i < 257 && !conn.destroyed; i++) if (!conn.write(chunk)) await new Promise((r) => conn.once('drain', r));
+        conn.end();
+      })();
+    });
+    const lines = answer.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as InputLine);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.status, 'error');
+    assert.match(lines[0]?.error ?? '', /input larger than \d+ bytes: split it into several writes/);
+    const tag = newTag('after-cap');
+    assert.equal((await sendTcp(tcpPort, JSON.stringify(good(tag))))[0]?.status, 'accepted');
+    assert.equal(await resultOf(tag), `${tag}\n`);
+  });
+
   it('HTTP: a POST with a good message answers 202 with the results and delivers it', async () => {
     const a = newTag('http-a');
     const b = newTag('http-b');
@@ -164,6 +186,56 @@ describe('TCP, HTTP and folder inputs', () => {
     const big = await request(httpPort, 'POST', '[', { 'content-length': String(300 * 1024 * 1024) });
     assert.equal(big.status, 413);
     assert.match(big.body, /input larger than \d+ bytes/);
+    assert.ok(central.running);
+  });
+
+  it('HTTP: a body over the cap gets its 413 also by a client that reads the answer only after sending everything', async () => {
+    // As many simple clients do: the whole request first (257 MiB here), then the answer.
+    const size = 257 * 1024 * 1024;
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const conn = net.connect(httpPort, '127.0.0.1');
+      let raw = '';
+      conn.on('data', (b: Buffer) => (raw += b.toString('latin1')));
+      conn.on('error', reject);
+      conn.on('close', () => {
+        const m = /^HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n([^]*)$/.exec(raw);
+        if (m === null) reject(new Error(`no HTTP answer: ${JSON.stringify(raw.slice(0, 200))}`));
+        else resolve({ status: Number(m[1]), body: m[2] ?? '' });
+      });
+      conn.write(`POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${size}\r\n\r\n`);
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      void (async () => {
+        for (let i = 0; i < 257 && !conn.destroyed; i++) if (!conn.write(chunk)) await new Promise((r) => conn.once('drain', r));
+      })();
+    });
+    assert.equal(answer.status, 413);
+    assert.match(answer.body, /input larger than \d+ bytes: split it into several requests/);
+    const tag = newTag('after-413');
+    const ok = await request(httpPort, 'POST', JSON.stringify(good(tag)));
+    assert.equal(ok.status, 202);
+    assert.equal(await resultOf(tag), `${tag}\n`);
+  });
+
+  it('HTTP: a document nested 3,000,000 levels deep gets an error, and the good messages around it and sent meanwhile are delivered', async () => {
+    const [a, b, c] = [newTag('deep-a'), newTag('deep-b'), newTag('deep-c')];
+    const deep = '['.repeat(3_000_000) + ']'.repeat(3_000_000);
+    const [answer, meanwhile] = await Promise.all([
+      request(httpPort, 'POST', `[${JSON.stringify(good(a))},${deep},${JSON.stringify(good(b))}]`),
+      sendTcp(tcpPort, JSON.stringify(good(c))),
+    ]);
+    assert.equal(answer.status, 202);
+    const lines = JSON.parse(answer.body) as InputLine[];
+    assert.deepEqual(
+      lines.map((l) => [l.status, l.index]),
+      [
+        ['accepted', 0],
+        ['error', 1],
+        ['accepted', 2],
+      ],
+    );
+    assert.match(lines[1]?.error ?? '', /message 1: expected an object with toNode and method, got an array/);
+    assert.equal(meanwhile[0]?.status, 'accepted');
+    for (const tag of [a, b, c]) assert.equal(await resultOf(tag), `${tag}\n`);
     assert.ok(central.running);
   });
 

@@ -9,4 +9,7 @@ npm run --silent typecheck
 npm run --silent lint
 npm test
 npm run --silent test:faults -- --iterations 3
-npm run --silent test:fuzz -- --count 2000 --max-minutes 2 --seed 761733104
+# The fuzzer's seed comes from the commit: each commit explores new inputs, and a failure
+# replays on the same commit (the run prints the command); outside git, a random seed.
+seed=$( (git rev-parse --short=7 HEAD 2>/dev/null || true) | sed -n 's/^\([0-9a-f]\{7\}\)$/\1/p')
+npm run --silent test:fuzz -- --count 2000 --max-minutes 2 ${seed:+--seed $((16#$seed))}

@@ -1,5 +1,7 @@
 import { stringify as yamlStringify } from 'yaml';
-import { FIELDS, NUMBERS, STRINGS, makeSafe, makeSafePairs, put, seedMessages, traversals, type FuzzContext, type InputObject } from './corpus.js';
+import { parseInput } from '../../src/message/parse.js';
+import { METHOD_NAMES } from '../../src/methods/registry.js';
+import { FIELDS, NUMBERS, STRINGS, makeSafe, makeSafePairs, put, seedMessages, traversals, unsafeReason, type FuzzContext, type InputObject } from './corpus.js';
 import { Pairs, deepText, emit, hugeString, jsonSafe, mutateBytes, mutateObject, serialize } from './mutate.js';
 import { Rng } from './rng.js';
 import type { Canary, Case, CaseOptions, Framing, HttpShape, NodeRole, Path, TextCase, TextPath } from './types.js';
@@ -22,7 +24,31 @@ const clone = <T>(v: T): T => structuredClone(v);
 
 /** Input number `index` of the run: always the same for the same seed. */
 export function makeCase(index: number, o: CaseOptions): Case {
-  const rng = new Rng(o.seed, index);
+  // An input that steward would turn into a harmful message is made again from another stream
+  // (deterministically: the same seed and number always give the same input).
+  let remade: string | undefined;
+  for (let attempt = 0; ; attempt++) {
+    const made = makeCaseFrom(attempt === 0 ? new Rng(o.seed, index) : new Rng(o.seed, index, attempt), index, o);
+    if (made.path === 'nats' || made.control || made.repeat > 1) return made;
+    const why = attempt === MAX_ATTEMPTS ? undefined : harmful(made.body, o.ctx, made.node === 'central' ? o.ctx.central : o.ctx.target);
+    if (why === undefined) return remade === undefined ? made : { ...made, remade };
+    remade ??= why;
+  }
+}
+
+const MAX_ATTEMPTS = 50;
+
+/** Why steward's own parser would accept a harmful message from this document (undefined: none). */
+export function harmful(body: Buffer, c: FuzzContext, nodeName: string): string | undefined {
+  const outcomes = parseInput(body, { nodeName, methods: METHOD_NAMES, defaultAckTimeoutMs: 5000, defaultRetries: 3, defaultMethodTimeoutMs: 10_000 });
+  for (const o of outcomes) {
+    const why = o.ok ? unsafeReason(o.message, c) : undefined;
+    if (why !== undefined) return why;
+  }
+  return undefined;
+}
+
+function makeCaseFrom(rng: Rng, index: number, o: CaseOptions): Case {
   if (o.oversize.has(index)) return oversize(index, rng);
   const path = rng.weighted<Path>([
     [30, 'socket'],

@@ -211,6 +211,39 @@ export function makeSafePairs(pairs: [string, unknown][], c: FuzzContext): void 
   }
 }
 
+/**
+ * Why a message steward accepted from a fuzzed input would not be harmless (undefined: it is).
+ * The last line of defence behind `makeSafe`: byte mutations made after it can still join the
+ * fields of two messages into one (a stop's method and methodArgs with another message's
+ * toNode, say), so every text input is also checked with steward's own parser before it is sent.
+ */
+export function unsafeReason(m: Message, c: FuzzContext): string | undefined {
+  const method = m.relayOriginalMethod ?? m.method;
+  const target = m.relayToNode ?? m.toNode;
+  const methods = [method, m.replyMethod, m.relayReplyMethod];
+  if (method === 'REQOpProcessStop' && target !== c.ghost) return `REQOpProcessStop to ${target}`;
+  if (methods.some((x) => EXEC_METHODS.has(x))) {
+    for (const a of [m.methodArgs, m.replyMethodArgs]) {
+      if (a.length > 0 && !SAFE_PROGRAMS.has(a[0] as string)) return `a command runs ${JSON.stringify(a[0])}`;
+    }
+  }
+  if (methods.includes('REQHttpGet')) {
+    for (const a of [m.methodArgs, m.replyMethodArgs]) {
+      if (a.length > 0 && !(a[0] as string).startsWith(`http://127.0.0.1:${c.closedPort}/`)) return `REQHttpGet of ${JSON.stringify(a[0])}`;
+    }
+  }
+  if (methods.includes('REQTailFile')) {
+    for (const a of [m.methodArgs, m.replyMethodArgs]) if (a.length > 0 && a[0] !== c.missingFile) return `REQTailFile of ${JSON.stringify(a[0])}`;
+  }
+  const copyDest = method === 'REQCopyFileFrom' ? m.methodArgs[2] : method === 'REQCopyFileTo' ? m.methodArgs[1] : undefined;
+  if (copyDest !== undefined && !/^data\/fz-copy\/f-[A-Za-z0-9_.-]*$/.test(copyDest)) return `a copy to ${JSON.stringify(copyDest)}`;
+  if (LONG_METHODS.has(method) && (m.methodTimeoutMs < 0 || m.methodTimeoutMs > 3000)) return `${method} without a 3 s timeout`;
+  if ([m.replyMethod, m.relayReplyMethod].some((x) => LONG_METHODS.has(x)) && (m.replyMethodTimeoutMs < 0 || m.replyMethodTimeoutMs > 3000)) {
+    return 'a long-running reply method without a 3 s timeout';
+  }
+  return undefined;
+}
+
 /** makeSafePairs on an object, in place. */
 export function makeSafe(o: Record<string, unknown>, c: FuzzContext): void {
   const pairs = Object.entries(o);

@@ -160,6 +160,10 @@ async function main(): Promise<number> {
 
   const runOne = async (index: number): Promise<void> => {
     const c = makeCase(index, caseOpts);
+    if (c.path !== 'nats' && c.remade !== undefined) {
+      const key = `made again: its first try would have been harmful (${c.remade.replace(/".*"/, '"..."')})`;
+      notes.set(key, (notes.get(key) ?? 0) + 1);
+    }
     const s: Sent = { c };
     sent.push(s);
     const st = stats.get(c.path) as PathStats;

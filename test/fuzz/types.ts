@@ -47,6 +47,8 @@ export interface TextCase {
   readonly control: boolean;
   readonly http?: HttpShape;
   readonly fileName?: string;
+  /** Made again because steward would have accepted a harmful message from the first try: why. */
+  readonly remade?: string;
 }
 
 export interface NatsCase {

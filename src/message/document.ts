@@ -101,7 +101,9 @@ function parseValue(text: string, budget: YamlBudget = { chars: YAML_BUDGET_CHAR
     if (refused !== undefined) return { ok: false, error: `${shorten((jsonErr as Error).message)} (not tried as YAML: ${refused})` };
     budget.chars -= text.length;
     try {
-      const doc = yaml().parseDocument(text, { uniqueKeys: false });
+      // logLevel 'error': a collection used as a key (`? [a]`) is stringified, which yaml would
+      // otherwise also print as a warning on stderr; the key is then refused as an unknown field.
+      const doc = yaml().parseDocument(text, { uniqueKeys: false, logLevel: 'error' });
       if (doc.errors.length > 0) return { ok: false, error: shorten((jsonErr as Error).message) };
       return { ok: true, value: doc.toJS({ maxAliasCount: 100 }) };
     } catch (yamlErr) {

@@ -184,6 +184,19 @@ describe('parseInput: errors that say what to do', () => {
     assert.doesNotMatch(errorOf(only(parse('{"toNode":"ship1","method":"completelyDifferent"}'))), /did you mean/);
   });
 
+  it('refuses a YAML collection used as a key as an unknown field, without a warning on stderr', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      assert.match(errorOf(only(parse('? [toNode]\n: ship1\nmethod: REQNone\n'))), /^message 0: unknown field "\[ toNode \]" \(did you mean "toNode"\?\)$/);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
+  });
+
   it('names the closest field for an unknown field', () => {
     assert.match(errorOf(only(parse(m('ship1', ',"fileNme":"x"')))), /^message 0: unknown field "fileNme" \(did you mean "fileName"\?\)$/);
     assert.match(errorOf(only(parse(m('ship1', ',"methodArg":["x"]')))), /unknown field "methodArg" \(did you mean "methodArgs"\?\)/);

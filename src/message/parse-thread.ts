@@ -31,7 +31,26 @@ export type ParseAnswer =
   | { id: number; ok: true; request: Record<string, unknown> | undefined }
   | { id: number; ok: false; error: string };
 
+/** A worker that has loaded its modules says so first: one that fails before cannot be used. */
+export const READY = 'ready';
+
 type JobBody = ParseJob extends infer J ? (J extends ParseJob ? Omit<J, 'id'> : never) : never;
+
+/** Does a job, on whichever thread calls it (the parser thread, or the event loop as a fallback). */
+export function answerJob(job: ParseJob): ParseAnswer {
+  try {
+    switch (job.kind) {
+      case 'parse':
+        return { id: job.id, ok: true, outcomes: parseInput(job.bytes, job.ctx) };
+      case 'complete':
+        return { id: job.id, ok: true, complete: isCompleteDocument(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8')) };
+      case 'operator':
+        return { id: job.id, ok: true, request: operatorRequest(job.bytes) };
+    }
+  } catch (err) {
+    return { id: job.id, ok: false, error: (err as Error).message };
+  }
+}
 
 interface Pending {
   job: ParseJob;
@@ -44,8 +63,21 @@ export class ParseThread {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private idleTimer: NodeJS.Timeout | undefined;
+  /**
+   * Why no parser thread could be started (its modules failed to load, e.g. a NODE_OPTIONS
+   * preload that only works on the main thread): inputs are then parsed on the event loop, as
+   * they would be without this class, rather than refused.
+   */
+  unavailable: string | undefined;
 
-  constructor(private readonly heapMb = WORKER_HEAP_MB) {}
+  private readonly heapMb: number;
+  private readonly workerFile: URL | undefined;
+
+  /** `heapMb`: the thread's heap limit; `workerFile`: another worker script (tests). */
+  constructor(opts: { heapMb?: number; workerFile?: URL } = {}) {
+    this.heapMb = opts.heapMb ?? WORKER_HEAP_MB;
+    this.workerFile = opts.workerFile;
+  }
 
   /** `parseInput` on this thread; an error outcome (never a rejection) when the thread failed. */
   async parse(bytes: Uint8Array, ctx: ParseContext): Promise<ParseOutcome[]> {
@@ -63,6 +95,7 @@ export class ParseThread {
 
   run(body: JobBody): Promise<ParseAnswer> {
     const job = { ...body, id: this.nextId++ };
+    if (this.unavailable !== undefined) return Promise.resolve(answerJob(job));
     return new Promise((resolve) => {
       this.pending.set(job.id, { job, resolve });
       this.post(job);
@@ -82,11 +115,19 @@ export class ParseThread {
     const options = { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } };
     // Under tsx (tests, benchmarks) this module is a .ts file, and so is its worker, which then
     // needs tsx's loader registered in its own thread first.
-    const worker = import.meta.url.endsWith('.ts')
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href.replace(/\.js$/, '.ts'))}); });`, { ...options, eval: true })
-      : new Worker(file, options);
+    const worker =
+      this.workerFile !== undefined
+        ? new Worker(this.workerFile, options)
+        : import.meta.url.endsWith('.ts')
+          ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href.replace(/\.js$/, '.ts'))}); });`, { ...options, eval: true })
+          : new Worker(file, options);
     let failure = 'the parser thread stopped';
-    worker.on('message', (a: ParseAnswer) => {
+    let ready = false;
+    worker.on('message', (a: ParseAnswer | typeof READY) => {
+      if (a === READY) {
+        ready = true;
+        return;
+      }
       const p = this.pending.get(a.id);
       if (p === undefined) return;
       this.pending.delete(a.id);
@@ -98,9 +139,17 @@ export class ParseThread {
     });
     worker.on('exit', () => {
       if (this.worker === worker) this.worker = undefined;
+      const waiting = [...this.pending.values()].sort((a, b) => a.job.id - b.job.id);
+      if (!ready) {
+        // It never ran a job: the inputs are parsed here, and so are the next ones.
+        this.unavailable = failure;
+        this.pending.clear();
+        for (const p of waiting) p.resolve(answerJob(p.job));
+        return;
+      }
       // Jobs run in order: the oldest pending one is the one that ended the thread. It is
       // answered with the error; the ones queued behind it go to a new thread.
-      const [first, ...rest] = [...this.pending.values()].sort((a, b) => a.job.id - b.job.id);
+      const [first, ...rest] = waiting;
       if (first !== undefined) {
         this.pending.delete(first.job.id);
         first.resolve({ id: first.job.id, ok: false, error: failure });
@@ -158,4 +207,9 @@ export async function operatorRequestOf(bytes: Uint8Array): Promise<Record<strin
   if (bytes.byteLength < OFF_THREAD_BYTES) return operatorRequest(bytes);
   const a = await parseThread().run({ kind: 'operator', bytes });
   return a.ok && 'request' in a ? a.request : undefined;
+}
+
+/** Why the parser thread could not be started, once that happened (large inputs are then parsed on the event loop). */
+export function parserThreadUnavailable(): string | undefined {
+  return thread?.unavailable;
 }

@@ -6,7 +6,7 @@ import { newId, requestIdOfPart } from '../message/id.js';
 import { subjectFor, subjectOf, type Message } from '../message/message.js';
 import { RELAY_INITIAL_METHOD, relayBack, relayToVia } from '../message/relay.js';
 import { NODE_NAME } from '../message/parse.js';
-import { parseInputOffThread } from '../message/parse-thread.js';
+import { parseInputOffThread, parserThreadUnavailable } from '../message/parse-thread.js';
 import { FileWriter } from '../methods/files.js';
 import type { MethodContext, ProcessInfo, Processes, SendOutcome } from '../methods/method.js';
 import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
@@ -59,6 +59,8 @@ export class StewardNode {
   private helloTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** The warning that large inputs are parsed on the event loop was logged. */
+  private warnedNoParserThread = false;
 
   constructor(
     readonly cfg: ResolvedConfig,
@@ -171,6 +173,11 @@ export class StewardNode {
       defaultRetries: this.cfg.defaultRetries,
       defaultMethodTimeoutMs: this.cfg.defaultMethodTimeoutMs,
     });
+    const noThread = parserThreadUnavailable();
+    if (noThread !== undefined && !this.warnedNoParserThread) {
+      this.warnedNoParserThread = true;
+      this.logger.warn({ err: noThread }, 'the parser thread could not start: large inputs are parsed on the event loop');
+    }
     const results: InputResult[] = [];
     const limit = this.transport.maxPayload - ENVELOPE_MARGIN;
     // Committed in chunks, so delivery of the first messages of a large input starts while

@@ -66,7 +66,7 @@ describe('parsing large inputs on the parser thread', () => {
   });
 
   it('answers an input that exhausts the thread heap with an error, and parses the next on a new thread', async () => {
-    const thread = new ParseThread(16);
+    const thread = new ParseThread({ heapMb: 16 });
     threads.push(thread);
     const big = Buffer.from(`[${Array.from({ length: 40_000 }, (_, i) => JSON.stringify(message(i))).join(',')}]`);
     const small = Buffer.from(JSON.stringify(message(3)));
@@ -74,5 +74,18 @@ describe('parsing large inputs on the parser thread', () => {
     assert.equal(failed.length, 1);
     assert.match((failed[0] as { error?: string }).error ?? '', /^the input could not be parsed: .*memory/);
     assert.equal(next[0]?.ok === true ? next[0].message.methodArgs[1] : 'error', 'n3');
+  });
+
+  it('parses on the event loop instead when the parser thread cannot start', async () => {
+    const thread = new ParseThread({ workerFile: new URL('./no-such-parser-worker.js', import.meta.url) });
+    threads.push(thread);
+    const pad = ' '.repeat(OFF_THREAD_BYTES);
+    const [a, b] = await Promise.all([thread.parse(Buffer.from(JSON.stringify(message(1)) + pad), ctx), thread.parse(Buffer.from(JSON.stringify(message(2)) + pad), ctx)]);
+    assert.match(thread.unavailable ?? '', /no-such-parser-worker/);
+    const c = await thread.parse(Buffer.from(JSON.stringify(message(3)) + pad), ctx);
+    assert.deepEqual(
+      [a, b, c].map((o) => (o[0]?.ok === true ? o[0].message.methodArgs[1] : 'error')),
+      ['n1', 'n2', 'n3'],
+    );
   });
 });

@@ -128,7 +128,7 @@ async function burst(
     timeoutMs: 600_000,
     what: `${n} replies in central's ${file}`,
     pollMs: 5,
-    failed: () => anyDead(central, ship1),
+    failed: () => sent.refused() ?? anyDead(central, ship1), // refused commands would never reply
   });
   const cpuAfter = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
   const answer = await sent.answer;

@@ -108,7 +108,7 @@ async function burst(
     timeoutMs: n <= 1000 ? 45_000 : 600_000,
     what: `${n} lines in ship1's ${file}`,
     pollMs: 5,
-    failed: () => anyDead(central, ship1),
+    failed: () => sent.refused() ?? anyDead(central, ship1), // refused messages would never be written
   });
   const cpuAfter = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
   const answer = await sent.answer;

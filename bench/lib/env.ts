@@ -114,6 +114,8 @@ export interface Sent {
   writtenAt: number;
   /** Resolves with the answer lines and when they were complete. */
   answer: Promise<{ lines: InputLine[]; at: number }>;
+  /** Once the answer is in: the first line that is not "accepted" (for `whenTrue`'s `failed`). */
+  refused(): string | undefined;
 }
 
 /** Connects to the socket first, then writes `input` in one write (and half-closes). */
@@ -143,9 +145,17 @@ export async function sendTimed(socketPath: string, input: string | Buffer): Pro
     });
   });
   answer.catch(() => {}); // a caller that gave up waiting must not crash the run later
+  let refused: string | undefined;
+  answer.then(
+    (a) => {
+      const bad = a.lines.find((l) => l.status !== 'accepted');
+      if (bad !== undefined) refused = `the input was not all accepted: ${JSON.stringify(bad)}`;
+    },
+    () => {},
+  );
   const writtenAt = performance.now();
   c.end(input);
-  return { writtenAt, answer };
+  return { writtenAt, answer, refused: () => refused };
 }
 
 /**

@@ -51,14 +51,13 @@ export class HttpInput {
     };
     req.on('error', (err) => this.deps.logger.debug({ err: err.message }, 'http input request error'));
     if (req.method !== 'POST') {
-      req.resume();
-      send(405, [{ status: 'error', index: 0, error: `method ${req.method ?? ''} not allowed: POST a message document (JSON or YAML)` }], { allow: 'POST' });
+      answerEarly(req, 405, [{ status: 'error', index: 0, error: `method ${req.method ?? ''} not allowed: POST a message document (JSON or YAML)` }], { allow: 'POST' });
       return;
     }
     const max = this.deps.maxBytes ?? MAX_INPUT_BYTES;
     const tooLarge = (): void => {
       this.deps.logger.warn('http input too large, refused');
-      refuseTooLarge(req, JSON.stringify([{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several requests` }]) + '\n');
+      answerEarly(req, 413, [{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several requests` }]);
     };
     if (Number(req.headers['content-length'] ?? 0) > max) return tooLarge();
     const chunks: Buffer[] = [];
@@ -93,15 +92,24 @@ export class HttpInput {
 }
 
 /**
- * Answers 413 while the client may still be sending its body. Closing at once would cut the
- * upload with a reset, and most clients then report the reset, not the answer; Node's own
- * response handling stops reading such a request once its answer is out. So the answer is
- * written on the connection directly, and the rest of the body is read and dropped (a lingering
- * close) until the client has sent it all or hangs up, for LINGER_MS at most.
+ * Answers (405, 413) before the body has been read, while the client may still be sending it.
+ * Closing at once would cut the upload with a reset, and most clients then report the reset,
+ * not the answer; Node's own response handling stops reading such a request once its answer is
+ * out. So the answer is written on the connection directly, and the rest of the body is read
+ * and dropped (a lingering close) until the client has sent it all or hangs up, for LINGER_MS
+ * at most.
  */
-function refuseTooLarge(req: http.IncomingMessage, body: string): void {
+function answerEarly(req: http.IncomingMessage, status: 405 | 413, lines: object[], headers: Record<string, string> = {}): void {
   const socket = req.socket;
-  socket.write(`HTTP/1.1 413 Payload Too Large\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const body = JSON.stringify(lines) + '\n';
+  const head = [
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
+    'content-type: application/json',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ].join('\r\n');
+  socket.write(`${head}\r\n\r\n${req.method === 'HEAD' ? '' : body}`);
   const linger = setTimeout(() => socket.destroy(), LINGER_MS);
   linger.unref();
   const close = (): void => {

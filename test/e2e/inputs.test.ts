@@ -189,10 +189,9 @@ describe('TCP, HTTP and folder inputs', () => {
     assert.ok(central.running);
   });
 
-  it('HTTP: a body over the cap gets its 413 also by a client that reads the answer only after sending everything', async () => {
-    // As many simple clients do: the whole request first (257 MiB here), then the answer.
-    const size = 257 * 1024 * 1024;
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+  /** A client that writes its whole request (`size` bytes of body) before it reads the answer. */
+  const sendAllThenRead = (method: string, size: number): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
       const conn = net.connect(httpPort, '127.0.0.1');
       let raw = '';
       conn.on('data', (b: Buffer) => (raw += b.toString('latin1')));
@@ -202,12 +201,23 @@ describe('TCP, HTTP and folder inputs', () => {
         if (m === null) reject(new Error(`no HTTP answer: ${JSON.stringify(raw.slice(0, 200))}`));
         else resolve({ status: Number(m[1]), body: m[2] ?? '' });
       });
-      conn.write(`POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${size}\r\n\r\n`);
+      conn.write(`${method} / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${size}\r\n\r\n`);
       const chunk = Buffer.alloc(1024 * 1024, 0x20);
       void (async () => {
-        for (let i = 0; i < 257 && !conn.destroyed; i++) if (!conn.write(chunk)) await new Promise((r) => conn.once('drain', r));
+        for (let sent = 0; sent < size && !conn.destroyed; sent += chunk.length) {
+          if (!conn.write(sent + chunk.length <= size ? chunk : chunk.subarray(0, size - sent))) await new Promise((r) => conn.once('drain', r));
+        }
       })();
     });
+
+  it('HTTP: a PUT with a 20 MB body gets its 405 also by a client that reads the answer only after sending everything', async () => {
+    const answer = await sendAllThenRead('PUT', 20 * 1024 * 1024);
+    assert.equal(answer.status, 405);
+    assert.match(answer.body, /method PUT not allowed: POST a message document/);
+  });
+
+  it('HTTP: a body over the cap gets its 413 also by a client that reads the answer only after sending everything', async () => {
+    const answer = await sendAllThenRead('POST', 257 * 1024 * 1024);
     assert.equal(answer.status, 413);
     assert.match(answer.body, /input larger than \d+ bytes: split it into several requests/);
     const tag = newTag('after-413');

@@ -50,14 +50,20 @@ export class HttpInput {
       res.end(JSON.stringify(body) + '\n');
     };
     req.on('error', (err) => this.deps.logger.debug({ err: err.message }, 'http input request error'));
+    if (lingering.has(req.socket)) {
+      // Pipelined after an early answer that closes the connection: not handled (the client
+      // sends it again on a new connection), only read and dropped.
+      req.resume();
+      return;
+    }
     if (req.method !== 'POST') {
-      answerEarly(req, 405, [{ status: 'error', index: 0, error: `method ${req.method ?? ''} not allowed: POST a message document (JSON or YAML)` }], { allow: 'POST' });
+      answerEarly(req, res, 405, [{ status: 'error', index: 0, error: `method ${req.method ?? ''} not allowed: POST a message document (JSON or YAML)` }], { allow: 'POST' });
       return;
     }
     const max = this.deps.maxBytes ?? MAX_INPUT_BYTES;
     const tooLarge = (): void => {
       this.deps.logger.warn('http input too large, refused');
-      answerEarly(req, 413, [{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several requests` }]);
+      answerEarly(req, res, 413, [{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several requests` }]);
     };
     if (Number(req.headers['content-length'] ?? 0) > max) return tooLarge();
     const chunks: Buffer[] = [];
@@ -99,9 +105,17 @@ export class HttpInput {
  * and dropped (a lingering close) until the client has sent it all or hangs up, for LINGER_MS
  * at most.
  */
-function answerEarly(req: http.IncomingMessage, status: 405 | 413, lines: object[], headers: Record<string, string> = {}): void {
+function answerEarly(req: http.IncomingMessage, res: http.ServerResponse, status: 405 | 413, lines: object[], headers: Record<string, string> = {}): void {
   const socket = req.socket;
+  lingering.add(socket);
   const body = JSON.stringify(lines) + '\n';
+  if (res.socket === null) {
+    // Pipelined behind a response still being written: answered in turn, by Node.
+    req.resume();
+    res.writeHead(status, { 'content-type': 'application/json', connection: 'close', ...headers });
+    res.end(body);
+    return;
+  }
   const head = [
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
     'content-type: application/json',
@@ -110,17 +124,17 @@ function answerEarly(req: http.IncomingMessage, status: 405 | 413, lines: object
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
   ].join('\r\n');
   socket.write(`${head}\r\n\r\n${req.method === 'HEAD' ? '' : body}`);
+  // LINGER_MS is the limit in any case: a client that never closes its side is cut then.
   const linger = setTimeout(() => socket.destroy(), LINGER_MS);
   linger.unref();
-  const close = (): void => {
-    clearTimeout(linger);
-    socket.end();
-  };
   socket.once('close', () => clearTimeout(linger));
-  socket.once('end', close);
-  if (req.complete) close();
+  socket.once('end', () => socket.end());
+  if (req.complete) socket.end();
   else {
-    req.once('end', close);
+    req.once('end', () => socket.end());
     req.resume();
   }
 }
+
+/** Connections that got an early answer: closing, what else comes on them is dropped. */
+const lingering = new WeakSet<object>();

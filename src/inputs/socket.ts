@@ -36,6 +36,7 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let done = false;
+  let looking = false;
   let idle: NodeJS.Timeout | undefined;
   conn.on('error', (err) => d.logger.debug({ err: err.message }, 'input connection error'));
   const answer = (lines: object[]): void => {
@@ -53,7 +54,10 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
       accept(bytes);
       return;
     }
-    void operatorRequestOf(bytes).then((request) => (request === undefined ? accept(bytes) : serveControl(control, request)));
+    operatorRequestOf(bytes).then(
+      (request) => (request === undefined ? accept(bytes) : serveControl(control, request)),
+      () => accept(bytes),
+    );
   };
   const serveControl = (control: NonNullable<StreamInputDeps['control']>, request: Record<string, unknown>): void => {
     const ch: ControlChannel = {
@@ -81,6 +85,33 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
       (err: unknown) => answer([{ status: 'error', index: 0, error: `input failed: ${(err as Error).message}` }]),
     );
   };
+  /**
+   * Without a half-close the client may be waiting for us: once it has paused IDLE_MS, answer if
+   * what came is a complete document (not, say, an array that has not been closed yet: the
+   * client may just be slow). After the event loop was busy, the timer can run before the data
+   * that came meanwhile has been read: look once the pending reads are done (they run before
+   * setImmediate), or a prefix of the input (any first lines of YAML are a complete document)
+   * would be taken. One look at a time: a large input's look runs on the parser thread, and a
+   * client pausing every 0.5 s must not queue a copy of its input per pause; data that came
+   * during a look is looked at after it.
+   */
+  const armIdle = (): void => {
+    if (idle !== undefined) clearTimeout(idle);
+    idle = setTimeout(() => {
+      const seen = size;
+      setImmediate(() => {
+        if (done || size !== seen || looking) return;
+        looking = true;
+        const after = (complete: boolean): void => {
+          looking = false;
+          if (done) return;
+          if (size !== seen) armIdle();
+          else if (complete) finish();
+        };
+        isCompleteInput(Buffer.concat(chunks, size)).then(after, () => after(false));
+      });
+    }, IDLE_MS);
+  };
   conn.on('data', (b: Buffer) => {
     if (done) return;
     size += b.length;
@@ -98,21 +129,7 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
       return;
     }
     chunks.push(b);
-    if (idle !== undefined) clearTimeout(idle);
-    idle = setTimeout(() => {
-      // Without a half-close the client may be waiting for us: answer if what came is a complete
-      // document (not, say, an array that has not been closed yet: the client may just be slow).
-      // After the event loop was busy, this timer can run before the data that came meanwhile
-      // has been read: look once the pending reads are done (they run before setImmediate), or a
-      // prefix of the input (any first lines of YAML are a complete document) would be taken.
-      const seen = size;
-      setImmediate(() => {
-        if (done || size !== seen) return;
-        void isCompleteInput(Buffer.concat(chunks, size)).then((complete) => {
-          if (complete && !done && size === seen) finish();
-        });
-      });
-    }, IDLE_MS);
+    armIdle();
   });
   conn.on('end', finish);
 }

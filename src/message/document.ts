@@ -45,14 +45,19 @@ export function isCompleteDocument(text: string): boolean {
   return text.trim() !== '' && parseValue(text).ok;
 }
 
+/** A quick look, without parsing: could the input be an operator request? */
+export function mayBeOperatorRequest(bytes: Uint8Array): boolean {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buf.subarray(0, 64).toString('utf8').trimStart().startsWith('{') && buf.includes('"control"');
+}
+
 /**
  * The request, when the input is an operator request (one JSON object with a `control` field,
  * see docs/operator-protocol.md) rather than messages.
  */
 export function operatorRequest(bytes: Uint8Array): Record<string, unknown> | undefined {
+  if (!mayBeOperatorRequest(bytes)) return undefined;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const head = buf.subarray(0, 64).toString('utf8').trimStart();
-  if (!head.startsWith('{') || !buf.includes('"control"')) return undefined;
   try {
     const v: unknown = JSON.parse(buf.toString('utf8'));
     return v !== null && typeof v === 'object' && !Array.isArray(v) && 'control' in v ? (v) : undefined;

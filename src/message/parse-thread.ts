@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { isCompleteDocument, operatorRequest } from './document.js';
+import { isCompleteDocument, mayBeOperatorRequest, operatorRequest } from './document.js';
 import { parseInput, type ParseContext, type ParseOutcome } from './parse.js';
 
 /**
@@ -59,6 +59,8 @@ export function answerJob(job: ParseJob): ParseAnswer {
 interface Pending {
   job: ParseJob;
   resolve: (a: ParseAnswer) => void;
+  /** The thread the job was handed to: only its end concerns the job. */
+  worker?: Worker;
 }
 
 /** One worker thread, started on first use, that parses inputs in the order they are handed over. */
@@ -75,11 +77,13 @@ export class ParseThread {
   unavailable: string | undefined;
 
   private readonly heapMb: number;
+  private readonly idleMs: number;
   private readonly workerFile: URL | undefined;
 
-  /** `heapMb`: the thread's heap limit; `workerFile`: another worker script (tests). */
-  constructor(opts: { heapMb?: number; workerFile?: URL } = {}) {
+  /** `heapMb`: the thread's heap limit; `idleMs`: when an idle thread ends; `workerFile`: another worker script (tests). */
+  constructor(opts: { heapMb?: number; idleMs?: number; workerFile?: URL } = {}) {
     this.heapMb = opts.heapMb ?? WORKER_HEAP_MB;
+    this.idleMs = opts.idleMs ?? IDLE_EXIT_MS;
     this.workerFile = opts.workerFile;
   }
 
@@ -101,17 +105,26 @@ export class ParseThread {
     const job = { ...body, id: this.nextId++ };
     if (this.unavailable !== undefined) return Promise.resolve(answerJob(job));
     return new Promise((resolve) => {
-      this.pending.set(job.id, { job, resolve });
-      this.post(job);
+      const p: Pending = { job, resolve };
+      this.pending.set(job.id, p);
+      this.post(p);
     });
   }
 
-  private post(job: ParseJob): void {
+  private post(p: Pending): void {
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    const worker = this.worker ?? this.startWorker();
-    worker.ref();
-    worker.postMessage(job);
+    try {
+      const worker = this.worker ?? this.startWorker();
+      worker.ref();
+      p.worker = worker;
+      worker.postMessage(p.job);
+    } catch (err) {
+      // No thread can be made here at all: parse on the event loop from now on.
+      this.unavailable = (err as Error).message;
+      this.pending.delete(p.job.id);
+      p.resolve(answerJob(p.job));
+    }
   }
 
   private startWorker(): Worker {
@@ -143,22 +156,24 @@ export class ParseThread {
     });
     worker.on('exit', () => {
       if (this.worker === worker) this.worker = undefined;
-      const waiting = [...this.pending.values()].sort((a, b) => a.job.id - b.job.id);
+      // Only the jobs handed to this thread (one ended when idle may exit after a new one
+      // took the next jobs).
+      const waiting = [...this.pending.values()].filter((p) => p.worker === worker).sort((a, b) => a.job.id - b.job.id);
+      for (const p of waiting) this.pending.delete(p.job.id);
       if (!ready) {
         // It never ran a job: the inputs are parsed here, and so are the next ones.
         this.unavailable = failure;
-        this.pending.clear();
         for (const p of waiting) p.resolve(answerJob(p.job));
         return;
       }
       // Jobs run in order: the oldest pending one is the one that ended the thread. It is
       // answered with the error; the ones queued behind it go to a new thread.
       const [first, ...rest] = waiting;
-      if (first !== undefined) {
-        this.pending.delete(first.job.id);
-        first.resolve({ id: first.job.id, ok: false, error: failure });
+      first?.resolve({ id: first.job.id, ok: false, error: failure });
+      for (const p of rest) {
+        this.pending.set(p.job.id, p);
+        this.post(p);
       }
-      for (const p of rest) this.post(p.job);
     });
     this.worker = worker;
     return worker;
@@ -181,7 +196,7 @@ export class ParseThread {
         this.worker = undefined;
         void worker.terminate();
       }
-    }, IDLE_EXIT_MS);
+    }, this.idleMs);
     this.idleTimer.unref();
   }
 }
@@ -208,7 +223,7 @@ export async function isCompleteInput(bytes: Uint8Array): Promise<boolean> {
 
 /** `operatorRequest` (is the input an operator request?), on the parser thread for large inputs. */
 export async function operatorRequestOf(bytes: Uint8Array): Promise<Record<string, unknown> | undefined> {
-  if (bytes.byteLength < OFF_THREAD_BYTES) return operatorRequest(bytes);
+  if (bytes.byteLength < OFF_THREAD_BYTES || !mayBeOperatorRequest(bytes)) return operatorRequest(bytes);
   const a = await parseThread().run({ kind: 'operator', bytes });
   return a.ok && 'request' in a ? a.request : undefined;
 }

@@ -210,6 +210,25 @@ describe('TCP, HTTP and folder inputs', () => {
       })();
     });
 
+  it('HTTP: pipelined requests are answered in order, also when the second gets an early 405', async () => {
+    const tag = newTag('pipelined');
+    const post = JSON.stringify(good(tag));
+    const raw = await new Promise<string>((resolve, reject) => {
+      const conn = net.connect(httpPort, '127.0.0.1');
+      let out = '';
+      conn.on('data', (b: Buffer) => (out += b.toString('latin1')));
+      conn.on('error', reject);
+      conn.on('close', () => resolve(out));
+      conn.write(
+        `POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(post)}\r\n\r\n${post}` +
+          'PUT / HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello',
+      );
+    });
+    const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ['202', '405'], raw.slice(0, 500));
+    assert.equal(await resultOf(tag), `${tag}\n`);
+  });
+
   it('HTTP: a PUT with a 20 MB body gets its 405 also by a client that reads the answer only after sending everything', async () => {
     const answer = await sendAllThenRead('PUT', 20 * 1024 * 1024);
     assert.equal(answer.status, 405);

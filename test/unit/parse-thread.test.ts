@@ -76,6 +76,20 @@ describe('parsing large inputs on the parser thread', () => {
     assert.equal(next[0]?.ok === true ? next[0].message.methodArgs[1] : 'error', 'n3');
   });
 
+  it('parses an input handed over while the idle thread is ending on the next thread', async () => {
+    // With no idle time, each thread is ended as soon as its answer is out; the next input comes
+    // after that (a timer later), before the old thread has finished exiting.
+    const thread = new ParseThread({ idleMs: 0 });
+    threads.push(thread);
+    const got: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const o = await thread.parse(Buffer.from(JSON.stringify(message(i))), ctx);
+      got.push(o[0]?.ok === true ? (o[0].message.methodArgs[1] ?? '?') : `error: ${(o[0] as { error?: string }).error}`);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    assert.deepEqual(got, ['n0', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7']);
+  });
+
   it('parses on the event loop instead when the parser thread cannot start', async () => {
     const thread = new ParseThread({ workerFile: new URL('./no-such-parser-worker.js', import.meta.url) });
     threads.push(thread);

@@ -1,4 +1,6 @@
 import http from 'node:http';
+import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { InputResult } from '../node/node.js';
 import type { ListenAddress } from '../config/listen.js';
@@ -31,6 +33,7 @@ export class HttpInput {
     const server = http.createServer((req, res) => this.serve(req, res));
     this.address = await listen(server, 'httpListener', this.addr);
     server.on('error', (err) => this.deps.logger.error({ err: err.message }, 'http input error'));
+    server.on('clientError', (err: Error & { code?: string; reason?: string }, socket: Duplex) => this.clientError(err, socket));
     this.server = server;
     this.deps.logger.info({ address: this.address }, 'http input listening');
   }
@@ -43,7 +46,43 @@ export class HttpInput {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /**
+   * A request Node's parser cannot read (bad bytes, headers too large, a timeout). Node's own
+   * handling writes a bare 400 at once, even on a connection that already got its early answer
+   * and `connection: close`, and even before the answers of good requests pipelined ahead of
+   * the bad bytes. Here nothing follows an early answer, and the error answer (JSON, as every
+   * answer) waits for the answers still due on the connection, then the connection closes.
+   */
+  private clientError(err: Error & { code?: string; reason?: string }, socket: Duplex): void {
+    if (lingering.has(socket)) return; // answered and closing: what else comes is dropped
+    lingering.add(socket);
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const reason = err.reason ?? err.message.replace(/^Parse Error: /, '');
+    this.deps.logger.warn({ code: err.code, reason }, 'malformed http request, refused');
+    const answer = (): void => {
+      // Nothing of the request can be read any more, so our side closes at once; the client's
+      // bytes are still read and dropped until it closes too (no reset under its upload).
+      writeClosingAnswer(socket, status, [{ status: 'error', index: 0, error: `malformed HTTP request: ${reason}` }], {}, false);
+      lingerThenClose(socket);
+      socket.end();
+    };
+    // Requests read whole before the bad bytes get their answers first; a request whose body
+    // broke off is never answered on its own (the error answer is its answer).
+    const due = [...(liveRequests.get(socket) ?? [])].filter((x) => x.req.complete && !x.res.closed);
+    if (due.length === 0) answer();
+    else void Promise.all(due.map((x) => once(x.res, 'close'))).then(answer);
+  }
+
   private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const live = liveRequests.get(req.socket) ?? new Set<Exchange>();
+    liveRequests.set(req.socket, live);
+    const exchange = { req, res };
+    live.add(exchange);
+    res.once('close', () => live.delete(exchange));
     const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       if (res.headersSent) return;
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -108,26 +147,15 @@ export class HttpInput {
 function answerEarly(req: http.IncomingMessage, res: http.ServerResponse, status: 405 | 413, lines: object[], headers: Record<string, string> = {}): void {
   const socket = req.socket;
   lingering.add(socket);
-  const body = JSON.stringify(lines) + '\n';
   if (res.socket === null) {
     // Pipelined behind a response still being written: answered in turn, by Node.
     req.resume();
     res.writeHead(status, { 'content-type': 'application/json', connection: 'close', ...headers });
-    res.end(body);
+    res.end(JSON.stringify(lines) + '\n');
     return;
   }
-  const head = [
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
-    'content-type: application/json',
-    `content-length: ${Buffer.byteLength(body)}`,
-    'connection: close',
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
-  ].join('\r\n');
-  socket.write(`${head}\r\n\r\n${req.method === 'HEAD' ? '' : body}`);
-  // LINGER_MS is the limit in any case: a client that never closes its side is cut then.
-  const linger = setTimeout(() => socket.destroy(), LINGER_MS);
-  linger.unref();
-  socket.once('close', () => clearTimeout(linger));
+  writeClosingAnswer(socket, status, lines, headers, req.method === 'HEAD');
+  lingerThenClose(socket);
   socket.once('end', () => socket.end());
   if (req.complete) socket.end();
   else {
@@ -135,6 +163,36 @@ function answerEarly(req: http.IncomingMessage, res: http.ServerResponse, status
     req.resume();
   }
 }
+
+/** Writes an answer with `connection: close` on the connection itself, past Node's response object. */
+function writeClosingAnswer(socket: Duplex, status: number, lines: object[], headers: Record<string, string>, headOnly: boolean): void {
+  const body = JSON.stringify(lines) + '\n';
+  const head = [
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
+    'content-type: application/json',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ].join('\r\n');
+  socket.write(`${head}\r\n\r\n${headOnly ? '' : body}`);
+}
+
+/** LINGER_MS is the limit in any case: a client that never closes its side is cut then. */
+function lingerThenClose(socket: Duplex): void {
+  const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
+  socket.resume();
+}
+
+/** A request and its response, from the request's headers until the response is closed. */
+interface Exchange {
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+}
+
+/** Per connection: the requests not answered yet. */
+const liveRequests = new WeakMap<object, Set<Exchange>>();
 
 /** Connections that got an early answer: closing, what else comes on them is dropped. */
 const lingering = new WeakSet<object>();

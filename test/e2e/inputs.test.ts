@@ -229,6 +229,48 @@ describe('TCP, HTTP and folder inputs', () => {
     assert.equal(await resultOf(tag), `${tag}\n`);
   });
 
+  /** Writes raw bytes to the HTTP port and returns everything read until the server closes. */
+  const rawHttp = (bytes: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const conn = net.connect(httpPort, '127.0.0.1');
+      let out = '';
+      conn.on('data', (b: Buffer) => (out += b.toString('latin1')));
+      conn.on('error', reject);
+      conn.on('close', () => resolve(out));
+      conn.write(bytes);
+    });
+  const statusLines = (raw: string): string[] => [...raw.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1] ?? '');
+
+  it('HTTP: a GET carrying an unframed body gets its 405 and nothing after it on the closed connection', async () => {
+    // Node's own client sends a GET body this way: no content-length, no chunking. The bytes
+    // after the headers then read as a second, malformed request on a connection already answered.
+    const raw = await rawHttp('GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n[{"toNode":"ship1"}] and more');
+    assert.deepEqual(statusLines(raw), ['405'], raw.slice(0, 500));
+    assert.match(raw, /connection: close/i);
+    assert.ok(central.running);
+  });
+
+  it('HTTP: a malformed request gets a 400 whose JSON body says what was wrong', async () => {
+    const raw = await rawHttp('this is not http\r\n\r\n');
+    assert.deepEqual(statusLines(raw), ['400'], raw.slice(0, 500));
+    const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+    const lines = JSON.parse(body) as { status: string; error: string }[];
+    assert.equal(lines[0]?.status, 'error');
+    assert.match(lines[0]?.error ?? '', /malformed HTTP request/);
+    // A body that breaks off inside a POST already being read: the error is its answer.
+    const chunked = await rawHttp('POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n');
+    assert.deepEqual(statusLines(chunked), ['400'], chunked.slice(0, 500));
+    assert.match(chunked, /malformed HTTP request: Invalid character in chunk size/);
+  });
+
+  it('HTTP: garbage pipelined behind a good POST gets its 400 after the 202, and the good message is delivered', async () => {
+    const tag = newTag('before-garbage');
+    const post = JSON.stringify(good(tag));
+    const raw = await rawHttp(`POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(post)}\r\n\r\n${post}\u0001\u0002 not a request\r\n\r\n`);
+    assert.deepEqual(statusLines(raw), ['202', '400'], raw.slice(0, 800));
+    assert.equal(await resultOf(tag), `${tag}\n`);
+  });
+
   it('HTTP: a PUT with a 20 MB body gets its 405 also by a client that reads the answer only after sending everything', async () => {
     const answer = await sendAllThenRead('PUT', 20 * 1024 * 1024);
     assert.equal(answer.status, 405);

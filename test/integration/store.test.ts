@@ -9,6 +9,7 @@ import { FileWriter } from '../../src/methods/files.js';
 import { Db } from '../../src/store/db.js';
 import { Inbox } from '../../src/store/inbox.js';
 import { Outbox } from '../../src/store/outbox.js';
+import { eventually } from '../support/eventually.js';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'steward-store-'));
 
@@ -79,6 +80,55 @@ describe('the SQLite store', () => {
         [m2.id, 'started', '{"x":1}'],
       ],
     );
+    db.close();
+  });
+
+  it('resolves a write only once an fdatasync of the WAL that began after its commit is done', async () => {
+    const dir = tmp();
+    const syncs: { file: string; done: (err: NodeJS.ErrnoException | null) => void }[] = [];
+    const db = new Db(dir, { syncFile: (fd, done) => syncs.push({ file: fs.readlinkSync(`/proc/self/fd/${fd}`), done }) });
+    const outbox = new Outbox(db);
+    const resolved: string[] = [];
+    const first = outbox.add([msg('ship1')]).then(() => resolved.push('first'));
+    await eventually(() => syncs.length === 1);
+    assert.equal(syncs[0]?.file, path.join(dir, 'steward.db-wal'), 'the file synced is the WAL');
+    // Committed (the row is there) but not yet durable: not acknowledged, and not yet handed
+    // to delivery by the outbox either.
+    assert.equal(outbox.pendingCount(), 1);
+    assert.deepEqual(outbox.pending('ship1', 0, 10), []);
+    const second = outbox.add([msg('ship1')]).then(() => resolved.push('second'));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(resolved, [], 'nothing resolves before its sync');
+    assert.equal(syncs.length, 1, 'one sync at a time: the second commit waits for the next');
+    syncs[0]?.done(null);
+    await first;
+    assert.equal(outbox.pending('ship1', 0, 10).length, 1);
+    assert.deepEqual(resolved, ['first'], 'a commit made while a sync ran is not covered by it');
+    await eventually(() => syncs.length === 2);
+    syncs[1]?.done(null);
+    await second;
+    assert.deepEqual(resolved, ['first', 'second']);
+    // A sync that fails fails the writes that waited for it.
+    const third = outbox.add([msg('ship1')]);
+    await eventually(() => syncs.length === 3);
+    syncs[2]?.done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await assert.rejects(third, /could not be made durable.*EIO/);
+    db.close();
+  });
+
+  it('makes what is committed durable at close, also while a sync is still out', async () => {
+    const dir = tmp();
+    let pendingSync: ((err: NodeJS.ErrnoException | null) => void) | undefined;
+    let db = new Db(dir, { syncFile: (_fd, done) => (pendingSync = done) });
+    const outbox = new Outbox(db);
+    const m = msg('ship1');
+    const added = outbox.add([m]);
+    await eventually(() => pendingSync !== undefined);
+    db.close();
+    assert.equal((await added)[0]?.message.id, m.id, 'close settles the writes that waited for a sync');
+    pendingSync?.(null); // the late callback changes nothing
+    db = new Db(dir);
+    assert.deepEqual(new Outbox(db).pending('ship1', 0, 10).map((e) => e.message.id), [m.id]);
     db.close();
   });
 });

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { StewardProcess } from '../test/support/steward.js';
 import { spawnRate } from './b0-floor.js';
@@ -22,7 +23,8 @@ export interface B2Round {
   /** Reply lines not at their own position (line i is not "i"). */
   displaced: number;
   /** CPU seconds per 1000 commands during the round. */
-  cpuPer1000: { central: number; ship1: number; natsServer: number };
+  /** spawnHelper: ship1's spawn helper (a child process that forks the commands), 0 when it did not run. */
+  cpuPer1000: { central: number; ship1: number; spawnHelper: number; natsServer: number };
 }
 
 export interface B2Result {
@@ -120,6 +122,7 @@ async function burst(
   const resultDir = path.join(central.dataDir, 'b2', 'ship1');
   const file = path.join(resultDir, fileName);
   const cpuBefore = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const helperBefore = spawnHelperOf(pids.get('ship1'));
   const sent = await sendTimed(central.socketPath, input);
   // Planned appends can land out of order and leave holes (NULs) for a moment: size first,
   // then the newlines.
@@ -131,6 +134,9 @@ async function burst(
     failed: () => sent.refused() ?? anyDead(central, ship1), // refused commands would never reply
   });
   const cpuAfter = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
+  // The helper is a child of ship1 that may have started during the round (and ends 10 s after it).
+  const helperAfter = spawnHelperOf(pids.get('ship1'));
+  const helperCpu = helperAfter === undefined ? 0 : helperAfter.cpu - (helperBefore?.pid === helperAfter.pid ? helperBefore.cpu : 0);
   const answer = await sent.answer;
   const accepted = answer.lines.filter((l) => l.status === 'accepted').length;
   if (accepted !== n) throw new Error(`B2: ${accepted} of ${n} commands accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
@@ -153,6 +159,22 @@ async function burst(
     inOrder: descents === 0 && displaced === 0,
     descents,
     displaced,
-    cpuPer1000: { central: per1000('central'), ship1: per1000('ship1'), natsServer: per1000('natsServer') },
+    cpuPer1000: { central: per1000('central'), ship1: per1000('ship1'), spawnHelper: round(helperCpu / (n / 1000), 3), natsServer: per1000('natsServer') },
   };
+}
+
+/** ship1's spawn helper, when one runs: its pid and CPU seconds so far. */
+function spawnHelperOf(parent: number | undefined): { pid: number; cpu: number } | undefined {
+  if (parent === undefined) return undefined;
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
+      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('helper-main.js')) return { pid: Number(name), cpu: cpuSeconds(Number(name)) };
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
 }

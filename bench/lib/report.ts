@@ -153,6 +153,7 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
       rows.push(
         { id: 'B2', measure: 'CPU seconds per 1000 commands, central', ours: `${mid.cpuPer1000.central.toFixed(3)} s`, floor: '—', go: GO.b2cpuNode, target: '—' },
         { id: 'B2', measure: 'CPU seconds per 1000 commands, ship1 (not counting the commands)', ours: `${mid.cpuPer1000.ship1.toFixed(3)} s`, floor: '—', go: `${GO.b2cpuNode}, excl. bash`, target: '—' },
+        { id: 'B2', measure: "CPU seconds per 1000 commands, ship1's spawn helper (the process that forks the commands while 4 or more run)", ours: `${(mid.cpuPer1000.spawnHelper ?? 0).toFixed(3)} s`, floor: '—', go: '—', target: '—' },
         { id: 'B2', measure: 'CPU seconds per 1000 commands, nats-server', ours: `${mid.cpuPer1000.natsServer.toFixed(3)} s`, floor: '—', go: GO.b2cpuNats, target: '—' },
       );
     }

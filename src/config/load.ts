@@ -7,6 +7,7 @@ import { parseListenAddress, type ListenAddress } from './listen.js';
 import { defaults, FIELDS, fieldByKey, type RawConfig } from './schema.js';
 import { didYouMean } from '../lib/closest.js';
 import { NODE_NAME } from '../message/parse.js';
+import { SPAWN_HELPER_MODES, type SpawnHelperMode } from '../spawn/spawner.js';
 import { parseNkeySeed, type TlsMaterial } from '../transport/nats.js';
 
 /** The configuration compiled once into the units the code uses. */
@@ -35,6 +36,8 @@ export interface ResolvedConfig {
   readonly compression: '' | 'g' | 'z';
   readonly serialization: 'cbor' | 'json';
   readonly helloIntervalMs: number;
+  /** How commands are forked (spawnHelper). */
+  readonly spawnHelper: SpawnHelperMode;
   /** Where Prometheus metrics are served (promHostAndPort); undefined = metrics off. */
   readonly metricsAddress: ListenAddress | undefined;
   /** The optional inputs; undefined = off. An empty host binds localhost. */
@@ -131,6 +134,10 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
   if (serialization !== 'cbor' && serialization !== 'json') {
     throw new UsageError(`-serialization="${serialization}": use "cbor" or "json"`);
   }
+  const spawnHelper = str('spawnHelper').toLowerCase();
+  if (!(SPAWN_HELPER_MODES as readonly string[]).includes(spawnHelper)) {
+    throw new UsageError(`-spawnHelper="${str('spawnHelper')}": use ${SPAWN_HELPER_MODES.map((m) => `"${m}"`).join(', ')}`);
+  }
   for (const k of ['ringBufferSize', 'natsConnOptTimeout', 'natsConnectRetryInterval'] as const) {
     if (int(k) < 1) throw new UsageError(`-${k}=${int(k)}: must be at least 1`);
   }
@@ -169,6 +176,7 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     compression,
     serialization,
     helloIntervalMs: int('startPubREQHello') * 1000,
+    spawnHelper: spawnHelper as SpawnHelperMode,
     metricsAddress: parseListenAddress('promHostAndPort', str('promHostAndPort')),
     tcpAddress: parseListenAddress('tcpListener', str('tcpListener')),
     httpAddress: parseListenAddress('httpListener', str('httpListener')),

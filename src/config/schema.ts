@@ -57,6 +57,7 @@ export const FIELDS = [
   { flag: 'serialization', key: 'Serialization', type: 'string', default: 'cbor', help: 'wire format of published messages: cbor or json (receivers detect either)' },
   { flag: 'setBlockProfileRate', key: 'SetBlockProfileRate', type: 'int', default: 0, help: 'accepted for compatibility; has no effect' },
   { flag: 'startPubREQHello', key: 'StartPubREQHello', type: 'int', default: 30, help: 'send a hello message to the central node every N seconds (0 = off)' },
+  { flag: 'spawnHelper', key: 'SpawnHelper', type: 'string', default: 'auto', help: 'how commands are started: auto = by a small helper process while 4 or more run at once (faster forks, the event loop stays free), on = always by the helper, off = by the node itself' },
   sub('REQErrorLog', 'subscribe to error messages (the central node writes them to its error log)'),
   sub('REQHello', 'subscribe to hello messages'),
   sub('REQToFileAppend', 'subscribe to REQToFileAppend (append reply data to a file)'),

@@ -26,7 +26,7 @@ export const cliCommandCont: MethodHandler = {
     const args = msg.methodArgs.join(' ');
     const line = commandLine(msg);
     const stream = new ReplyStream(ctx, { capBytes: batchCapBytes(ctx.maxPayload) });
-    const r = await runCommand(line.args, {
+    const r = await runCommand(ctx.spawner, line.args, {
       timeoutMs: msg.methodTimeoutMs,
       maxOutputBytes: 0,
       signal: ctx.signal,
@@ -40,7 +40,10 @@ export const cliCommandCont: MethodHandler = {
       return;
     }
     let end: string;
-    if (r.timedOut) {
+    if (r.lostError !== undefined) {
+      end = r.lostError;
+      ctx.reportError(`error: REQCliCommandCont: ${end}, methodArgs: ${args} (id ${msg.id})`);
+    } else if (r.timedOut) {
       end = `method timed out after ${msg.methodTimeoutMs / 1000} s and was killed`;
       ctx.reportError(`error: REQCliCommandCont: ${end}, methodArgs: ${args} (id ${msg.id})`);
     } else if (ctx.signal.aborted) {

@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { KINDS, type Message } from '../message/message.js';
+import type { Spawner } from '../spawn/spawner.js';
 import type { MethodHandler } from './method.js';
 
 /** Room left in a reply for the message around the output. */
@@ -16,21 +16,30 @@ export interface CommandResult {
   signal: NodeJS.Signals | null;
   timedOut: boolean;
   truncated: boolean;
+  /** It could not be started. */
   spawnError?: string;
+  /** What ran it stopped while it ran: whether it ran, and how it ended, is unknown. */
+  lostError?: string;
 }
+
+/** Bytes of stderr kept for the error report. */
+const STDERR_KEPT = 64 * 1024;
 
 /**
  * Runs `args[0]` with `args[1..]` (no shell unless the command is one) in its own process
- * group. On timeout (`timeoutMs` <= 0: none) or abort the whole group is terminated.
- * Resolves when the command exits: output
- * of background children that keep the pipes open is not waited for.
+ * group, started by `spawner`. On timeout (`timeoutMs` <= 0: none) or abort the whole group is
+ * terminated. Resolves when the command exits: output of background children that keep the
+ * pipes open is not waited for.
  */
 export function runCommand(
+  spawner: Spawner,
   args: readonly string[],
   opts: {
     timeoutMs: number;
+    /** Bytes of stdout kept (the rest is read and dropped); ignored with onOutput. */
     maxOutputBytes: number;
-    env?: NodeJS.ProcessEnv;
+    /** Variables added to the node's environment. */
+    env?: Record<string, string>;
     signal?: AbortSignal;
     /** Streams the output as it comes; stdout is then not collected in the result. */
     onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
@@ -38,7 +47,6 @@ export function runCommand(
 ): Promise<CommandResult> {
   return new Promise((resolve) => {
     const [cmd, ...rest] = args as [string, ...string[]];
-    const child = spawn(cmd, rest, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;
@@ -46,23 +54,19 @@ export function runCommand(
     let truncated = false;
     let timedOut = false;
     let finished = false;
-    child.stdout.on('data', (b: Buffer) => {
-      if (opts.onOutput !== undefined) return opts.onOutput(b, 'stdout');
-      if (outBytes + b.length > opts.maxOutputBytes) {
-        truncated = true;
-        b = b.subarray(0, Math.max(0, opts.maxOutputBytes - outBytes));
-      }
-      outBytes += b.length;
-      if (b.length > 0) out.push(b);
-    });
-    child.stderr.on('data', (b: Buffer) => {
-      opts.onOutput?.(b, 'stderr');
-      if (errBytes < 64 * 1024) err.push(b.subarray(0, 64 * 1024 - errBytes));
-      errBytes += b.length;
-    });
+    let pid: number | undefined;
+    /** A signal asked for before the command's pid was known. */
+    let pendingSignal: NodeJS.Signals | undefined;
+    const open = new Set<'stdout' | 'stderr'>(['stdout', 'stderr']);
+    let drainTimer: NodeJS.Timeout | undefined;
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     const killGroup = (sig: NodeJS.Signals): void => {
+      if (pid === undefined) {
+        pendingSignal = sig;
+        return;
+      }
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, sig);
+        process.kill(-pid, sig);
       } catch {
         // The group is already gone.
       }
@@ -80,13 +84,13 @@ export function runCommand(
         : undefined;
     const onAbort = (): void => terminate();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const finish = (code: number | null, signal: NodeJS.Signals | null, spawnError?: string): void => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null, failure?: { spawnError?: string; lostError?: string }): void => {
       if (finished) return;
       finished = true;
       if (timer !== undefined) clearTimeout(timer);
+      if (drainTimer !== undefined) clearTimeout(drainTimer);
       opts.signal?.removeEventListener('abort', onAbort);
-      child.stdout.destroy();
-      child.stderr.destroy();
+      spawned.close();
       resolve({
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
@@ -94,30 +98,48 @@ export function runCommand(
         signal,
         timedOut,
         truncated,
-        ...(spawnError === undefined ? {} : { spawnError }),
+        ...failure,
       });
     };
-    child.on('error', (e) => finish(null, null, e.message));
-    child.on('exit', (code, signal) => {
-      // Give the pipes a moment to deliver what the command wrote just before exiting.
-      const done = (): void => finish(code, signal);
-      let open = 0;
-      const onEnd = (): void => {
-        if (--open === 0) {
-          clearTimeout(t);
-          done();
-        }
-      };
-      for (const s of [child.stdout, child.stderr]) {
-        if (s.readableEnded) continue;
-        open++;
-        s.once('end', onEnd);
-      }
-      if (open === 0) return done();
-      // The exit can be seen before the output is read, and a busy event loop can let this
-      // timer run before it: setImmediate lets one more I/O poll read what the pipes hold.
-      const t = setTimeout(() => setImmediate(done), DRAIN_MS);
-    });
+    const spawned = spawner.spawn(
+      { cmd, args: rest, ...(opts.env === undefined ? {} : { env: opts.env }), stdoutCap: opts.onOutput === undefined ? opts.maxOutputBytes : -1, stderrCap: opts.onOutput === undefined ? STDERR_KEPT : -1 },
+      {
+        pid: (p) => {
+          pid = p;
+          if (pendingSignal !== undefined) killGroup(pendingSignal);
+        },
+        output: (b, stream) => {
+          if (opts.onOutput !== undefined) {
+            opts.onOutput(b, stream);
+            if (stream === 'stdout') return;
+          }
+          if (stream === 'stderr') {
+            if (errBytes < STDERR_KEPT) err.push(b.subarray(0, STDERR_KEPT - errBytes));
+            errBytes += b.length;
+            return;
+          }
+          if (outBytes + b.length > opts.maxOutputBytes) {
+            truncated = true;
+            b = b.subarray(0, Math.max(0, opts.maxOutputBytes - outBytes));
+          }
+          outBytes += b.length;
+          if (b.length > 0) out.push(b);
+        },
+        end: (stream) => {
+          open.delete(stream);
+          if (exited !== undefined && open.size === 0) finish(exited.code, exited.signal);
+        },
+        exit: (code, signal) => {
+          exited = { code, signal };
+          if (open.size === 0) return finish(code, signal);
+          // Give the pipes a moment to deliver what the command wrote just before exiting; a
+          // busy event loop can let this timer run before they are read, so setImmediate lets
+          // one more I/O poll read what the pipes hold.
+          drainTimer = setTimeout(() => setImmediate(() => finish(code, signal)), DRAIN_MS);
+        },
+        error: (message, lost) => finish(null, null, lost ? { lostError: message } : { spawnError: message }),
+      },
+    );
   });
 }
 
@@ -130,11 +152,11 @@ export const DATA_TEMPLATE = '{{STEWARD_DATA}}';
  * with `STEWARD_DATA` set to the message's data (so a shell expands it, without quoting
  * trouble). Unlike the Go Steward, PATH and the rest of the environment are kept.
  */
-export function commandLine(msg: Message): { args: string[]; env?: NodeJS.ProcessEnv } {
+export function commandLine(msg: Message): { args: string[]; env?: Record<string, string> } {
   if (!msg.methodArgs.some((a) => a.includes(DATA_TEMPLATE))) return { args: msg.methodArgs };
   return {
     args: msg.methodArgs.map((a) => a.replaceAll(DATA_TEMPLATE, '$STEWARD_DATA')),
-    env: { ...process.env, STEWARD_DATA: msg.data.join('') },
+    env: { STEWARD_DATA: msg.data.join('') },
   };
 }
 
@@ -153,7 +175,7 @@ export const cliCommand: MethodHandler = {
     }
     const args = msg.methodArgs.join(' ');
     const line = commandLine(msg);
-    const r = await runCommand(line.args, {
+    const r = await runCommand(ctx.spawner, line.args, {
       timeoutMs: msg.methodTimeoutMs,
       ...(line.env === undefined ? {} : { env: line.env }),
       maxOutputBytes: Math.max(1024, ctx.maxPayload - REPLY_OVERHEAD),
@@ -161,6 +183,10 @@ export const cliCommand: MethodHandler = {
     });
     if (r.spawnError !== undefined) {
       ctx.reportError(`error: REQCliCommand: cannot run ${JSON.stringify(msg.methodArgs[0])}: ${r.spawnError}, methodArgs: ${args} (id ${msg.id})`);
+      return;
+    }
+    if (r.lostError !== undefined) {
+      ctx.reportError(`error: REQCliCommand: ${r.lostError}; no reply is sent, methodArgs: ${args} (id ${msg.id})`);
       return;
     }
     if (r.timedOut) {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Kind, Message } from '../message/message.js';
+import type { Spawner } from '../spawn/spawner.js';
 import type { FileWriter } from './files.js';
 
 /** What a method may use while it runs on the receiving node. */
@@ -15,6 +16,8 @@ export interface MethodContext {
   readonly signal: AbortSignal;
   /** The broker's max payload: replies must stay below it. */
   readonly maxPayload: number;
+  /** Starts the processes of commands (REQCliCommand, REQCliCommandCont). */
+  readonly spawner: Spawner;
   /** Queues reply number `seq` carrying `output` (replyMethod REQNone sends nothing). */
   reply(output: string, seq?: number): Promise<void>;
   /** Logs the error and sends it to the central node's error log. */

@@ -16,6 +16,7 @@ import { Db } from '../store/db.js';
 import { Inbox } from '../store/inbox.js';
 import { NodeRegistry } from '../store/nodes.js';
 import { Outbox, type OutboxEntry } from '../store/outbox.js';
+import { Spawner } from '../spawn/spawner.js';
 import { NatsTransport } from '../transport/nats.js';
 import { Delivery } from './delivery.js';
 import { ErrorReporter, ERROR_METHOD } from './errors.js';
@@ -55,6 +56,7 @@ export class StewardNode {
   readonly errors: ErrorReporter;
   readonly watchers = new Watchers();
   private readonly files = new FileWriter();
+  private readonly spawner: Spawner;
   private readonly abort = abortController();
   private helloTimer: NodeJS.Timeout | undefined;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -72,6 +74,7 @@ export class StewardNode {
     this.inbox = new Inbox(this.db);
     this.nodes = new NodeRegistry(this.db);
     this.audit = new AuditLog(cfg.databaseFolder);
+    this.spawner = new Spawner({ mode: cfg.spawnHelper, logger: logger.child({ component: 'spawner' }) });
     this.transport = new NatsTransport({
       servers: cfg.brokerServers,
       nodeName: cfg.nodeName,
@@ -254,6 +257,7 @@ export class StewardNode {
     this.receiver.close();
     await this.executor.drain(STOP_GRACE_MS, () => this.abort.abort());
     this.abort.abort();
+    this.spawner.stop();
     this.delivery.stop();
     await this.transport.stop();
     this.audit.flush();
@@ -273,6 +277,7 @@ export class StewardNode {
       checkpoint,
       signal: this.abort.signal,
       maxPayload: this.transport.maxPayload,
+      spawner: this.spawner,
       reply: async (output, seq = 0) => {
         const r = makeReply(
           msg,

@@ -6,13 +6,14 @@ import { eventually, sleep } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import type { StewardProcess } from '../support/steward.js';
 
-describe('the reply and file methods', () => {
+// Commands are forked by the node itself (auto, one at a time) and by the spawn helper (on).
+for (const spawnHelper of ['auto', 'on'] as const) describe(`the reply and file methods (-spawnHelper=${spawnHelper})`, () => {
   let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
 
   before(async () => {
-    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'] });
+    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0', `-spawnHelper=${spawnHelper}`] });
     [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
   });
 
@@ -118,5 +119,10 @@ describe('the reply and file methods', () => {
     assert.match(await eventually(() => central.readErrorLog().includes('timed out') && central.readErrorLog()), /node: ship1, error: REQCliCommand: method timed out after 1 s and was killed/);
     await sleep(3500);
     assert.equal(fs.existsSync(child), false, 'the background child was killed with the group');
+  });
+
+  it('ran its commands the way -spawnHelper says', () => {
+    if (spawnHelper === 'on') assert.match(ship1.stderr, /spawn helper started/);
+    assert.doesNotMatch(ship1.stderr, /spawn helper could not start|spawn helper stopped/);
   });
 });

@@ -6,13 +6,14 @@ import { eventually, sleep } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import type { StewardProcess } from '../support/steward.js';
 
-describe('the streaming methods and {{STEWARD_DATA}}', () => {
+// Commands are forked by the node itself (auto, one at a time) and by the spawn helper (on).
+for (const spawnHelper of ['auto', 'on'] as const) describe(`the streaming methods and {{STEWARD_DATA}} (-spawnHelper=${spawnHelper})`, () => {
   let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
 
   before(async () => {
-    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'] });
+    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0', `-spawnHelper=${spawnHelper}`] });
     [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
   });
 
@@ -178,5 +179,10 @@ describe('the streaming methods and {{STEWARD_DATA}}', () => {
     const log = ship1.stderr.slice(logStart);
     assert.match(log, /REQTailFile stopped: node ship1 is stopping/);
     assert.doesNotMatch(log, /"level":(50|60)/, 'no error logged while stopping');
+  });
+
+  it('ran its commands the way -spawnHelper says', () => {
+    if (spawnHelper === 'on') assert.match(ship1.stderr, /spawn helper started/);
+    assert.doesNotMatch(ship1.stderr, /spawn helper could not start|spawn helper stopped/);
   });
 });

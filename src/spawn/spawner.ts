@@ -1,0 +1,247 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { encodeFrame, FRAME, FrameReader, type SpawnRequest } from './frames.js';
+
+/** How commands are forked: `auto` through the helper during bursts, `on` always, `off` never. */
+export const SPAWN_HELPER_MODES = ['auto', 'on', 'off'] as const;
+export type SpawnHelperMode = (typeof SPAWN_HELPER_MODES)[number];
+
+/** In `auto`, the helper is started once this many commands run at once. */
+const AUTO_AT = 4;
+/** The helper exits after this long without a command running. */
+const HELPER_IDLE_MS = 10_000;
+
+/** What happens to one command, as it happens. */
+export interface SpawnEvents {
+  /** It started, as process (group) `pid`. */
+  pid(pid: number): void;
+  output(chunk: Buffer, stream: 'stdout' | 'stderr'): void;
+  /** A pipe reached its end. */
+  end(stream: 'stdout' | 'stderr'): void;
+  exit(code: number | null, signal: NodeJS.Signals | null): void;
+  /**
+   * It could not be started (`lost` false), or the helper running it stopped (`lost` true: it may
+   * have run, may still be running, and nothing more will be heard of it).
+   */
+  error(message: string, lost: boolean): void;
+}
+
+/** A command started by the spawner. */
+export interface Spawned {
+  /** Stops reading its pipes (after its exit, when background children keep them open). */
+  close(): void;
+}
+
+export interface SpawnerOptions {
+  readonly mode: SpawnHelperMode;
+  readonly logger: Logger;
+}
+
+/** The helper process and the commands it runs for us. */
+interface Helper {
+  readonly proc: ChildProcess;
+  readonly jobs: Map<number, { readonly req: SpawnRequest; readonly events: SpawnEvents }>;
+  /** The helper process was started (its jobs may have run should it die). */
+  started: boolean;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Starts the commands of a node's methods. Forking blocks the event loop for a time that grows
+ * with the memory of the process (about 0.8 ms for a bare node here, 1.6 ms for a node in a
+ * burst of commands), so under load commands are forked by a small helper process
+ * (helper-main.ts) instead, on the other core. A lone command is forked here: no extra process
+ * and no extra memory for a node that runs a command now and then.
+ */
+export class Spawner {
+  private helper: Helper | undefined;
+  private nextId = 1;
+  /** Commands running (started here or by the helper). */
+  private running = 0;
+  /** The environment commands get: copied once (reading process.env costs on every spawn). */
+  private readonly baseEnv: NodeJS.ProcessEnv = { ...process.env };
+  private stopped = false;
+  private helperBroken = false;
+
+  constructor(private readonly opts: SpawnerOptions) {}
+
+  spawn(req: SpawnRequest, events: SpawnEvents): Spawned {
+    this.running++;
+    let done = false;
+    const finished = (): void => {
+      if (done) return;
+      done = true;
+      this.running--;
+      this.idleLater();
+    };
+    const tracked: SpawnEvents = {
+      pid: (pid) => events.pid(pid),
+      output: (chunk, stream) => events.output(chunk, stream),
+      end: (stream) => events.end(stream),
+      exit: (code, signal) => {
+        finished();
+        events.exit(code, signal);
+      },
+      error: (message, lost) => {
+        finished();
+        events.error(message, lost);
+      },
+    };
+    if (this.useHelper()) return this.viaHelper(req, tracked);
+    return this.direct(req, tracked);
+  }
+
+  /** Ends the helper (commands it runs go on in their own process groups). */
+  stop(): void {
+    this.stopped = true;
+    this.endHelper();
+  }
+
+  private useHelper(): boolean {
+    if (this.stopped || this.helperBroken || this.opts.mode === 'off') return false;
+    if (this.opts.mode === 'on' || this.helper !== undefined) return true;
+    return this.running >= AUTO_AT;
+  }
+
+  private direct(req: SpawnRequest, events: SpawnEvents): Spawned {
+    let child: ChildProcess;
+    try {
+      child = spawn(req.cmd, [...req.args], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: req.env === undefined ? this.baseEnv : { ...this.baseEnv, ...req.env },
+      });
+    } catch (err) {
+      queueMicrotask(() => events.error((err as Error).message, false));
+      return { close: () => undefined };
+    }
+    const pipes = [child.stdout, child.stderr] as const;
+    child.once('spawn', () => events.pid(child.pid as number));
+    child.once('error', (err) => events.error(err.message, false));
+    for (const [i, s] of pipes.entries()) {
+      const name = i === 0 ? 'stdout' : 'stderr';
+      const cap = i === 0 ? req.stdoutCap : req.stderrCap;
+      let seen = 0;
+      s?.on('data', (b: Buffer) => {
+        if (cap >= 0) {
+          if (seen > cap) return;
+          if (seen + b.length > cap + 1) b = b.subarray(0, cap + 1 - seen);
+          seen += b.length;
+        }
+        events.output(b, name);
+      });
+      s?.once('end', () => events.end(name));
+    }
+    child.once('exit', (code, signal) => events.exit(code, signal));
+    return {
+      close: () => {
+        for (const s of pipes) s?.destroy();
+      },
+    };
+  }
+
+  private viaHelper(req: SpawnRequest, events: SpawnEvents): Spawned {
+    const helper = this.ensureHelper();
+    const id = this.nextId++;
+    helper.jobs.set(id, { req, events });
+    if (helper.idleTimer !== undefined) {
+      clearTimeout(helper.idleTimer);
+      helper.idleTimer = undefined;
+    }
+    helper.proc.stdin?.write(encodeFrame(FRAME.spawn, id, JSON.stringify(req)));
+    return {
+      close: () => {
+        if (this.helper === helper && helper.jobs.delete(id)) helper.proc.stdin?.write(encodeFrame(FRAME.close, id));
+      },
+    };
+  }
+
+  private ensureHelper(): Helper {
+    if (this.helper !== undefined) return this.helper;
+    const proc = spawn(process.execPath, [fileURLToPath(new URL('./helper-main.js', import.meta.url))], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: this.baseEnv,
+    });
+    const helper: Helper = { proc, jobs: new Map(), started: false, idleTimer: undefined };
+    this.helper = helper;
+    const reader = new FrameReader((type, id, payload) => this.onFrame(helper, type, id, payload));
+    proc.stdout?.on('data', (b: Buffer) => reader.push(b));
+    proc.stdin?.on('error', () => undefined); // its end is seen as its exit
+    proc.once('spawn', () => {
+      helper.started = true;
+      this.opts.logger.info({ pid: proc.pid }, 'spawn helper started');
+    });
+    proc.once('error', (err) => {
+      // It never ran: nothing it was given ran either; they are started here instead.
+      this.opts.logger.warn({ err: err.message }, 'the spawn helper could not start: commands are forked by the node itself');
+      this.helperBroken = true;
+      this.helperGone(helper, undefined);
+    });
+    proc.once('exit', (code, signal) => {
+      if (!helper.started) return;
+      if (helper.jobs.size > 0) this.opts.logger.error({ code, signal, commands: helper.jobs.size }, 'the spawn helper stopped while commands ran');
+      this.helperGone(helper, `the spawn helper stopped (${signal ?? `exit code ${code}`}) while the command ran: it may have run, its outcome is unknown`);
+    });
+    return helper;
+  }
+
+  private onFrame(helper: Helper, type: number, id: number, payload: Buffer): void {
+    const ev = helper.jobs.get(id)?.events;
+    if (ev === undefined) return; // closed by us meanwhile
+    switch (type) {
+      case FRAME.pid:
+        ev.pid((JSON.parse(payload.toString('utf8')) as { pid: number }).pid);
+        break;
+      case FRAME.stdout:
+        ev.output(payload, 'stdout');
+        break;
+      case FRAME.stderr:
+        ev.output(payload, 'stderr');
+        break;
+      case FRAME.end:
+        ev.end(payload[0] === 0 ? 'stdout' : 'stderr');
+        break;
+      case FRAME.exit: {
+        const { code, signal } = JSON.parse(payload.toString('utf8')) as { code: number | null; signal: NodeJS.Signals | null };
+        ev.exit(code, signal);
+        break;
+      }
+      case FRAME.error:
+        helper.jobs.delete(id);
+        ev.error(payload.toString('utf8'), false);
+        break;
+    }
+  }
+
+  /** The helper is gone: its jobs end with `lostMessage`, or (it never ran) are started here. */
+  private helperGone(helper: Helper, lostMessage: string | undefined): void {
+    if (this.helper === helper) this.helper = undefined;
+    if (helper.idleTimer !== undefined) clearTimeout(helper.idleTimer);
+    const jobs = [...helper.jobs.values()];
+    helper.jobs.clear();
+    for (const { req, events } of jobs) {
+      if (lostMessage !== undefined) events.error(lostMessage, true);
+      else this.direct(req, events);
+    }
+  }
+
+  /** Once nothing runs, the helper is ended after HELPER_IDLE_MS (started again when needed). */
+  private idleLater(): void {
+    const helper = this.helper;
+    if (helper === undefined || this.running > 0 || helper.idleTimer !== undefined) return;
+    helper.idleTimer = setTimeout(() => {
+      helper.idleTimer = undefined;
+      if (this.running === 0) this.endHelper();
+    }, HELPER_IDLE_MS);
+    helper.idleTimer.unref();
+  }
+
+  private endHelper(): void {
+    const helper = this.helper;
+    if (helper === undefined) return;
+    this.helper = undefined;
+    if (helper.idleTimer !== undefined) clearTimeout(helper.idleTimer);
+    helper.proc.stdin?.end();
+  }
+}

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { NODE_NAME } from '../message/parse.js';
 import type { Message } from '../message/message.js';
@@ -23,14 +24,38 @@ export function confine(p: string): string {
   return path.posix.normalize(`/${p.replace(/\\/g, '/').replace(/\0/g, '')}`).slice(1);
 }
 
+/** An open result file, kept while it is being written to. */
+interface Handle {
+  fd: number;
+  ino: number;
+  /** A sync of it is running: writes done meanwhile wait for the next one. */
+  syncing: boolean;
+  /** Written, waiting for the next sync to resolve. */
+  unsynced: PendingWrite[];
+  idle: NodeJS.Timeout | undefined;
+}
+
+/** How long a result file stays open after its last write. */
+const KEEP_OPEN_MS = 2000;
+/** Result files kept open at most (the least recently written is closed first). */
+const MAX_OPEN = 32;
+
 /**
  * Writes result files. Appends are planned: each gets its offset when the message is
  * received (and the plan is committed with the receipt), and is written at that offset. A
  * write redone after a crash therefore lands in the same place instead of appending twice.
+ *
+ * A file being written to is kept open (checked against its path at each write, so a file
+ * rotated or replaced meanwhile is opened again); one fdatasync per file runs at a time, on the
+ * thread pool, and the writes made while it runs are made durable together by the next one.
  */
 export class FileWriter {
   private readonly planned = new Map<string, { end: number; open: number }>();
   private pendingWrites: PendingWrite[] = [];
+  /** Open files, least recently written first. */
+  private readonly handles = new Map<string, Handle>();
+  /** Per file: the last replacement asked for (settled), the next one starts after it. */
+  private readonly replacing = new Map<string, Promise<unknown>>();
 
   /** Reserves `length` bytes at the end of `file`; returns the offset. */
   planAppend(file: string, length: number): number {
@@ -58,7 +83,7 @@ export class FileWriter {
 
   /**
    * Writes `data` at `offset` (idempotent). Writes asked for in the same event-loop turn are
-   * done together, with one fdatasync per file; resolves once the data is on disk.
+   * written together; resolves once the data is on disk.
    */
   writeAt(file: string, offset: number, data: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -77,34 +102,85 @@ export class FileWriter {
       else list.push(w);
     }
     for (const [file, writes] of byFile) {
-      let fd: number;
+      let h: Handle;
       try {
-        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-        fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
-      } catch (err) {
-        for (const w of writes) w.reject(err);
-        continue;
-      }
-      try {
+        h = this.handle(file);
         // Written at once (the page cache), synced on the thread pool: the event loop goes on
         // receiving while the disk catches up.
         for (const w of writes) {
           let done = 0;
-          while (done < w.data.length) done += fs.writeSync(fd, w.data, done, w.data.length - done, w.offset + done);
+          while (done < w.data.length) done += fs.writeSync(h.fd, w.data, done, w.data.length - done, w.offset + done);
         }
       } catch (err) {
-        fs.closeSync(fd);
         for (const w of writes) w.reject(err);
         continue;
       }
-      fs.fdatasync(fd, (err) => {
-        fs.close(fd, () => undefined);
-        for (const w of writes) {
-          if (err === null) w.resolve();
-          else w.reject(err);
-        }
-      });
+      h.unsynced.push(...writes);
+      this.sync(file, h);
     }
+  }
+
+  /** The open file at `file` (opened, or opened again when the path now names another file). */
+  private handle(file: string): Handle {
+    let h = this.handles.get(file);
+    if (h !== undefined) {
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      if (st === undefined || st.ino !== h.ino) {
+        this.forget(file, h);
+        h = undefined;
+      } else {
+        // Most recently written last.
+        this.handles.delete(file);
+        this.handles.set(file, h);
+      }
+    }
+    if (h === undefined) {
+      let fd: number;
+      try {
+        fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+        fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
+      }
+      h = { fd, ino: fs.fstatSync(fd).ino, syncing: false, unsynced: [], idle: undefined };
+      this.handles.set(file, h);
+      for (const [old, oh] of this.handles) {
+        if (this.handles.size <= MAX_OPEN) break;
+        if (!oh.syncing && oh.unsynced.length === 0) this.forget(old, oh);
+      }
+    }
+    if (h.idle !== undefined) clearTimeout(h.idle);
+    h.idle = undefined;
+    return h;
+  }
+
+  private sync(file: string, h: Handle): void {
+    if (h.syncing || h.unsynced.length === 0) return;
+    const round = h.unsynced;
+    h.unsynced = [];
+    h.syncing = true;
+    fs.fdatasync(h.fd, (err) => {
+      h.syncing = false;
+      for (const w of round) {
+        if (err === null) w.resolve();
+        else w.reject(err);
+      }
+      if (h.unsynced.length > 0) this.sync(file, h);
+      else if (this.handles.get(file) !== h) fs.close(h.fd, () => undefined); // forgotten while it synced
+      else {
+        h.idle = setTimeout(() => this.forget(file, h), KEEP_OPEN_MS);
+        h.idle.unref();
+      }
+    });
+  }
+
+  /** Closes the file (once its sync, if one runs, is done). */
+  private forget(file: string, h: Handle): void {
+    if (this.handles.get(file) === h) this.handles.delete(file);
+    if (h.idle !== undefined) clearTimeout(h.idle);
+    h.idle = undefined;
+    if (!h.syncing && h.unsynced.length === 0) fs.close(h.fd, () => undefined);
   }
 
   /** Marks a planned append as written (or abandoned). */
@@ -113,18 +189,32 @@ export class FileWriter {
     if (p !== undefined && --p.open <= 0) this.planned.delete(file);
   }
 
-  /** Replaces `file` whole: written to a temp file, synced, renamed into place. */
-  replace(file: string, data: Buffer): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    const fd = fs.openSync(tmp, 'w', 0o600);
+  /**
+   * Replaces `file` whole: written to a temp file, synced (on the thread pool), renamed into
+   * place. Replacements of one file happen in the order they were asked for.
+   */
+  replace(file: string, data: Buffer): Promise<void> {
+    const before = this.replacing.get(file) ?? Promise.resolve();
+    const mine = before.then(() => this.replaceNow(file, data));
+    const settled = mine.catch(() => undefined);
+    this.replacing.set(file, settled);
+    void settled.then(() => {
+      if (this.replacing.get(file) === settled) this.replacing.delete(file);
+    });
+    return mine;
+  }
+
+  private async replaceNow(file: string, data: Buffer): Promise<void> {
+    await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.${++tempNo}.tmp`;
+    const fh = await fsp.open(tmp, 'w', 0o600);
     try {
-      fs.writeSync(fd, data);
-      fs.fdatasyncSync(fd);
+      await fh.writeFile(data);
+      await fh.datasync();
     } finally {
-      fs.closeSync(fd);
+      await fh.close();
     }
-    fs.renameSync(tmp, file);
+    await fsp.rename(tmp, file);
   }
 
   /** A plain append for logs that need no exactly-once guarantee (hello). */
@@ -133,6 +223,8 @@ export class FileWriter {
     fs.appendFileSync(file, data, { mode: 0o600 });
   }
 }
+
+let tempNo = 0;
 
 interface PendingWrite {
   file: string;

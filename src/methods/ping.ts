@@ -9,7 +9,7 @@ export const ping: MethodHandler = {
   onInterrupted: 'redo',
   run: async (msg, ctx) => {
     const line = `${new Date().toISOString()}, ping received from ${msg.fromNode}\n`;
-    ctx.files.replace(resultPath(ctx.dataFolder, msg, 'ping.log'), Buffer.from(line));
+    await ctx.files.replace(resultPath(ctx.dataFolder, msg, 'ping.log'), Buffer.from(line));
     await ctx.reply(`${new Date().toISOString()}, ping answered by ${ctx.nodeName}\n`);
   },
 };
@@ -21,6 +21,6 @@ export const pong: MethodHandler = {
   onInterrupted: 'redo',
   run: async (msg, ctx) => {
     const line = `${new Date().toISOString()}, pong received from ${msg.fromNode}\n`;
-    ctx.files.replace(resultPath(ctx.dataFolder, msg, 'pong.log'), Buffer.from(line));
+    await ctx.files.replace(resultPath(ctx.dataFolder, msg, 'pong.log'), Buffer.from(line));
   },
 };

@@ -9,6 +9,6 @@ export const toFile: MethodHandler = {
   onInterrupted: 'redo',
   run: async (msg, ctx) => {
     const file = resultPath(ctx.dataFolder, msg, `${msg.previousMessage?.method ?? msg.method}.result`);
-    ctx.files.replace(file, Buffer.from(msg.data.join('')));
+    await ctx.files.replace(file, Buffer.from(msg.data.join('')));
   },
 };

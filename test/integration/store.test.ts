@@ -149,4 +149,31 @@ describe('planned appends', () => {
     const o3 = after.planAppend(file, 3);
     assert.equal(o3, 16);
   });
+
+  it('writes to the file the path names now: after a rotation the next append starts the new file', async () => {
+    const file = path.join(tmp(), 'out.log');
+    const w = new FileWriter();
+    const append = async (text: string): Promise<void> => {
+      const at = w.planAppend(file, text.length);
+      await w.writeAt(file, at, Buffer.from(text));
+      w.release(file);
+    };
+    await append('one\n');
+    fs.renameSync(file, `${file}.1`); // as logrotate does, while the writer keeps the file open
+    await append('two\n');
+    await append('three\n');
+    assert.equal(fs.readFileSync(`${file}.1`, 'utf8'), 'one\n');
+    assert.equal(fs.readFileSync(file, 'utf8'), 'two\nthree\n');
+    fs.rmSync(file);
+    await append('four\n');
+    assert.equal(fs.readFileSync(file, 'utf8'), 'four\n', 'a removed file is created again');
+  });
+
+  it('replaces a file whole, in the order the replacements were asked for', async () => {
+    const file = path.join(tmp(), 'sub', 'state.txt');
+    const w = new FileWriter();
+    await Promise.all(Array.from({ length: 20 }, (_, i) => w.replace(file, Buffer.from(`v${i}`))));
+    assert.equal(fs.readFileSync(file, 'utf8'), 'v19');
+    assert.deepEqual(fs.readdirSync(path.dirname(file)), ['state.txt'], 'no temp file left');
+  });
 });

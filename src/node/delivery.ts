@@ -16,6 +16,13 @@ export interface DeliveryDeps {
   readonly logger: Logger;
   readonly maxInFlightPerNode: number;
   readonly maxInFlightTotal: number;
+  /**
+   * Messages held in memory per destination, waiting or in flight (default: maxInFlightPerNode),
+   * and over all destinations (default: maxInFlightTotal); the rest waits in the outbox only and
+   * is read back in order when there is room (reading back costs a parse and an encode).
+   */
+  readonly maxQueuedPerNode?: number;
+  readonly maxQueuedTotal?: number;
   readonly metrics: Metrics;
   readonly kindOf: (method: string) => Kind;
   /** Delivers a message addressed to this node without going through the broker. */
@@ -80,6 +87,10 @@ export class Delivery {
   private readonly dests = new Map<string, Destination>();
   private readonly flights = new Map<string, Flight>();
   private totalInFlight = 0;
+  /** Entries in the destinations' waiting queues. */
+  private totalWaiting = 0;
+  private readonly maxQueuedPerNode: number;
+  private readonly maxQueuedTotal: number;
   private nextDestId = 1;
   private stopped = false;
   private readonly connectedWaiters = new Set<() => void>();
@@ -87,6 +98,8 @@ export class Delivery {
 
   constructor(private readonly d: DeliveryDeps) {
     this.now = d.now ?? Date.now;
+    this.maxQueuedPerNode = Math.max(d.maxQueuedPerNode ?? 0, d.maxInFlightPerNode);
+    this.maxQueuedTotal = Math.max(d.maxQueuedTotal ?? 0, d.maxInFlightTotal);
     d.transport.onConnectionChange((up) => {
       if (!up) return;
       for (const w of [...this.connectedWaiters]) w();
@@ -106,11 +119,12 @@ export class Delivery {
       const dest = this.dest(e.message.toNode);
       touched.add(dest);
       if (e.seq <= dest.lastSeq) continue; // already loaded from the outbox
-      if (dest.spilled || dest.waiting.length >= this.d.maxInFlightPerNode) {
+      if (dest.spilled || dest.waiting.length >= this.maxQueuedPerNode || this.totalWaiting >= this.maxQueuedTotal) {
         dest.spilled = true; // stays in the outbox only; loaded when there is room
         continue;
       }
       dest.waiting.push(e);
+      this.totalWaiting++;
       dest.lastSeq = e.seq;
     }
     for (const dest of touched) this.pump(dest);
@@ -155,6 +169,7 @@ export class Delivery {
     if (dest.waiting.length === 0 && dest.spilled) this.refill(dest);
     while (dest.waiting.length > 0 && dest.inFlight < this.d.maxInFlightPerNode && this.totalInFlight < this.d.maxInFlightTotal) {
       const entry = dest.waiting.shift() as OutboxEntry;
+      this.totalWaiting--;
       dest.inFlight++;
       this.totalInFlight++;
       void this.fly(entry).finally(() => {
@@ -173,6 +188,7 @@ export class Delivery {
       dest.waiting.push(r);
       dest.lastSeq = r.seq;
     }
+    this.totalWaiting += rows.length;
     dest.spilled = rows.length === this.d.maxInFlightPerNode;
   }
 
@@ -266,6 +282,7 @@ export class Delivery {
     const i = dest?.waiting.findIndex((e) => e.message.id === id) ?? -1;
     if (dest === undefined || i < 0) return false;
     const [entry] = dest.waiting.splice(i, 1);
+    this.totalWaiting--;
     if (entry !== undefined) this.finishCancelled(entry, entry.attempts);
     return true;
   }

@@ -134,6 +134,10 @@ export class StewardNode {
       logger: logger.child({ component: 'delivery' }),
       maxInFlightPerNode: cfg.maxInFlightPerNode,
       maxInFlightTotal: cfg.maxInFlightPerNode * 8,
+      // A large input stays in memory (with its wire form) instead of being read back from the
+      // outbox and encoded again: up to 10 windows per node, 20 overall (about 2 KB each).
+      maxQueuedPerNode: cfg.maxInFlightPerNode * 10,
+      maxQueuedTotal: cfg.maxInFlightPerNode * 20,
       metrics,
       kindOf: (method) => methodByName(method)?.kind ?? 'EventACK',
       deliverLocally: (msg) => this.receiver.accept(msg),

@@ -264,7 +264,7 @@ export class StewardNode {
     this.spawner.stop();
     this.delivery.stop();
     await this.transport.stop();
-    this.audit.flush();
+    this.audit.close();
     this.db.close();
   }
 

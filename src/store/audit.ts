@@ -14,6 +14,10 @@ export class AuditLog {
   readonly file: string;
   private lines: string[] = [];
   private scheduled = false;
+  /** The log, kept open; checked against its path at most once a second (a rotated log is opened anew). */
+  private fd: number | undefined;
+  private ino = 0;
+  private checkedMs = 0;
 
   constructor(folder: string) {
     fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
@@ -36,7 +40,31 @@ export class AuditLog {
     if (this.lines.length === 0) return;
     const text = this.lines.join('\n') + '\n';
     this.lines = [];
-    fs.appendFileSync(this.file, text, { mode: 0o600 });
+    fs.writeSync(this.open(), text);
+  }
+
+  /** Closes the log (at stop); a later record opens it again. */
+  close(): void {
+    this.flush();
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private open(): number {
+    const now = Date.now();
+    if (this.fd !== undefined && now - this.checkedMs >= 1000) {
+      this.checkedMs = now;
+      if (fs.statSync(this.file, { throwIfNoEntry: false })?.ino !== this.ino) {
+        fs.closeSync(this.fd);
+        this.fd = undefined;
+      }
+    }
+    if (this.fd === undefined) {
+      this.fd = fs.openSync(this.file, 'a', 0o600);
+      this.ino = fs.fstatSync(this.fd).ino;
+      this.checkedMs = now;
+    }
+    return this.fd;
   }
 }
 

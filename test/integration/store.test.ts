@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { newId } from '../../src/message/id.js';
 import type { Message } from '../../src/message/message.js';
 import { FileWriter } from '../../src/methods/files.js';
+import { AuditLog } from '../../src/store/audit.js';
 import { Db } from '../../src/store/db.js';
 import { Inbox } from '../../src/store/inbox.js';
 import { Outbox } from '../../src/store/outbox.js';
@@ -175,5 +176,24 @@ describe('planned appends', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) => w.replace(file, Buffer.from(`v${i}`))));
     assert.equal(fs.readFileSync(file, 'utf8'), 'v19');
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ['state.txt'], 'no temp file left');
+  });
+});
+
+describe('the audit log', () => {
+  it('writes one JSON line per finished message, and after a rotation goes on in a new file', async () => {
+    const dir = tmp();
+    const audit = new AuditLog(dir);
+    const m = msg('ship1');
+    audit.record('delivered', JSON.stringify(m), 1);
+    audit.flush();
+    fs.renameSync(path.join(dir, 'audit.log'), path.join(dir, 'audit.log.1')); // as logrotate does
+    await new Promise((r) => setTimeout(r, 1100)); // the log checks its path at most once a second
+    audit.record('failed', JSON.stringify(m), 3, 'max-retries: no ACK');
+    audit.close();
+    const first = fs.readFileSync(path.join(dir, 'audit.log.1'), 'utf8').trim().split('\n');
+    const second = fs.readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n');
+    assert.deepEqual(first.map((l) => (JSON.parse(l) as { outcome: string }).outcome), ['delivered']);
+    const line = JSON.parse(second[0] ?? '') as { outcome: string; attempts: number; error: string; message: Message };
+    assert.deepEqual([second.length, line.outcome, line.attempts, line.error, line.message.id], [1, 'failed', 3, 'max-retries: no ACK', m.id]);
   });
 });

@@ -374,7 +374,9 @@ other on the same nodes, each into a new result file, and the median is reported
   collected, counted when closed), at most 64 at once (the node's executor limit); the ratio is
   B2 msg/s over that spawn rate (medians). The same for \`bash -c "echo hi"\` is given for
   reference. CPU per 1000 commands from \`/proc/<pid>/stat\`
-  of the median round (ship1's figure does not include the commands, which are its children).
+  of the median round (ship1's figure does not include the commands, which are its children;
+  ship1's spawn helper, the child process that forks the commands while 4 or more run, is
+  given on a line of its own).
 - **B3 message burst**: one JSON array of REQToFileAppend messages, each with a unique line of
   data, in one socket write to central; the clock stops when ship1's result file holds every
   line (checked by size, then by counting newlines; the content is verified line by line after).

@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import path from 'node:path';
+import { spawnHelpersOf } from '../test/support/procs.js';
 import type { StewardProcess } from '../test/support/steward.js';
 import { spawnRate } from './b0-floor.js';
 import { anyDead, sendTimed, sleep, whenTrue, type BenchEnv } from './lib/env.js';
@@ -165,16 +165,11 @@ async function burst(
 
 /** ship1's spawn helper, when one runs: its pid and CPU seconds so far. */
 function spawnHelperOf(parent: number | undefined): { pid: number; cpu: number } | undefined {
-  if (parent === undefined) return undefined;
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== parent) continue;
-      if (fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('helper-main.js')) return { pid: Number(name), cpu: cpuSeconds(Number(name)) };
-    } catch {
-      // gone meanwhile
-    }
+  const [pid] = spawnHelpersOf(parent);
+  if (pid === undefined) return undefined;
+  try {
+    return { pid, cpu: cpuSeconds(pid) };
+  } catch {
+    return undefined; // ended meanwhile
   }
-  return undefined;
 }

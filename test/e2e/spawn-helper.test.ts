@@ -5,33 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.js';
 import { lines, tally } from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
+import { alive, spawnHelpersOf } from '../support/procs.js';
 import { cmd, type StewardProcess } from '../support/steward.js';
-
-/** Pids of the spawn helpers that `parent` runs now (children whose command line names helper-main.js). */
-function helpersOf(parent: number | undefined): number[] {
-  if (parent === undefined) return [];
-  const out: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('helper-main.js')) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * The spawn helper: a small process that forks the commands of a busy node. What a user checks:
@@ -72,7 +47,7 @@ describe('the spawn helper', () => {
     assert.equal((await central.send(one.input))[0]?.status, 'accepted');
     await eventually(() => central.readData('helper', 'auto', 'lone.txt') === 'reply-lone-0\n', { what: 'the lone reply' });
     assert.doesNotMatch(auto.stderr, /spawn helper started/, 'no helper for one command');
-    assert.deepEqual(helpersOf(auto.pid), []);
+    assert.deepEqual(spawnHelpersOf(auto.pid), []);
 
     const b = burst('auto', 'burst', 200, 'sleep 0.2; ');
     const answers = await central.send(b.input);
@@ -85,7 +60,7 @@ describe('the spawn helper', () => {
     assert.deepEqual(tally(lines(b.execLog), b.expected), { duplicates: [], missing: [], unexpected: [] }, 'each command ran once');
     assert.match(auto.stderr, /spawn helper started/);
     // Ten seconds without a command, and it is gone.
-    await eventually(() => helpersOf(auto.pid).length === 0, { what: 'the helper to end when idle', timeoutMs: 30_000 });
+    await eventually(() => spawnHelpersOf(auto.pid).length === 0, { what: 'the helper to end when idle', timeoutMs: 30_000 });
     assert.equal(central.readErrorLog(), '', 'no error on the way');
   });
 
@@ -93,7 +68,7 @@ describe('the spawn helper', () => {
     const b = burst('on', 'killed', 12, 'sleep 3; ');
     assert.equal((await central.send(b.input)).filter((a) => a.status === 'accepted').length, 12);
     await eventually(() => lines(b.execLog).length === 12, { what: 'all 12 commands to start', timeoutMs: 30_000 });
-    const [helper] = helpersOf(on.pid);
+    const [helper] = spawnHelpersOf(on.pid);
     assert.ok(helper !== undefined, 'the helper runs them');
     process.kill(helper, 'SIGKILL');
     const reports = await eventually(() => {
@@ -117,7 +92,7 @@ describe('the spawn helper', () => {
     const b = burst('on', 'before-node-kill', 1);
     await central.send(b.input);
     await eventually(() => lines(b.execLog).length === 1, { what: 'the command to run' });
-    const [helper] = helpersOf(on.pid);
+    const [helper] = spawnHelpersOf(on.pid);
     assert.ok(helper !== undefined && alive(helper));
     await on.kill9();
     await eventually(() => !alive(helper), { what: 'the helper to end after its node', timeoutMs: 10_000 });

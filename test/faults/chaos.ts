@@ -148,6 +148,7 @@ async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: bo
     uncleanStops,
     unhandled,
     errorLines: { total: errorLines.total, twins: errorLines.twins.length, unrelated: errorLines.unrelated.length },
+    helperKills: { ...world.helperKills },
   };
   log('');
   log(`chaos: seed ${o.seed}, ${results.length} iterations, ${o.cluster ? 'cluster of 3 servers' : 'one broker'}, ${((Date.now() - started) / 60_000).toFixed(1)} min`);

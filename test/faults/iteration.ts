@@ -60,6 +60,9 @@ async function strike(world: World, f: Fault): Promise<void> {
       await sleep(f.durationMs);
       await Promise.all(f.nodes.map((n) => world.restart(n)));
       return;
+    case 'kill-helper':
+      await Promise.all(f.nodes.map((n) => world.killHelper(n)));
+      return;
     case 'offline-long':
       await Promise.all(f.nodes.map((n) => world.stop(n)));
       await sleep(f.durationMs);

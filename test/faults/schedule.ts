@@ -20,6 +20,8 @@ export const FAULT_KINDS = {
   linkStall: 'link-stall',
   /** A receiving node stopped for longer than the retry window of the finite commands sent to it. */
   offlineLong: 'offline-long',
+  /** kill -9 of a receiving node's spawn helper (the process that forks its commands under load), when one runs. */
+  killHelper: 'kill-helper',
 } as const;
 export type FaultKind = (typeof FAULT_KINDS)[keyof typeof FAULT_KINDS];
 
@@ -97,6 +99,7 @@ export function drawIteration(r: Prng, shape: Shape): IterationPlan {
     'link-slow': 12,
     'link-stall': 12,
     'offline-long': 12,
+    'kill-helper': 8,
   };
   const count = Number(r.weighted({ 1: 4, 2: 4, 3: 2 }));
   const busyUntil = new Map<string, number>();
@@ -124,6 +127,11 @@ export function drawIteration(r: Prng, shape: Shape): IterationPlan {
         resources = nodes.map((n) => `node:${n}`);
         break;
       }
+      case 'kill-helper':
+        nodes = [r.pick(shape.receivers)];
+        durationMs = 0; // the next commands start a new helper
+        resources = nodes.map((n) => `node:${n}`);
+        break;
       case 'kill-both': {
         const sender = r.pick(shape.senders);
         const receiver = r.pick(shape.receivers.filter((n) => n !== sender));

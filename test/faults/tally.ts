@@ -17,6 +17,10 @@ export interface Tally {
   failed: number;
   /** ... of which ran anyway (the receiver got it, the ACKs were lost). */
   failedRan: number;
+  /** Reported at central as lost track of (its spawn helper died while it ran): ran at most once, no reply. */
+  lostTrack: number;
+  /** ... of which had run. */
+  lostTrackRan: number;
   /** Reported with another error line at central (ran at most once). */
   otherReported: number;
   /** The sender died before it answered: may run once, never twice. */
@@ -44,6 +48,8 @@ export function emptyTally(): Tally {
     interruptedRan: 0,
     failed: 0,
     failedRan: 0,
+    lostTrack: 0,
+    lostTrackRan: 0,
     otherReported: 0,
     unconfirmed: 0,
     unconfirmedRan: 0,
@@ -126,6 +132,9 @@ export function judge(commands: readonly Command[], flows: readonly Flow[], o: O
     } else if (r?.has('max-retries')) {
       t.failed++;
       if (ran === 1) t.failedRan++;
+    } else if (r?.has('lost-track')) {
+      t.lostTrack++;
+      if (ran === 1) t.lostTrackRan++;
     } else if (r !== undefined) {
       t.otherReported++;
       detail(`reported with another error line: ${name}`);

@@ -122,8 +122,11 @@ export function countLines(file: string, prefix: string): { counts: Map<number, 
   return { counts, unexpected };
 }
 
-/** What central's error log says about message ids: interrupted, max retries, or another error. */
-export type Report = 'interrupted' | 'max-retries' | 'other';
+/**
+ * What central's error log says about message ids: interrupted, max retries, the node lost track
+ * of it (its spawn helper died while it ran), or another error.
+ */
+export type Report = 'interrupted' | 'max-retries' | 'lost-track' | 'other';
 
 const ID = /\b([0-9A-HJKMNP-TV-Z]{26})(?:-r\d+)?\b/g;
 
@@ -138,7 +141,13 @@ export function readReports(errorLog: string): Map<string, Set<Report>> {
   const out = new Map<string, Set<Report>>();
   for (const line of text.split('\n')) {
     if (line === '') continue;
-    const kind: Report = line.includes('was interrupted by a restart') ? 'interrupted' : line.includes('max retries reached') ? 'max-retries' : 'other';
+    const kind: Report = line.includes('was interrupted by a restart')
+      ? 'interrupted'
+      : line.includes('max retries reached')
+        ? 'max-retries'
+        : line.includes('the spawn helper stopped')
+          ? 'lost-track'
+          : 'other';
     for (const m of line.matchAll(ID)) {
       const id = m[1] as string;
       let s = out.get(id);

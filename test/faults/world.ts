@@ -1,9 +1,10 @@
 import fs from 'node:fs';
-import { eventually } from '../support/eventually.js';
+import { eventually, sleep } from '../support/eventually.js';
 import { FaultyLink } from '../support/faulty-link.js';
 import { ConfiguredNatsServer, type NatsPorts } from '../support/nats-configured.js';
 import { NatsServer } from '../support/nats-server.js';
 import { StewardProcess } from '../support/steward.js';
+import { childrenOf, spawnHelpersOf } from '../support/procs.js';
 
 /** A broker the chaos can stop and start again where it was. */
 export interface Broker {
@@ -112,6 +113,29 @@ export class World {
   async kill(name: string): Promise<void> {
     this.down.add(name);
     await this.node(name).kill9();
+  }
+
+  /** kill-helper faults: how many killed a helper while it ran commands, while it ran none, how many found no helper. */
+  readonly helperKills = { busy: 0, idle: 0, none: 0 };
+
+  /**
+   * kill -9 of the node's spawn helper (counted in helperKills). Commands here last milliseconds,
+   * so the fault waits, up to 3 s, for a moment when the helper runs one.
+   */
+  async killHelper(name: string): Promise<void> {
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const pids = spawnHelpersOf(this.node(name).pid);
+      const busy = pids.some((p) => childrenOf(p).length > 0);
+      if (busy || Date.now() >= deadline) {
+        for (const pid of pids) process.kill(pid, 'SIGKILL');
+        if (pids.length === 0) this.helperKills.none++;
+        else if (busy) this.helperKills.busy++;
+        else this.helperKills.idle++;
+        return;
+      }
+      await sleep(10);
+    }
   }
 
   async stop(name: string): Promise<void> {

@@ -13,8 +13,9 @@
  * An entry point: it does its work on import. It imports nothing but Node's own modules and the
  * framing, so it stays about as small as a bare node process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { capped, startCommand } from './command.js';
 import { encodeFrame, FRAME, FrameReader, type FrameType, type SpawnRequest } from './frames.js';
 
 interface Job {
@@ -55,15 +56,10 @@ function flush(): void {
 }
 
 function forward(id: number, stream: Readable, type: typeof FRAME.stdout | typeof FRAME.stderr, cap: number): void {
-  let sent = 0;
+  const pass = capped(cap);
   stream.on('data', (b: Buffer) => {
-    if (cap >= 0) {
-      // One byte past the cap is forwarded, so the node sees that there was more.
-      if (sent > cap) return;
-      if (sent + b.length > cap + 1) b = b.subarray(0, cap + 1 - sent);
-      sent += b.length;
-    }
-    send(type, id, b);
+    const part = pass(b);
+    if (part !== undefined) send(type, id, part);
   });
   stream.on('end', () => send(FRAME.end, id, Buffer.of(type === FRAME.stdout ? 0 : 1)));
   stream.on('error', () => undefined);
@@ -73,11 +69,7 @@ function forward(id: number, stream: Readable, type: typeof FRAME.stdout | typeo
 function run(id: number, req: SpawnRequest): void {
   let child: ChildProcess;
   try {
-    child = spawn(req.cmd, [...req.args], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: req.env === undefined ? baseEnv : { ...baseEnv, ...req.env },
-    });
+    child = startCommand(req, baseEnv);
   } catch (err) {
     send(FRAME.error, id, (err as Error).message);
     return;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { capped, startCommand } from './command.js';
 import { encodeFrame, FRAME, FrameReader, type SpawnRequest } from './frames.js';
 
 /** How commands are forked: `auto` through the helper during bursts, `on` always, `off` never. */
@@ -107,11 +108,7 @@ export class Spawner {
   private direct(req: SpawnRequest, events: SpawnEvents): Spawned {
     let child: ChildProcess;
     try {
-      child = spawn(req.cmd, [...req.args], {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: req.env === undefined ? this.baseEnv : { ...this.baseEnv, ...req.env },
-      });
+      child = startCommand(req, this.baseEnv);
     } catch (err) {
       queueMicrotask(() => events.error((err as Error).message, false));
       return { close: () => undefined };
@@ -121,15 +118,10 @@ export class Spawner {
     child.once('error', (err) => events.error(err.message, false));
     for (const [i, s] of pipes.entries()) {
       const name = i === 0 ? 'stdout' : 'stderr';
-      const cap = i === 0 ? req.stdoutCap : req.stderrCap;
-      let seen = 0;
+      const pass = capped(i === 0 ? req.stdoutCap : req.stderrCap);
       s?.on('data', (b: Buffer) => {
-        if (cap >= 0) {
-          if (seen > cap) return;
-          if (seen + b.length > cap + 1) b = b.subarray(0, cap + 1 - seen);
-          seen += b.length;
-        }
-        events.output(b, name);
+        const part = pass(b);
+        if (part !== undefined) events.output(part, name);
       });
       s?.once('end', () => events.end(name));
     }

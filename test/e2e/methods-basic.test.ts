@@ -121,6 +121,22 @@ for (const spawnHelper of ['auto', 'on'] as const) describe(`the reply and file 
     assert.equal(fs.existsSync(child), false, 'the background child was killed with the group');
   });
 
+  it('cuts output larger than the broker allows to what a reply can carry, with an error line at central', async () => {
+    // 3 MB of output; the broker takes 1 MiB per message: the reply carries the first 1 MiB less 16 KiB.
+    await central.send(JSON.stringify({
+      toNode: 'ship1', method: 'REQCliCommand', directory: 'big', fileName: 'out.txt', methodTimeout: 30,
+      methodArgs: ['bash', '-c', "head -c 3000000 /dev/zero | tr '\\0' a; echo tail-never-sent"],
+    }));
+    const kept = 1024 * 1024 - 16 * 1024;
+    const out = await eventually(() => central.readData('big', 'ship1', 'out.txt'), { what: 'the cut output', timeoutMs: 30_000 });
+    assert.equal(out.length, kept);
+    assert.match(out, /^a+$/);
+    assert.match(
+      await eventually(() => central.readErrorLog().includes('max payload') && central.readErrorLog()),
+      new RegExp(`node: ship1, error: REQCliCommand: output larger than the broker's max payload, only the first ${kept} bytes are sent`),
+    );
+  });
+
   it('ran its commands the way -spawnHelper says', () => {
     if (spawnHelper === 'on') assert.match(ship1.stderr, /spawn helper started/);
     assert.doesNotMatch(ship1.stderr, /spawn helper could not start|spawn helper stopped/);

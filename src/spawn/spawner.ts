@@ -10,6 +10,11 @@ export type SpawnHelperMode = (typeof SPAWN_HELPER_MODES)[number];
 
 /** In `auto`, the helper is started once this many commands run at once. */
 const AUTO_AT = 4;
+/**
+ * Spawn requests sent to the helper and not yet answered (pid or error). Should the helper die,
+ * these may or may not have started; the ones the node still holds are started elsewhere.
+ */
+const UNANSWERED_AT_MOST = 8;
 /** The helper exits after this long without a command running. */
 const HELPER_IDLE_MS = 10_000;
 
@@ -39,10 +44,24 @@ export interface SpawnerOptions {
   readonly logger: Logger;
 }
 
+/** One command to start, wherever it is started. */
+interface Job {
+  readonly req: SpawnRequest;
+  readonly events: SpawnEvents;
+  /** held: not handed to anyone yet; sent: to the helper, unanswered; started: it runs (or could not start). */
+  state: 'held' | 'sent' | 'started';
+  /** Stops reading its pipes, where it runs now. */
+  close: () => void;
+}
+
 /** The helper process and the commands it runs for us. */
 interface Helper {
   readonly proc: ChildProcess;
-  readonly jobs: Map<number, { readonly req: SpawnRequest; readonly events: SpawnEvents }>;
+  readonly jobs: Map<number, Job>;
+  /** Jobs waiting for their spawn request to be sent (UNANSWERED_AT_MOST are out), in order. */
+  readonly held: number[];
+  /** Spawn requests out and unanswered. */
+  unanswered: number;
   /** The helper process was started (its jobs may have run should it die). */
   started: boolean;
   idleTimer: NodeJS.Timeout | undefined;
@@ -89,8 +108,14 @@ export class Spawner {
         events.error(message, lost);
       },
     };
-    if (this.useHelper()) return this.viaHelper(req, tracked);
-    return this.direct(req, tracked);
+    const job: Job = { req, events: tracked, state: 'held', close: () => undefined };
+    this.dispatch(job);
+    return { close: () => job.close() };
+  }
+
+  private dispatch(job: Job): void {
+    if (this.useHelper()) this.viaHelper(job);
+    else this.direct(job);
   }
 
   /** Ends the helper (commands it runs go on in their own process groups). */
@@ -105,13 +130,16 @@ export class Spawner {
     return this.running >= AUTO_AT;
   }
 
-  private direct(req: SpawnRequest, events: SpawnEvents): Spawned {
+  private direct(job: Job): void {
+    const { req, events } = job;
+    job.state = 'started';
     let child: ChildProcess;
     try {
       child = startCommand(req, this.baseEnv);
     } catch (err) {
+      job.close = () => undefined;
       queueMicrotask(() => events.error((err as Error).message, false));
-      return { close: () => undefined };
+      return;
     }
     const pipes = [child.stdout, child.stderr] as const;
     child.once('spawn', () => events.pid(child.pid as number));
@@ -126,27 +154,45 @@ export class Spawner {
       s?.once('end', () => events.end(name));
     }
     child.once('exit', (code, signal) => events.exit(code, signal));
-    return {
-      close: () => {
-        for (const s of pipes) s?.destroy();
-      },
+    job.close = () => {
+      for (const s of pipes) s?.destroy();
     };
   }
 
-  private viaHelper(req: SpawnRequest, events: SpawnEvents): Spawned {
+  private viaHelper(job: Job): void {
     const helper = this.ensureHelper();
     const id = this.nextId++;
-    helper.jobs.set(id, { req, events });
+    job.state = 'held';
+    helper.jobs.set(id, job);
+    job.close = () => {
+      if (this.helper === helper && helper.jobs.delete(id)) helper.proc.stdin?.write(encodeFrame(FRAME.close, id));
+    };
     if (helper.idleTimer !== undefined) {
       clearTimeout(helper.idleTimer);
       helper.idleTimer = undefined;
     }
-    helper.proc.stdin?.write(encodeFrame(FRAME.spawn, id, JSON.stringify(req)));
-    return {
-      close: () => {
-        if (this.helper === helper && helper.jobs.delete(id)) helper.proc.stdin?.write(encodeFrame(FRAME.close, id));
-      },
-    };
+    helper.held.push(id);
+    this.sendHeld(helper);
+  }
+
+  /** Sends held spawn requests while fewer than UNANSWERED_AT_MOST are out. */
+  private sendHeld(helper: Helper): void {
+    while (helper.unanswered < UNANSWERED_AT_MOST && helper.held.length > 0) {
+      const id = helper.held.shift() as number;
+      const job = helper.jobs.get(id);
+      if (job === undefined || job.state !== 'held') continue;
+      job.state = 'sent';
+      helper.unanswered++;
+      helper.proc.stdin?.write(encodeFrame(FRAME.spawn, id, JSON.stringify(job.req)));
+    }
+  }
+
+  /** The helper answered a spawn request (it started, or could not). */
+  private answered(helper: Helper, job: Job): void {
+    if (job.state !== 'sent') return;
+    job.state = 'started';
+    helper.unanswered--;
+    this.sendHeld(helper);
   }
 
   private ensureHelper(): Helper {
@@ -155,7 +201,7 @@ export class Spawner {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: this.baseEnv,
     });
-    const helper: Helper = { proc, jobs: new Map(), started: false, idleTimer: undefined };
+    const helper: Helper = { proc, jobs: new Map(), held: [], unanswered: 0, started: false, idleTimer: undefined };
     this.helper = helper;
     const reader = new FrameReader((type, id, payload) => this.onFrame(helper, type, id, payload));
     proc.stdout?.on('data', (b: Buffer) => reader.push(b));
@@ -179,10 +225,12 @@ export class Spawner {
   }
 
   private onFrame(helper: Helper, type: number, id: number, payload: Buffer): void {
-    const ev = helper.jobs.get(id)?.events;
-    if (ev === undefined) return; // closed by us meanwhile
+    const job = helper.jobs.get(id);
+    if (job === undefined) return; // closed by us meanwhile
+    const ev = job.events;
     switch (type) {
       case FRAME.pid:
+        this.answered(helper, job);
         ev.pid((JSON.parse(payload.toString('utf8')) as { pid: number }).pid);
         break;
       case FRAME.stdout:
@@ -200,21 +248,27 @@ export class Spawner {
         break;
       }
       case FRAME.error:
+        this.answered(helper, job);
         helper.jobs.delete(id);
         ev.error(payload.toString('utf8'), false);
         break;
     }
   }
 
-  /** The helper is gone: its jobs end with `lostMessage`, or (it never ran) are started here. */
+  /**
+   * The helper is gone. Jobs it never got (held here), or all of them when it never ran, are
+   * started again elsewhere; the others end with `lostMessage`: they may have run.
+   */
   private helperGone(helper: Helper, lostMessage: string | undefined): void {
     if (this.helper === helper) this.helper = undefined;
     if (helper.idleTimer !== undefined) clearTimeout(helper.idleTimer);
     const jobs = [...helper.jobs.values()];
     helper.jobs.clear();
-    for (const { req, events } of jobs) {
-      if (lostMessage !== undefined) events.error(lostMessage, true);
-      else this.direct(req, events);
+    helper.held.length = 0;
+    for (const job of jobs) {
+      if (lostMessage !== undefined && job.state !== 'held') job.events.error(lostMessage, true);
+      else if (this.stopped) job.events.error('the node is stopping: the command was not started', false);
+      else this.dispatch(job);
     }
   }
 

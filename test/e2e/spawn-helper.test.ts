@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.js';
 import { lines, tally } from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
-import { alive, spawnHelpersOf } from '../support/procs.js';
+import { alive, childrenOf, spawnHelpersOf } from '../support/procs.js';
 import { cmd, type StewardProcess } from '../support/steward.js';
 
 /**
@@ -86,6 +86,25 @@ describe('the spawn helper', () => {
     await new Promise((r) => setTimeout(r, 3500));
     assert.deepEqual(tally(lines(b.execLog), b.expected), { duplicates: [], missing: [], unexpected: [] });
     assert.equal(lines(path.join(central.dataDir, 'helper', 'on', 'killed.txt')).length, 0, 'no reply for a command whose outcome is unknown');
+  });
+
+  it('a helper killed -9 with many commands still to start: only those it had been given are lost track of, the others run', async () => {
+    const b = burst('on', 'held', 40, 'sleep 2; ');
+    assert.equal((await central.send(b.input)).filter((a) => a.status === 'accepted').length, 40);
+    await eventually(() => lines(b.execLog).length >= 1, { what: 'the first command to start', timeoutMs: 30_000, intervalMs: 5 });
+    const [helper] = spawnHelpersOf(on.pid);
+    assert.ok(helper !== undefined);
+    const running = childrenOf(helper).length;
+    process.kill(helper, 'SIGKILL');
+    // Each command ends one of two ways: it ran and replied, or central has its lost-track line.
+    const file = path.join(central.dataDir, 'helper', 'on', 'held.txt');
+    const reported = (): number => central.readErrorLog().split('\n').filter((l) => l.includes('the spawn helper stopped') && l.includes('held-')).length;
+    await eventually(() => lines(file).length + reported() === 40, { what: 'every command accounted for', timeoutMs: 60_000 });
+    // At most 8 spawn requests are out unanswered besides the commands running at the kill.
+    assert.ok(reported() <= running + 8 + 2, `${reported()} lost track of, ${running} were running`);
+    assert.ok(lines(file).length >= 40 - running - 10, 'the commands the helper had not been given ran');
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.deepEqual(tally(lines(b.execLog), b.expected).duplicates, [], 'none ran twice');
   });
 
   it('a node killed -9 takes its helper with it', async () => {

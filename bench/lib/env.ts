@@ -104,7 +104,9 @@ export class BenchEnv {
     for (const fn of this.cleanups.splice(0)) await fn().catch(() => {});
     const nats = this.natsProc ?? (await this.natsStarting?.catch(() => undefined));
     await nats?.close().catch(() => {});
-    fs.rmSync(this.root, { recursive: true, force: true });
+    // STEWARD_BENCH_KEEP=1 keeps the nodes' folders (logs, stores, result files) to look into.
+    if (process.env.STEWARD_BENCH_KEEP === '1') process.stderr.write(`[bench] kept ${this.root}\n`);
+    else fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
 

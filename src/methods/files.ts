@@ -143,12 +143,14 @@ export class FileWriter {
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
         fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
       }
-      h = { fd, ino: fs.fstatSync(fd).ino, syncing: false, unsynced: [], idle: undefined };
-      this.handles.set(file, h);
+      // Too many open: the least recently written that are idle are closed (not this one, which
+      // is about to be written; files still syncing stay open until their sync is done).
       for (const [old, oh] of this.handles) {
-        if (this.handles.size <= MAX_OPEN) break;
+        if (this.handles.size < MAX_OPEN) break;
         if (!oh.syncing && oh.unsynced.length === 0) this.forget(old, oh);
       }
+      h = { fd, ino: fs.fstatSync(fd).ino, syncing: false, unsynced: [], idle: undefined };
+      this.handles.set(file, h);
     }
     if (h.idle !== undefined) clearTimeout(h.idle);
     h.idle = undefined;

@@ -170,6 +170,20 @@ describe('planned appends', () => {
     assert.equal(fs.readFileSync(file, 'utf8'), 'four\n', 'a removed file is created again');
   });
 
+  it('writes to many files at once, each its own data (more files than it keeps open)', async () => {
+    const dir = tmp();
+    const w = new FileWriter();
+    const files = Array.from({ length: 100 }, (_, i) => path.join(dir, `n${i}`, 'r.txt'));
+    // One event-loop turn: one batch over 100 files, while the syncs of the first ones still run.
+    await Promise.all(
+      files.map((f, i) => {
+        const text = `reply of n${i}\n`;
+        return w.writeAt(f, w.planAppend(f, text.length), Buffer.from(text)).finally(() => w.release(f));
+      }),
+    );
+    for (const [i, f] of files.entries()) assert.equal(fs.readFileSync(f, 'utf8'), `reply of n${i}\n`, f);
+  });
+
   it('replaces a file whole, in the order the replacements were asked for', async () => {
     const file = path.join(tmp(), 'sub', 'state.txt');
     const w = new FileWriter();

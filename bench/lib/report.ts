@@ -5,6 +5,7 @@ import type { B3Result } from '../b3-burst.js';
 import type { B4Result } from '../b4-fanout.js';
 import type { B5Result } from '../b5-backlog.js';
 import type { B6Result } from '../b6-idle.js';
+import type { RssByMapping } from './procfs.js';
 import type { B7Result } from '../b7-wire.js';
 
 /** What one run produced; written as JSON and rendered as the table. */
@@ -268,6 +269,17 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
         measure: 'of which private (RssAnon: heap, stacks, malloc) / file pages (RssFile: node binary, native modules; shared, reclaimable)',
         ours: `${mb(b6.anonMB)} / ${mb(b6.fileMB)}`,
         floor: `bare node ${mb(b6.bareAnonMB)} / ${mb(b6.bareFileMB)}`,
+        go: '—',
+        target: '—',
+      });
+    }
+    if (b6.mappings !== undefined && b6.bareMappings !== undefined) {
+      const split = (m: RssByMapping): string => `${mb(m.nodeCode)} / ${mb(m.nodeData)} / ${mb(m.nativeModules)} / ${mb(m.otherFiles)} / ${mb(m.noFile)}`;
+      rows.push({
+        id: 'B6',
+        measure: 'by mapping: node executable code / node executable data / native addons / other files (shared libraries) / no file (V8 heap, malloc, stacks)',
+        ours: split(b6.mappings),
+        floor: `bare node ${split(b6.bareMappings)}`,
         go: '—',
         target: '—',
       });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { BenchEnv } from './lib/env.js';
-import { rssMB, statusMB } from './lib/procfs.js';
+import { rssByMapping, rssMB, statusMB, type RssByMapping } from './lib/procfs.js';
 import { round } from './lib/stats.js';
 
 export interface B6Result {
@@ -17,6 +17,9 @@ export interface B6Result {
   /** The same split for the bare node process. */
   bareAnonMB: number;
   bareFileMB: number;
+  /** Of rssMB, by mapping (absent in runs before it was added). */
+  mappings?: RssByMapping;
+  bareMappings?: RssByMapping;
   /** Floor: VmRSS of a bare `node` process (an empty timer loop) after the same idle time (MB). */
   bareNodeRssMB: number;
   /** VmRSS of the steward node sampled every second while idle (MB). */
@@ -45,7 +48,7 @@ export async function startB6(env: BenchEnv, quick: boolean): Promise<() => Prom
     }
   }, 1000);
   sampler.unref();
-  const reading = new Promise<{ rss: number; bare: number; anon: number; file: number; bareAnon: number; bareFile: number } | Error>((resolve) => {
+  const reading = new Promise<{ rss: number; bare: number; anon: number; file: number; bareAnon: number; bareFile: number; mappings: RssByMapping; bareMappings: RssByMapping } | Error>((resolve) => {
     setTimeout(() => {
       clearInterval(sampler);
       try {
@@ -57,6 +60,8 @@ export async function startB6(env: BenchEnv, quick: boolean): Promise<() => Prom
           file: round(statusMB(pid, 'RssFile'), 1),
           bareAnon: round(statusMB(barePid, 'RssAnon'), 1),
           bareFile: round(statusMB(barePid, 'RssFile'), 1),
+          mappings: rounded(rssByMapping(pid)),
+          bareMappings: rounded(rssByMapping(barePid)),
         });
       } catch (err) {
         resolve(err as Error);
@@ -68,6 +73,22 @@ export async function startB6(env: BenchEnv, quick: boolean): Promise<() => Prom
     bare.kill('SIGKILL');
     await env.stopNodes(node);
     if (r instanceof Error) throw r;
-    return { idleSeconds, rssAtStartMB, rssMB: r.rss, anonMB: r.anon, fileMB: r.file, bareAnonMB: r.bareAnon, bareFileMB: r.bareFile, bareNodeRssMB: r.bare, series };
+    return {
+      idleSeconds,
+      rssAtStartMB,
+      rssMB: r.rss,
+      anonMB: r.anon,
+      fileMB: r.file,
+      bareAnonMB: r.bareAnon,
+      bareFileMB: r.bareFile,
+      mappings: r.mappings,
+      bareMappings: r.bareMappings,
+      bareNodeRssMB: r.bare,
+      series,
+    };
   };
+}
+
+function rounded(m: RssByMapping): RssByMapping {
+  return { nodeCode: round(m.nodeCode, 1), nodeData: round(m.nodeData, 1), nativeModules: round(m.nativeModules, 1), otherFiles: round(m.otherFiles, 1), noFile: round(m.noFile, 1) };
 }

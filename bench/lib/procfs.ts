@@ -32,6 +32,46 @@ export function statusMB(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'Rs
 
 export const rssMB = (pid: number): number => statusMB(pid, 'VmRSS');
 
+/** Resident memory of a process by what is mapped (MB); the parts add up to VmRSS. */
+export interface RssByMapping {
+  /** The node executable's code (V8, its compilers, Node's C++), r-x. */
+  nodeCode: number;
+  /** The node executable's read-only data (symbol tables, Node's own JavaScript library and its code cache, ICU data). */
+  nodeData: number;
+  /** Native addons (`*.node`: better-sqlite3, ...). */
+  nativeModules: number;
+  /** Other files: shared libraries (libc, libstdc++, ...). */
+  otherFiles: number;
+  /** No file behind: the V8 heap, malloc arenas, thread stacks. */
+  noFile: number;
+}
+
+/**
+ * Splits a process's RSS by mapping, from /proc/<pid>/smaps. Pages of a file mapped twice (V8
+ * maps part of the node executable a second time, for its builtins) count twice, as in VmRSS.
+ */
+export function rssByMapping(pid: number): RssByMapping {
+  const exe = fs.readlinkSync(`/proc/${pid}/exe`);
+  const kB: RssByMapping = { nodeCode: 0, nodeData: 0, nativeModules: 0, otherFiles: 0, noFile: 0 };
+  let part: keyof RssByMapping = 'noFile';
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header !== null) {
+      const perms = header[1] as string;
+      const file = (header[2] as string).replace(/ \(deleted\)$/, '');
+      if (file === exe) part = perms.includes('x') ? 'nodeCode' : 'nodeData';
+      else if (file.endsWith('.node')) part = 'nativeModules';
+      else if (file.startsWith('/')) part = 'otherFiles';
+      else part = 'noFile';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss !== null) kB[part] += Number(rss[1]);
+  }
+  for (const k of Object.keys(kB) as (keyof RssByMapping)[]) kB[k] /= 1024;
+  return kB;
+}
+
 /** The executable name of a process (to check that bin/steward exec'd into node). */
 export function comm(pid: number): string {
   return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();

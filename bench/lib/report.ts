@@ -5,6 +5,7 @@ import type { B3Result } from '../b3-burst.js';
 import type { B4Result } from '../b4-fanout.js';
 import type { B5Result } from '../b5-backlog.js';
 import type { B6Result } from '../b6-idle.js';
+import type { RssByMapping } from './procfs.js';
 import type { B7Result } from '../b7-wire.js';
 
 /** What one run produced; written as JSON and rendered as the table. */
@@ -273,6 +274,17 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
         target: '—',
       });
     }
+    if (b6.mappings !== undefined && b6.bareMappings !== undefined) {
+      const split = (m: RssByMapping): string => `${mb(m.nodeCode)} / ${mb(m.nodeData)} / ${mb(m.nativeModules)} / ${mb(m.otherFiles)} / ${mb(m.noFile)}`;
+      rows.push({
+        id: 'B6',
+        measure: 'by mapping: node executable code / node executable data / native addons / other files (shared libraries) / no file (V8 heap, malloc, stacks)',
+        ours: split(b6.mappings),
+        floor: `bare node ${split(b6.bareMappings)}`,
+        go: '—',
+        target: '—',
+      });
+    }
   }
   const b7 = r.B7;
   if (b7 !== undefined) {
@@ -409,9 +421,11 @@ other on the same nodes, each into a new result file, and the median is reported
   run meanwhile). Floor: a bare \`node -e "setInterval(() => {}, 1000)"\` started beside it,
   read at the same moment. The figure is split into \`RssAnon\` (memory the node alone holds) and
   \`RssFile\` (pages of the node binary and native modules that running JavaScript touches:
-  shared with other node processes, and given back by the kernel under memory pressure). Most of
-  the gap to the Go figure is \`RssFile\`: a bare node already holds about 33 MB of it, and
-  loading any real set of packages pages in about 8 MB more of the V8 compiler.
+  shared with other node processes, and given back by the kernel under memory pressure), and by
+  mapping (\`/proc/<pid>/smaps\`): the node executable's code and its read-only data, native
+  addons, other files, and memory with no file behind. Most of the gap to the Go figure is file
+  pages: a bare node already holds about 33 MB of them. What an idle node holds beyond a bare one,
+  page by page, and what would move it: [memory.md](memory.md).
 - **B7 bytes on the wire**: a nats-server of its own with monitoring (\`http:\` in its config,
   as \`-m\` gives), so nothing else is counted; for each \`-serialization\` (cbor, json) and
   \`-compression\` ("", g, z) a fresh central and ship1 with those flags (hello off) run the B1

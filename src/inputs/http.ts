@@ -1,11 +1,15 @@
-import http from 'node:http';
+import type * as http from 'node:http';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { lazy } from '../lib/lazy.js';
 import type { InputResult } from '../node/node.js';
 import type { ListenAddress } from '../config/listen.js';
 import { listen } from './listen.js';
 import { LINGER_MS, MAX_INPUT_BYTES } from './socket.js';
+
+/** Loaded when the input starts: a node without `httpListener` does not carry Node's HTTP server. */
+const httpLib = lazy<typeof http>('node:http');
 
 export interface HttpInputDeps {
   readonly accept: (bytes: Uint8Array) => Promise<InputResult[]>;
@@ -30,7 +34,7 @@ export class HttpInput {
   ) {}
 
   async start(): Promise<void> {
-    const server = http.createServer((req, res) => this.serve(req, res));
+    const server = httpLib().createServer((req, res) => this.serve(req, res));
     this.address = await listen(server, 'httpListener', this.addr);
     server.on('error', (err) => this.deps.logger.error({ err: err.message }, 'http input error'));
     server.on('clientError', (err: Error & { code?: string; reason?: string }, socket: Duplex) => this.clientError(err, socket));
@@ -168,7 +172,7 @@ function answerEarly(req: http.IncomingMessage, res: http.ServerResponse, status
 function writeClosingAnswer(socket: Duplex, status: number, lines: object[], headers: Record<string, string>, headOnly: boolean): void {
   const body = JSON.stringify(lines) + '\n';
   const head = [
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}`,
+    `HTTP/1.1 ${status} ${httpLib().STATUS_CODES[status] ?? ''}`,
     'content-type: application/json',
     `content-length: ${Buffer.byteLength(body)}`,
     'connection: close',

@@ -1,4 +1,8 @@
-import { distance } from 'fastest-levenshtein';
+import type * as LevenshteinLib from 'fastest-levenshtein';
+import { lazy } from './lazy.js';
+
+/** Only a mistake needs it. */
+const levenshtein = lazy<typeof LevenshteinLib>('fastest-levenshtein');
 
 /**
  * The candidate nearest to `word` (case-insensitive edit distance), for "did you mean"
@@ -12,7 +16,7 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    const d = distance(w, c.toLowerCase());
+    const d = levenshtein().distance(w, c.toLowerCase());
     if (d < bestDistance) {
       best = c;
       bestDistance = d;

@@ -1,11 +1,15 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import type * as ZlibLib from 'node:zlib';
 import type * as ZstdLib from '@mongodb-js/zstd';
+import type * as CborLib from 'cbor-x';
 import { lazy } from '../lib/lazy.js';
-import { decode as cborDecode, encode as cborEncode } from 'cbor-x';
 import { MAX_TIMEOUT_MS, type Message } from './message.js';
 import { NODE_NAME } from './parse.js';
 
 const zstd = lazy<typeof ZstdLib>('@mongodb-js/zstd');
+// An idle node encodes and decodes nothing: CBOR (with its native string extractor) and zlib
+// are loaded with the first message.
+const cbor = lazy<typeof CborLib>('cbor-x');
+const zlib = lazy<typeof ZlibLib>('node:zlib');
 
 /**
  * The wire format: the message serialized as CBOR (default) or JSON, optionally compressed
@@ -28,10 +32,10 @@ export class DecodeError extends Error {
 
 export async function encodeMessage(msg: Message, opts: WireOptions): Promise<Encoded> {
   let payload: Uint8Array =
-    opts.serialization === 'json' ? Buffer.from(JSON.stringify(msg)) : (cborEncode(msg));
+    opts.serialization === 'json' ? Buffer.from(JSON.stringify(msg)) : cbor().encode(msg);
   const headers: Record<string, string> = { serial: opts.serialization };
   if (opts.compression === 'g') {
-    payload = gzipSync(payload);
+    payload = zlib().gzipSync(payload);
     headers.cmp = 'g';
   } else if (opts.compression === 'z') {
     payload = await zstd().compress(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), 3);
@@ -45,7 +49,7 @@ export async function decodeMessage(payload: Uint8Array, header: (name: string) 
   let bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const cmp = header('cmp');
   try {
-    if (cmp === 'g') bytes = gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
+    if (cmp === 'g') bytes = zlib().gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
     else if (cmp === 'z') {
       // The zstd binding has no output limit (a few hundred KiB can claim gigabytes and crash the
       // process): bound the size from the frame headers first.
@@ -59,7 +63,7 @@ export async function decodeMessage(payload: Uint8Array, header: (name: string) 
   const serial = header('serial') || 'cbor';
   let value: unknown;
   try {
-    value = serial === 'json' ? JSON.parse(bytes.toString('utf8')) : cborDecode(bytes);
+    value = serial === 'json' ? JSON.parse(bytes.toString('utf8')) : cbor().decode(bytes);
   } catch (err) {
     throw new DecodeError(`cannot decode ${serial} payload: ${(err as Error).message}`);
   }

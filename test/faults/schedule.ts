@@ -55,6 +55,11 @@ export interface Batch {
   /** Finite retries (may legitimately fail with a max-retries line at central) or retries -1. */
   readonly finite: boolean;
   readonly ackTimeoutS: number;
+  /**
+   * How long each command runs (ms; 0: it only echoes). Long ones are what a kill of their node
+   * or of its spawn helper can catch in the middle.
+   */
+  readonly runMs: number;
 }
 
 export interface IterationPlan {
@@ -177,8 +182,8 @@ export function drawIteration(r: Prng, shape: Shape): IterationPlan {
       // While it is away, both kinds of commands are sent to it: the finite ones outlive their
       // retry window and must be reported failed, the retries -1 ones must all arrive.
       const node = nodes[0] as string;
-      batches.push({ atMs: atMs + 500, flow: flowTo(node), count: r.int(5, 20), finite: true, ackTimeoutS: FINITE.ackTimeoutS });
-      batches.push({ atMs: atMs + 600, flow: flowTo(node), count: r.int(10, 30), finite: false, ackTimeoutS: r.int(2, 5) });
+      batches.push({ atMs: atMs + 500, flow: flowTo(node), count: r.int(5, 20), finite: true, ackTimeoutS: FINITE.ackTimeoutS, runMs: 0 });
+      batches.push({ atMs: atMs + 600, flow: flowTo(node), count: r.int(10, 30), finite: false, ackTimeoutS: r.int(2, 5), runMs: 0 });
     }
   }
 
@@ -191,6 +196,7 @@ export function drawIteration(r: Prng, shape: Shape): IterationPlan {
       count: r.int(10, 40),
       finite,
       ackTimeoutS: finite ? FINITE.ackTimeoutS : r.int(2, 5),
+      runMs: r.chance(0.3) ? Math.round(r.between(300, 1500)) : 0,
     });
   }
   batches.sort((a, b) => a.atMs - b.atMs);

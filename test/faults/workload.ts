@@ -41,7 +41,8 @@ export function commandMessage(flow: Flow, files: FlowFiles, iteration: number, 
   return {
     toNode: flow.to,
     method: 'REQCliCommand',
-    methodArgs: ['bash', '-c', `echo ${n} >> ${files.execLog}; echo reply-${n}`],
+    // The exec line is written first: a command killed while it sleeps has run (once).
+    methodArgs: ['bash', '-c', `echo ${n} >> ${files.execLog}; ${batch.runMs > 0 ? `sleep ${(batch.runMs / 1000).toFixed(3)}; ` : ''}echo reply-${n}`],
     replyMethod: 'REQToFileAppend',
     directory: 'results',
     fileName: `it${iteration}.txt`,

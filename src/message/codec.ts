@@ -2,6 +2,7 @@ import type * as ZlibLib from 'node:zlib';
 import type * as ZstdLib from '@mongodb-js/zstd';
 import type * as CborLib from 'cbor-x';
 import { lazy } from '../lib/lazy.js';
+import { MESSAGE_ID } from './id.js';
 import { MAX_TIMEOUT_MS, type Message } from './message.js';
 import { NODE_NAME } from './parse.js';
 
@@ -160,6 +161,7 @@ function checkFields(v: unknown, where: string, withData: boolean): Record<strin
     if (typeof o[f] !== 'string') throw new DecodeError(`${where} field ${f} is not a string`);
     out[f] = o[f];
   }
+  if (!MESSAGE_ID.test(o.id as string)) throw new DecodeError(`${where} field id is not a message id (1 to 256 letters, digits, - and _)`);
   // Node names become subject tokens and folder names (a result path holds fromNode).
   for (const f of ['toNode', 'fromNode'] as const) {
     if (!NODE_NAME.test(o[f] as string)) throw new DecodeError(`${where} field ${f} is not a valid node name (letters, digits, _ and - only)`);

@@ -23,6 +23,13 @@ export function newId(now: number = Date.now()): string {
   return ulid(now);
 }
 
+/**
+ * What a message id may look like on the wire: every id steward makes is a ULID, or one with
+ * suffixes (`-r0`, `-c12`, `-end`, `-relay`, ...). A bound, because a receiver quotes the id back
+ * in its ACK and in error lines, which must fit the broker's max payload.
+ */
+export const MESSAGE_ID = /^[A-Za-z0-9_-]{1,256}$/;
+
 /** The id of reply number `seq` to the message `requestId`: derived, so a re-run cannot duplicate it. */
 export function replyId(requestId: string, seq = 0): string {
   return `${requestId}-r${seq}`;

@@ -9,7 +9,13 @@ export interface Ack {
   error?: string;
 }
 
+/** Longest error text an ACK carries (the rest is cut): an ACK must fit the broker's max payload. */
+const MAX_ACK_ERROR = 8 * 1024;
+
 export function encodeAck(ack: Ack): string {
+  if (ack.error !== undefined && ack.error.length > MAX_ACK_ERROR) {
+    return JSON.stringify({ ...ack, error: `${ack.error.slice(0, MAX_ACK_ERROR)}... (${ack.error.length} characters)` });
+  }
   return JSON.stringify(ack);
 }
 

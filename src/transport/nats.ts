@@ -16,7 +16,7 @@ export interface Incoming {
   readonly subject: string;
   readonly data: Uint8Array;
   header(name: string): string;
-  /** Answers a request; false when the message was not a request. */
+  /** Answers a request; false when the message was not a request or the answer could not be sent (logged). */
   respond(data: Uint8Array | string): boolean;
 }
 
@@ -259,7 +259,15 @@ export class NatsTransport {
           subject: m.subject,
           data: m.data,
           header: (name) => m.headers?.get(name) ?? '',
-          respond: (data) => m.respond(data),
+          respond: (data) => {
+            try {
+              return m.respond(data);
+            } catch (e) {
+              // Closing, or an answer larger than the broker takes: the sender sees no ACK and retries.
+              this.opts.logger.error({ err: (e as Error).message, subject: m.subject, bytes: data.length }, 'could not answer a request');
+              return false;
+            }
+          },
         });
       },
     });

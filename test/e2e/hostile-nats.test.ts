@@ -221,6 +221,16 @@ describe('hostile payloads on the NATS subjects of a node', () => {
     await assertStillServing();
   });
 
+  it('a message id that is not one (half a megabyte, other characters) is rejected with an answer (found by the fuzzer)', async () => {
+    // The rejection used to quote the id back in its ACK, which the broker then refused: no answer at all.
+    for (const id of ['\\'.repeat(512 * 1024), 'é'.repeat(100), '', 'a b']) {
+      const e = await encodeMessage(wireMessage({ id, method: 'REQErrorLog', toNode: 'central' }), { serialization: 'cbor', compression: '' });
+      const ack = await assertRejected(e.payload, e.headers, /field id is not a message id/, 'central.REQErrorLog.EventACK');
+      assert.equal(ack.id, '');
+    }
+    await assertStillServing();
+  });
+
   it('a node name that would climb out of the data folder is rejected, not written', async () => {
     const escape = `steward-escape-${process.pid}-${Date.now()}`;
     const climb = `../../../${escape}`;

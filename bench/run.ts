@@ -33,6 +33,8 @@ const USAGE = `usage: npm run bench [-- [--quick] [--cpu-prof] [ids...]]
   ids: ${IMPLEMENTED.join(' ')} (default: all). B1 always measures B0 too (its floor).
   --quick     small sizes, only checks that everything runs (< 60 s); writes bench/results/quick.json
               and leaves docs/benchmarks.md alone.
+  STEWARD_BENCH_KEEP=1 in the environment keeps the run's temp folder (the nodes' logs, stores and
+              result files) instead of removing it; its path is printed at the end.
   --cpu-prof  every steward process (and node-sim) writes a V8 CPU profile (bench/lib/cpu-prof.ts) into a
               temp folder, with processes.json naming each pid; figures are then skewed, so
               docs/benchmarks.md is left alone and the JSON is named ...-profiled.json.`;

@@ -96,9 +96,7 @@ export class Spawner {
       this.idleLater();
     };
     const tracked: SpawnEvents = {
-      pid: (pid) => events.pid(pid),
-      output: (chunk, stream) => events.output(chunk, stream),
-      end: (stream) => events.end(stream),
+      ...events,
       exit: (code, signal) => {
         finished();
         events.exit(code, signal);

@@ -16,20 +16,40 @@ export interface B0Result {
   spawn: Summary;
   /** One 200-byte fs.writeSync + fs.fdatasyncSync, appending to a file in the bench temp folder (ms). */
   fsync: Summary;
-  sizes: { natsWarmup: number; nats: number; spawnWarmup: number; spawn: number; fsyncWarmup: number; fsync: number };
+  /**
+   * The same three, each sample taken after PACE_MS of idle, as B1 paces its samples: on this
+   * kind of machine an idle process (and the broker) takes longer to wake than one kept busy by
+   * back-to-back samples, and B1's exchange starts from idle every time.
+   */
+  paced: { natsRtt: Summary; spawn: Summary; fsync: Summary };
+  sizes: { natsWarmup: number; nats: number; spawnWarmup: number; spawn: number; fsyncWarmup: number; fsync: number; paced: number };
 }
+
+/** Idle before each paced sample: B1's pause between samples (bench/b1-roundtrip.ts). */
+export const PACE_MS = 60;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runB0(env: BenchEnv, quick: boolean): Promise<B0Result> {
   const sizes = quick
-    ? { natsWarmup: 50, nats: 300, spawnWarmup: 5, spawn: 30, fsyncWarmup: 10, fsync: 100 }
-    : { natsWarmup: 500, nats: 3000, spawnWarmup: 20, spawn: 200, fsyncWarmup: 50, fsync: 1000 };
-  const natsRtt = await natsRoundTrips(env, sizes.natsWarmup, sizes.nats);
+    ? { natsWarmup: 50, nats: 300, spawnWarmup: 5, spawn: 30, fsyncWarmup: 10, fsync: 100, paced: 5 }
+    : { natsWarmup: 500, nats: 3000, spawnWarmup: 20, spawn: 200, fsyncWarmup: 50, fsync: 1000, paced: 30 };
+  const nats = await natsRoundTrips(env, sizes.natsWarmup, sizes.nats, sizes.paced);
   const spawnMs = await spawns(sizes.spawnWarmup, sizes.spawn);
-  const fsyncMs = fsyncs(path.join(env.root, 'fsync-floor.dat'), sizes.fsyncWarmup, sizes.fsync);
-  return { natsRtt: roundSummary(summarize(natsRtt)), spawn: roundSummary(summarize(spawnMs)), fsync: roundSummary(summarize(fsyncMs)), sizes };
+  const spawnPaced = await spawns(0, sizes.paced, PACE_MS);
+  const fsyncMs = await fsyncs(path.join(env.root, 'fsync-floor.dat'), sizes.fsyncWarmup, sizes.fsync);
+  const fsyncPaced = await fsyncs(path.join(env.root, 'fsync-floor.dat'), 0, sizes.paced, PACE_MS);
+  const sum = (v: number[]): Summary => roundSummary(summarize(v));
+  return {
+    natsRtt: sum(nats.tight),
+    spawn: sum(spawnMs),
+    fsync: sum(fsyncMs),
+    paced: { natsRtt: sum(nats.paced), spawn: sum(spawnPaced), fsync: sum(fsyncPaced) },
+    sizes,
+  };
 }
 
-async function natsRoundTrips(env: BenchEnv, warmup: number, n: number): Promise<number[]> {
+async function natsRoundTrips(env: BenchEnv, warmup: number, n: number, paced: number): Promise<{ tight: number[]; paced: number[] }> {
   const nats = await env.nats();
   const subject = 'bench.floor.echo';
   const responder = env.track(
@@ -54,19 +74,27 @@ async function natsRoundTrips(env: BenchEnv, warmup: number, n: number): Promise
   const nc = await connect({ servers: nats.url });
   const payload = new Uint8Array(100).fill(120);
   const samples: number[] = [];
+  const pacedSamples: number[] = [];
+  const once = async (): Promise<number> => {
+    const t0 = performance.now();
+    await nc.request(subject, payload, { timeout: 5000 });
+    return performance.now() - t0;
+  };
   try {
     for (let i = 0; i < warmup + n; i++) {
-      const t0 = performance.now();
-      await nc.request(subject, payload, { timeout: 5000 });
-      const dt = performance.now() - t0;
+      const dt = await once();
       if (i >= warmup) samples.push(dt);
+    }
+    for (let i = 0; i < paced; i++) {
+      await sleep(PACE_MS);
+      pacedSamples.push(await once());
     }
   } finally {
     await nc.close();
     responder.stdin?.end();
     await new Promise((r) => (responder.exitCode !== null ? r(undefined) : responder.once('exit', r)));
   }
-  return samples;
+  return { tight: samples, paced: pacedSamples };
 }
 
 function spawnOnce(): Promise<number> {
@@ -85,22 +113,24 @@ function spawnOnce(): Promise<number> {
   });
 }
 
-async function spawns(warmup: number, n: number): Promise<number[]> {
+async function spawns(warmup: number, n: number, pauseMs = 0): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < warmup + n; i++) {
+    if (pauseMs > 0) await sleep(pauseMs);
     const dt = await spawnOnce();
     if (i >= warmup) samples.push(dt);
   }
   return samples;
 }
 
-function fsyncs(file: string, warmup: number, n: number): number[] {
+async function fsyncs(file: string, warmup: number, n: number, pauseMs = 0): Promise<number[]> {
   const fd = fs.openSync(file, 'a', 0o600);
   const record = Buffer.alloc(200, 'r');
   record[199] = 10;
   const samples: number[] = [];
   try {
     for (let i = 0; i < warmup + n; i++) {
+      if (pauseMs > 0) await sleep(pauseMs);
       const t0 = performance.now();
       fs.writeSync(fd, record);
       fs.fdatasyncSync(fd);

@@ -1,4 +1,4 @@
-import type { B0Result } from '../b0-floor.js';
+import { PACE_MS, type B0Result } from '../b0-floor.js';
 import { B1_FSYNCS, type B1Result } from '../b1-roundtrip.js';
 import type { B2Result } from '../b2-cmd-burst.js';
 import type { B3Result } from '../b3-burst.js';
@@ -98,6 +98,14 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
       { id: 'B0', measure: `raw NATS request/reply round trip, responder in another process, p50 of ${b0.natsRtt.n}`, ours: ms(b0.natsRtt.p50), floor: '—', go: '—', target: '—' },
       { id: 'B0', measure: `spawn \`bash -c "echo hi"\`, output collected, p50 of ${b0.spawn.n}`, ours: ms(b0.spawn.p50), floor: '—', go: '—', target: '—' },
       { id: 'B0', measure: `one fsync of a 200-byte record (writeSync + fdatasyncSync), p50 of ${b0.fsync.n}`, ours: ms(b0.fsync.p50), floor: '—', go: '—', target: '—' },
+      {
+        id: 'B0',
+        measure: `the same three, each after ${PACE_MS} ms idle as B1 paces its samples (NATS / spawn / fsync), p50 of ${b0.paced.natsRtt.n}`,
+        ours: `${ms(b0.paced.natsRtt.p50)} / ${ms(b0.paced.spawn.p50)} / ${ms(b0.paced.fsync.p50)}`,
+        floor: '—',
+        go: '—',
+        target: '—',
+      },
     );
   }
   const b1 = r.B1;
@@ -115,6 +123,14 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
       },
       { id: 'B1', measure: `round trip, p99 of ${b1.samples}`, ours: ms(b1.roundTrip.p99), floor: `ratio ${(b1.roundTrip.p99 / b1.floorMs).toFixed(2)}x`, go: GO.b1p99, target: '—' },
       { id: 'B1', measure: 'of which: socket write -> input accepted (parsed, outbox committed), p50', ours: ms(b1.accepted.p50), floor: '—', go: '—', target: '—' },
+      {
+        id: 'B1',
+        measure: `round trip p50 against the floor of parts each taken after ${PACE_MS} ms idle (B0 paced), for comparison only`,
+        ours: ms(b1.roundTrip.p50),
+        floor: `paced floor ${ms(b1.pacedFloorMs)}; ratio ${b1.pacedRatio.toFixed(2)}x`,
+        go: '—',
+        target: '—',
+      },
     );
   }
   const b2 = r.B2;
@@ -327,7 +343,8 @@ export function benchmarksDoc(rep: RunReport, jsonPath: string): string {
   const b1 = rep.results.B1;
   const floorLine =
     b0 !== undefined && b1 !== undefined
-      ? `In this run: ${ms(b0.spawn.p50)} + 4 x ${ms(b0.natsRtt.p50)} + ${B1_FSYNCS} x ${ms(b0.fsync.p50)} = ${ms(b1.floorMs)}.`
+      ? `In this run: ${ms(b0.spawn.p50)} + 4 x ${ms(b0.natsRtt.p50)} + ${B1_FSYNCS} x ${ms(b0.fsync.p50)} = ${ms(b1.floorMs)}; ` +
+        `with the parts taken after ${PACE_MS} ms idle (B0 paced): ${ms(b0.paced.spawn.p50)} + 4 x ${ms(b0.paced.natsRtt.p50)} + ${B1_FSYNCS} x ${ms(b0.paced.fsync.p50)} = ${ms(b1.pacedFloorMs)}.`
       : '';
   return `# Benchmarks
 
@@ -372,9 +389,10 @@ other on the same nodes, each into a new result file, and the median is reported
   stops when central's result file holds \`hi\\n\` (inotify on the folder plus a 1 ms poll).
   Warm-ups are dropped; 60 ms between samples, so the lazy commits of one (25 ms) do not fall
   into the next. Floor = spawn + 4 NATS round trips (command and its ACK, reply and its ACK) +
-  ${B1_FSYNCS} fsyncs (outbox commit on central, receipt on ship1, committed as started, reply outbox
-  commit on ship1, receipt of the reply on central, file fdatasync on central; counted with
-  strace: the delivered and done marks add about 4 more per exchange, off the path). ${floorLine}
+  ${B1_FSYNCS} fsyncs (receipt on ship1, committed as started; receipt of the reply on central;
+  file fdatasync on central; counted with strace: the two outbox commits, of the command on
+  central and of the reply on ship1, are synced while the message is already on its way, and the
+  delivered and done marks add about 4 more per exchange, all off the path). ${floorLine}
 - **B2 command burst**: one JSON array of REQCliCommand \`["echo","N"]\` (N = 0..n-1), reply
   REQToFileAppend to one result file, in one socket write to central; the clock stops when
   central's result file holds n lines (size, then newlines); then every line is checked to be

@@ -12,7 +12,7 @@ import type { MethodContext, ProcessInfo, Processes, SendOutcome } from '../meth
 import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
 import { NO_METRICS, type Metrics } from '../metrics/metrics.js';
 import { AuditLog } from '../store/audit.js';
-import { Db } from '../store/db.js';
+import { Db, type DbOptions } from '../store/db.js';
 import { Inbox } from '../store/inbox.js';
 import { NodeRegistry } from '../store/nodes.js';
 import { Outbox, type OutboxEntry } from '../store/outbox.js';
@@ -68,8 +68,10 @@ export class StewardNode {
     readonly cfg: ResolvedConfig,
     private readonly logger: Logger,
     private readonly metrics: Metrics = NO_METRICS,
+    /** How the store makes its commits durable (tests hold the syncs to see what waits for them). */
+    storeOptions: DbOptions = {},
   ) {
-    this.db = new Db(cfg.databaseFolder);
+    this.db = new Db(cfg.databaseFolder, storeOptions);
     this.outbox = new Outbox(this.db);
     this.inbox = new Inbox(this.db);
     this.nodes = new NodeRegistry(this.db);
@@ -233,22 +235,35 @@ export class StewardNode {
     return results;
   }
 
-  /** Commits messages to the outbox and hands them to delivery (with their wire form when known). */
   /**
    * Commits messages to the outbox and hands them to delivery (with their wire form when known).
-   * Resolves with the ids that were already in the outbox (not added or sent again).
+   * Resolves once they are durable, with the ids that were already in the outbox (not added or
+   * sent again).
+   *
+   * Delivery starts as soon as the commit is made, while its sync runs: sending waits for no
+   * disk. What the sender tells its client ("accepted", or the method's end) still waits for the
+   * sync. Only a crash of the machine within that sync can make a message that was sent vanish
+   * from the outbox, with its client never told it was accepted; as when the machine stops
+   * between the sync and the answer, the client then does not know whether it went.
    */
   async submit(messages: Message[], encoded?: Encoded[]): Promise<string[]> {
-    const added = await this.outbox.add(messages);
-    const entries: OutboxEntry[] = [];
-    const known: string[] = [];
-    added.forEach((entry, i) => {
-      const wire = encoded?.[i];
-      if (entry === undefined) known.push((messages[i] as Message).id);
-      else entries.push(wire === undefined ? entry : { ...entry, encoded: wire });
-    });
-    this.delivery.enqueue(entries);
-    return known;
+    let handedOn = false;
+    let added: (OutboxEntry | undefined)[];
+    try {
+      added = await this.outbox.add(messages, (committed) => {
+        handedOn = true;
+        const entries: OutboxEntry[] = [];
+        committed.forEach((entry, i) => {
+          const wire = encoded?.[i];
+          if (entry !== undefined) entries.push(wire === undefined ? entry : { ...entry, encoded: wire });
+        });
+        this.delivery.enqueue(entries);
+      });
+    } catch (err) {
+      if (!handedOn) throw err;
+      throw new Error(`${(err as Error).message} (it was committed and its delivery had begun: it may still be delivered)`, { cause: err });
+    }
+    return added.flatMap((entry, i) => (entry === undefined ? [(messages[i] as Message).id] : []));
   }
 
   async stop(): Promise<void> {

@@ -16,6 +16,8 @@ const LAZY_MS = 25;
 /** A write waiting in the queue, then for the sync that makes its commit durable. */
 interface Pending {
   fn: () => unknown;
+  /** Told the value once the commit is made, before it is durable. */
+  committed: ((v: unknown) => void) | undefined;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -61,9 +63,14 @@ export class Db {
     this.sql.exec(SCHEMA);
   }
 
-  /** Runs `fn` in the next group commit; resolves once it is durable. */
-  write<T>(fn: () => T): Promise<T> {
-    const p = this.enqueue(fn);
+  /**
+   * Runs `fn` in the next group commit; resolves once it is durable. `committed` is called with
+   * its value as soon as the commit is made, while the sync is still to come: for work that may
+   * start on a commit that a crash of the machine could still take back (not of the process: the
+   * commit is in the operating system's hands already), such as sending what was just stored.
+   */
+  write<T>(fn: () => T, committed?: (value: T) => void): Promise<T> {
+    const p = this.enqueue(fn, committed);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -82,10 +89,10 @@ export class Db {
     return p;
   }
 
-  private enqueue<T>(fn: () => T): Promise<T> {
+  private enqueue<T>(fn: () => T, committed?: (value: T) => void): Promise<T> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ fn, committed: committed as ((v: unknown) => void) | undefined, resolve: resolve as (v: unknown) => void, reject });
     });
   }
 
@@ -111,7 +118,7 @@ export class Db {
   private commit(batch: Pending[]): void {
     try {
       const values = this.sql.transaction(() => batch.map((item) => item.fn()))();
-      this.afterSync(batch, (item, i) => item.resolve(values[i]));
+      this.afterSync(batch, values);
       return;
     } catch {
       // fall through to the careful path
@@ -140,12 +147,20 @@ export class Db {
         values.push(r.value);
       } else item.reject(r?.value);
     });
-    this.afterSync(committed, (item, i) => item.resolve(values[i]));
+    this.afterSync(committed, values);
   }
 
-  private afterSync(items: Pending[], settle: (item: Pending, i: number) => void): void {
+  /** The batch is committed: tells those who asked, then waits for the sync to resolve them. */
+  private afterSync(items: Pending[], values: unknown[]): void {
     if (items.length === 0) return;
-    this.unsynced.push(() => items.forEach(settle));
+    items.forEach((item, i) => {
+      try {
+        item.committed?.(values[i]);
+      } catch {
+        // the caller's own business: its write still resolves once durable
+      }
+    });
+    this.unsynced.push(() => items.forEach((item, i) => item.resolve(values[i])));
     this.unsyncedFail.push((err) => items.forEach((item) => item.reject(err)));
   }
 

@@ -54,12 +54,6 @@ export class Outbox {
   private readonly pendingStmt: Statement;
   private readonly destinationsStmt: Statement;
   private readonly countStmt: Statement;
-  /**
-   * The highest seq known to be on disk: rows above it may be committed while their sync is
-   * still out, and are not handed to delivery from here (they come with their add()).
-   */
-  private durableSeq: number;
-
   constructor(private readonly db: Db) {
     const s = db.sql;
     this.insertStmt = s.prepare(
@@ -70,9 +64,8 @@ export class Outbox {
     this.cancelStmt = s.prepare(`UPDATE outbox SET state = 'cancelled', last_error = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ? AND state = 'pending'`);
     this.attemptsStmt = s.prepare('UPDATE outbox SET attempts = ?, last_error = ? WHERE id = ?');
     this.pendingStmt = s.prepare(
-      "SELECT seq, message, attempts FROM outbox WHERE to_node = ? AND state = 'pending' AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+      "SELECT seq, message, attempts FROM outbox WHERE to_node = ? AND state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",
     );
-    this.durableSeq = (s.prepare('SELECT coalesce(max(seq), 0) AS seq FROM outbox').get() as { seq: number }).seq;
     this.pendingIdsToStmt = s.prepare("SELECT id FROM outbox WHERE to_node = ? AND state = 'pending' ORDER BY seq");
     this.destinationsStmt = s.prepare("SELECT DISTINCT to_node AS node FROM outbox WHERE state = 'pending'");
     this.countStmt = s.prepare("SELECT count(*) AS n FROM outbox WHERE state = 'pending'");
@@ -86,22 +79,20 @@ export class Outbox {
   }
 
   /**
-   * Commits the messages; resolves with an entry for each new one (undefined when the id was
-   * already there).
+   * Commits the messages; resolves, once that is durable, with an entry for each new one
+   * (undefined when the id was already there). `committed` gets the entries as soon as the
+   * commit is made, before its sync (see Db.write).
    */
-  add(messages: readonly Message[]): Promise<(OutboxEntry | undefined)[]> {
+  add(messages: readonly Message[], committed?: (entries: (OutboxEntry | undefined)[]) => void): Promise<(OutboxEntry | undefined)[]> {
     const json = messages.map((m) => JSON.stringify(m));
-    return this.db
-      .write(() =>
+    return this.db.write(
+      () =>
         messages.map((m, i) => {
           const r = this.insertStmt.run(m.id, m.toNode, m.method, m.createdMs, json[i]);
           return r.changes === 1 ? { seq: Number(r.lastInsertRowid), message: m, attempts: 0, json: json[i] as string } : undefined;
         }),
-      )
-      .then((entries) => {
-        for (const e of entries) if (e !== undefined && e.seq > this.durableSeq) this.durableSeq = e.seq;
-        return entries;
-      });
+      committed,
+    );
   }
 
   /** Lazy: a delivered mark lost in a crash costs one re-send, which the receiver recognises. */
@@ -143,9 +134,9 @@ export class Outbox {
     return this.pruneStmt.run(now - OUTBOX_RETENTION_MS).changes;
   }
 
-  /** Pending messages to `toNode` after `afterSeq`, in order; only rows known to be on disk. */
+  /** Pending messages to `toNode` after `afterSeq`, in order (committed, perhaps not yet synced). */
   pending(toNode: string, afterSeq: number, limit: number): OutboxEntry[] {
-    const rows = this.pendingStmt.all(toNode, afterSeq, this.durableSeq, limit) as { seq: number; message: string; attempts: number }[];
+    const rows = this.pendingStmt.all(toNode, afterSeq, limit) as { seq: number; message: string; attempts: number }[];
     return rows.map((r) => ({ seq: r.seq, message: JSON.parse(r.message) as Message, attempts: r.attempts, json: r.message }));
   }
 

@@ -90,20 +90,21 @@ describe('the SQLite store', () => {
     const db = new Db(dir, { syncFile: (fd, done) => syncs.push({ file: fs.readlinkSync(`/proc/self/fd/${fd}`), done }) });
     const outbox = new Outbox(db);
     const resolved: string[] = [];
-    const first = outbox.add([msg('ship1')]).then(() => resolved.push('first'));
+    const committed: string[] = [];
+    const m1 = msg('ship1');
+    const first = outbox.add([m1], (entries) => committed.push(...entries.map((e) => e?.message.id ?? '-'))).then(() => resolved.push('first'));
     await eventually(() => syncs.length === 1);
     assert.equal(syncs[0]?.file, path.join(dir, 'steward.db-wal'), 'the file synced is the WAL');
-    // Committed (the row is there) but not yet durable: not acknowledged, and not yet handed
-    // to delivery by the outbox either.
+    // Committed (the row is there) but not yet durable: handed on for sending, not acknowledged.
+    assert.deepEqual(committed, [m1.id]);
     assert.equal(outbox.pendingCount(), 1);
-    assert.deepEqual(outbox.pending('ship1', 0, 10), []);
+    assert.equal(outbox.pending('ship1', 0, 10).length, 1);
     const second = outbox.add([msg('ship1')]).then(() => resolved.push('second'));
     await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(resolved, [], 'nothing resolves before its sync');
     assert.equal(syncs.length, 1, 'one sync at a time: the second commit waits for the next');
     syncs[0]?.done(null);
     await first;
-    assert.equal(outbox.pending('ship1', 0, 10).length, 1);
     assert.deepEqual(resolved, ['first'], 'a commit made while a sync ran is not covered by it');
     await eventually(() => syncs.length === 2);
     syncs[1]?.done(null);

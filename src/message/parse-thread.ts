@@ -13,10 +13,11 @@ export const OFF_THREAD_BYTES = 32 * 1024;
 
 /**
  * An idle parser thread is ended after this long: a large input leaves a large heap behind
- * (parsing 10,000 messages grows it by about 70 MB), and starting a thread again costs tens of
- * milliseconds of another core, not of the event loop.
+ * (parsing 10,000 messages grows it by about 70 MB). Starting a thread again costs about 0.2 s
+ * of CPU on another core (a new isolate compiles the parser and its schema library), which a
+ * client sending large inputs one after another would pay for each of them with a shorter wait.
  */
-const IDLE_EXIT_MS = 1000;
+const IDLE_EXIT_MS = 5000;
 
 /**
  * The parser thread's heap limit. An input that would need more (the cap is 256 MiB of text)

@@ -18,7 +18,11 @@ export interface MethodContext {
   readonly maxPayload: number;
   /** Starts the processes of commands (REQCliCommand, REQCliCommandCont). */
   readonly spawner: Spawner;
-  /** Queues reply number `seq` carrying `output` (replyMethod REQNone sends nothing). */
+  /**
+   * Queues reply number `seq` carrying `output` (replyMethod REQNone sends nothing). It takes its
+   * place among this node's outgoing messages when called, before the promise settles (the
+   * order replies leave in is the order of these calls); resolves once it is durably stored.
+   */
   reply(output: string, seq?: number): Promise<void>;
   /** Logs the error and sends it to the central node's error log. */
   reportError(text: string): void;

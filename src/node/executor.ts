@@ -204,11 +204,16 @@ export class Executor {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([turn.before, new Promise<void>((resolve) => (timer = setTimeout(resolve, REPLY_ORDER_WAIT_MS)))]);
       clearTimeout(timer);
+      // The reply has its place in the outbox's order once the call returns: the next job's
+      // reply may follow at once, without waiting for this one to be durable (so replies that
+      // come close together are committed and synced together).
+      let queued: Promise<void>;
       try {
-        await ctx.reply(output, seq);
+        queued = ctx.reply(output, seq);
       } finally {
         turn.release();
       }
+      await queued;
     };
     // A prototype, not a spread: the context's getters (logger) stay lazy.
     return Object.assign(Object.create(ctx) as MethodContext, { reply });

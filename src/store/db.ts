@@ -32,8 +32,9 @@ interface Pending {
  * fdatasync'ed on the thread pool before any write of that commit resolves (no ACK, no
  * "accepted" before that). That is what synchronous=FULL does at each commit in WAL mode, minus
  * the wait on the event loop: the WAL header is still synced by SQLite when the WAL is reset,
- * and checkpoints still sync. One sync runs at a time; the commits made meanwhile are made
- * durable together by the next one, so under load one fsync covers many commits.
+ * and checkpoints still sync. One sync runs at a time; what is asked for meanwhile is committed
+ * in one transaction when it ends and made durable by the next one, so under load one commit and
+ * one fsync cover many writes.
  */
 export class Db {
   readonly sql: Database.Database;
@@ -45,6 +46,8 @@ export class Db {
   private unsynced: (() => void)[] = [];
   /** Their rejections, should that sync fail. */
   private unsyncedFail: ((err: Error) => void)[] = [];
+  /** Writes were queued while a sync ran: they are committed when it ends. */
+  private flushAfterSync = false;
   /** A sync is running: settles these when it ends. */
   private syncing: { ok: (() => void)[]; fail: ((err: Error) => void)[] } | undefined;
   private walFd: number | undefined;
@@ -96,15 +99,23 @@ export class Db {
     });
   }
 
-  /** Commits everything queued now (also used at stop); its writes resolve after the next sync. */
-  flush(): void {
+  /**
+   * Commits everything queued now; its writes resolve after the next sync. While a sync runs,
+   * the commit waits for its end (`now` at stop does not): a write queued then cannot be durable
+   * before the next sync anyway, and everything queued meanwhile goes into one transaction.
+   */
+  flush(now = false): void {
     this.scheduled = false;
     if (this.lazyTimer !== undefined) {
       clearTimeout(this.lazyTimer);
       this.lazyTimer = undefined;
     }
+    if (this.queue.length === 0) return;
+    if (this.syncing !== undefined && !now) {
+      this.flushAfterSync = true;
+      return;
+    }
     const batch = this.queue;
-    if (batch.length === 0) return;
     this.queue = [];
     this.commit(batch);
     this.sync();
@@ -185,6 +196,10 @@ export class Db {
         const failure = new Error(`the store's commit could not be made durable: ${err.message}`, { cause: err });
         for (const fail of round.fail) fail(failure);
       }
+      if (this.flushAfterSync) {
+        this.flushAfterSync = false;
+        this.flush();
+      }
       this.sync();
     });
   }
@@ -204,7 +219,7 @@ export class Db {
 
   close(): void {
     if (this.closed) return;
-    this.flush();
+    this.flush(true);
     // What is committed is made durable here, on the spot; a sync still out changes nothing.
     const ok = [...(this.syncing?.ok ?? []), ...this.unsynced];
     const fail = [...(this.syncing?.fail ?? []), ...this.unsyncedFail];

@@ -84,7 +84,7 @@ describe('the SQLite store', () => {
     db.close();
   });
 
-  it('resolves a write only once an fdatasync of the WAL that began after its commit is done', async () => {
+  it('resolves a write only once an fdatasync of the WAL that began after its commit is done; commits what is asked for meanwhile together', async () => {
     const dir = tmp();
     const syncs: { file: string; done: (err: NodeJS.ErrnoException | null) => void }[] = [];
     const db = new Db(dir, { syncFile: (fd, done) => syncs.push({ file: fs.readlinkSync(`/proc/self/fd/${fd}`), done }) });
@@ -99,22 +99,35 @@ describe('the SQLite store', () => {
     assert.deepEqual(committed, [m1.id]);
     assert.equal(outbox.pendingCount(), 1);
     assert.equal(outbox.pending('ship1', 0, 10).length, 1);
-    const second = outbox.add([msg('ship1')]).then(() => resolved.push('second'));
-    await new Promise((r) => setTimeout(r, 20));
+    // Writes asked for while a sync runs are committed when it ends, together, in the order
+    // they were asked for: they could not be durable before the next sync anyway.
+    const m2 = msg('ship1');
+    const m3 = msg('ship1');
+    const second = outbox.add([m2], (entries) => committed.push(...entries.map((e) => e?.message.id ?? '-'))).then(() => resolved.push('second'));
+    await new Promise((r) => setTimeout(r, 10));
+    const third = outbox.add([m3], (entries) => committed.push(...entries.map((e) => e?.message.id ?? '-'))).then(() => resolved.push('third'));
+    await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(resolved, [], 'nothing resolves before its sync');
-    assert.equal(syncs.length, 1, 'one sync at a time: the second commit waits for the next');
+    assert.deepEqual(committed, [m1.id], 'not committed while the sync runs');
+    assert.equal(syncs.length, 1, 'one sync at a time');
     syncs[0]?.done(null);
     await first;
-    assert.deepEqual(resolved, ['first'], 'a commit made while a sync ran is not covered by it');
+    assert.deepEqual(committed, [m1.id, m2.id, m3.id], 'committed once the sync ended, in order');
+    assert.deepEqual(resolved, ['first'], 'a commit made after a sync began is not covered by it');
     await eventually(() => syncs.length === 2);
     syncs[1]?.done(null);
-    await second;
-    assert.deepEqual(resolved, ['first', 'second']);
+    await Promise.all([second, third]);
+    assert.deepEqual(resolved, ['first', 'second', 'third']);
+    assert.equal(syncs.length, 2, 'one sync made both durable');
+    assert.deepEqual(
+      outbox.pending('ship1', 0, 10).map((e) => e.message.id),
+      [m1.id, m2.id, m3.id],
+    );
     // A sync that fails fails the writes that waited for it.
-    const third = outbox.add([msg('ship1')]);
+    const fourth = outbox.add([msg('ship1')]);
     await eventually(() => syncs.length === 3);
     syncs[2]?.done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
-    await assert.rejects(third, /could not be made durable.*EIO/);
+    await assert.rejects(fourth, /could not be made durable.*EIO/);
     db.close();
   });
 

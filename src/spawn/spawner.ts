@@ -4,6 +4,14 @@ import type { Logger } from 'pino';
 import { capped, startCommand } from './command.js';
 import { encodeFrame, FRAME, FrameReader, type SpawnRequest } from './frames.js';
 
+/**
+ * The helper runs little JavaScript and forks a lot: a fork copies the page tables of what the
+ * process maps, so it keeps its heap small (a 1 MB young generation) and runs no V8 threads of
+ * its own. B2 measured its CPU per 1000 commands at 0.87-0.91 s with these against 0.97-1.01 s
+ * without.
+ */
+const HELPER_NODE_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
+
 /** How commands are forked: `auto` through the helper during bursts, `on` always, `off` never. */
 export const SPAWN_HELPER_MODES = ['auto', 'on', 'off'] as const;
 export type SpawnHelperMode = (typeof SPAWN_HELPER_MODES)[number];
@@ -195,7 +203,7 @@ export class Spawner {
 
   private ensureHelper(): Helper {
     if (this.helper !== undefined) return this.helper;
-    const proc = spawn(process.execPath, [fileURLToPath(new URL('./helper-main.js', import.meta.url))], {
+    const proc = spawn(process.execPath, [...HELPER_NODE_FLAGS, fileURLToPath(new URL('./helper-main.js', import.meta.url))], {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: this.baseEnv,
     });

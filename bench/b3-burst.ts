@@ -18,6 +18,11 @@ export interface B3Round {
 
 export interface B3Result {
   messages: number;
+  /**
+   * The first burst after the nodes start, not counted in the median (as B2's): it also pays for
+   * compiling the code (the JIT), which a node that runs for months pays once.
+   */
+  warmup: B3Round;
   /** Bursts sent, one after the other, to the same two nodes (a new result file each). */
   rounds: B3Round[];
   /** Socket write -> the last line written in ship1's result file (s); median over the rounds. */
@@ -55,7 +60,9 @@ export async function runB3(env: BenchEnv, quick: boolean): Promise<B3Result> {
     }
     const sampler = new RssSampler(pids, 50);
     const done: B3Round[] = [];
-    let badLines = 0;
+    const first = await burst(central, ship1, pids, n, 'warmup.txt');
+    let badLines = first.badLines;
+    await sleep(500);
     for (let r = 0; r < rounds; r++) {
       sampler.start();
       try {
@@ -72,6 +79,7 @@ export async function runB3(env: BenchEnv, quick: boolean): Promise<B3Result> {
     const peak = (k: string): number => round(sampler.peakMB.get(k) ?? Number.NaN, 1);
     return {
       messages: n,
+      warmup: first.round,
       rounds: done,
       seconds,
       msgPerSec: Math.round(n / seconds),

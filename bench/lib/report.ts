@@ -19,6 +19,8 @@ export interface RunReport {
   code: { commit: string; dirtySrc: string[] };
   /** os.loadavg() at the start and at the end, and the 1-minute figure every 5 s during the run. */
   loadavg: { start: number[]; end: number[]; during?: { min: number; median: number; max: number } | undefined };
+  /** CPU time taken by the hypervisor for others during the run (steal in /proc/stat), as a share of the machine's; absent in older runs. */
+  stealShare?: number | undefined;
   wallSeconds: number;
   results: { B0?: B0Result; B1?: B1Result; B2?: B2Result; B3?: B3Result; B4?: B4Result; B5?: B5Result; B6?: B6Result; B7?: B7Result };
   table: Row[];
@@ -373,6 +375,9 @@ BENCH.md (B0-B7); this run: ${rep.ids.join(', ')}.
 - Load average (1, 5, 15 min) at the start: ${rep.loadavg.start.map((v) => v.toFixed(2)).join(', ')}; at the end: ${rep.loadavg.end.map((v) => v.toFixed(2)).join(', ')}${
     rep.loadavg.during === undefined ? '' : `; 1-minute load every 5 s during the run: median ${rep.loadavg.during.median.toFixed(2)} (${rep.loadavg.during.min.toFixed(2)}-${rep.loadavg.during.max.toFixed(2)})`
   }
+- CPU steal (time the hypervisor gave the vCPUs to others) during the run: ${
+    rep.stealShare === undefined ? 'not known' : `${(rep.stealShare * 100).toFixed(1)}% of the machine's CPU time`
+  }
 - Code: commit ${rep.code.commit}${rep.code.dirtySrc.length > 0 ? ` plus uncommitted changes in ${rep.code.dirtySrc.join(', ')}` : ''}
 - Command: \`${rep.command}\` (wall time ${rep.wallSeconds.toFixed(0)} s)
 - Raw figures: \`${jsonPath}\`
@@ -399,6 +404,11 @@ other on the same nodes, each into a new result file, and the median is reported
   payload from the harness (@nats-io/transport-node) to a responder in a separate process.
   Spawn: \`child_process.spawn('bash', ['-c', 'echo hi'])\` until \`close\`, stdout collected.
   fsync: one 200-byte \`fs.writeSync\` + \`fs.fdatasyncSync\` appending to a file in the temp folder.
+  The three are taken back to back (the target's floor), and again with ${PACE_MS} ms of idle before
+  each (30 samples each, "paced"), as B1's samples come: on this virtual machine a process, the
+  broker or the disk that has been idle takes longer to answer than one kept busy (a NATS round
+  trip after 60 ms idle takes about 1 ms against 0.2-0.3 ms back to back). B1's ratio to the paced
+  floor is given for comparison only.
 - **B1 round trip**: one message per socket connection
   \`{"toNode":"ship1","method":"REQCliCommand","methodArgs":["bash","-c","echo hi"],"replyMethod":"REQToFileAppend",...}\`
   with a fresh fileName each time; the clock starts just before the write (after connect) and

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
-import type { BenchEnv } from './lib/env.js';
+import { sleep, type BenchEnv } from './lib/env.js';
 import { roundSummary, summarize, type Summary } from './lib/stats.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -25,10 +25,12 @@ export interface B0Result {
   sizes: { natsWarmup: number; nats: number; spawnWarmup: number; spawn: number; fsyncWarmup: number; fsync: number; paced: number };
 }
 
-/** Idle before each paced sample: B1's pause between samples (bench/b1-roundtrip.ts). */
+/**
+ * Idle before each paced sample, and B1's pause between its samples: longer than the lazy
+ * commits' delay (25 ms, src/store/db.ts), so one B1 sample's tail (delivered and done marks,
+ * each an fsync when nothing else is going on) does not land inside the next sample.
+ */
 export const PACE_MS = 60;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runB0(env: BenchEnv, quick: boolean): Promise<B0Result> {
   const sizes = quick

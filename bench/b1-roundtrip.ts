@@ -13,12 +13,6 @@ import { round, roundSummary, summarize, type Summary } from './lib/stats.js';
  * path.
  */
 export const B1_FSYNCS = 3;
-/**
- * Pause between samples: longer than the lazy commits' delay (25 ms, src/store/db.ts), so one
- * sample's tail (delivered and done marks, each an fsync when nothing else is going on) does not
- * land inside the next sample.
- */
-const PAUSE_MS = PACE_MS;
 /** NATS round trips on the B1 path: command + its ACK, reply + its ACK, each a request/reply. */
 export const B1_NATS_ROUND_TRIPS = 4;
 
@@ -88,7 +82,7 @@ export async function runB1(env: BenchEnv, quick: boolean, floor: B0Result): Pro
         accepted.push(answer.at - sent.writtenAt);
       }
       // Let the tail of the exchange (the lazy delivered and done commits) finish.
-      await sleep(PAUSE_MS);
+      await sleep(PACE_MS);
     }
     const errors = central.readErrorLog();
     if (errors.trim() !== '') throw new Error(`B1: central's error log is not empty:\n${errors.slice(0, 2000)}`);

@@ -19,7 +19,7 @@ import { runB5 } from './b5-backlog.js';
 import { startB6, type B6Result } from './b6-idle.js';
 import { runB7 } from './b7-wire.js';
 import { BenchEnv, NATS_SERVER_BIN } from './lib/env.js';
-import { machine } from './lib/procfs.js';
+import { machine, machineCpuTimes, stealShare } from './lib/procfs.js';
 import { median } from './lib/stats.js';
 import { benchmarksDoc, buildTable, markdownTable, targetsTable, type RunReport } from './lib/report.js';
 
@@ -96,7 +96,7 @@ async function main(): Promise<number> {
   const loadSamples: number[] = [];
   const loadTimer = setInterval(() => loadSamples.push(os.loadavg()[0] ?? 0), 5000);
   loadTimer.unref();
-  const cpuStart = cpuTimes();
+  const cpuStart = machineCpuTimes();
   const command = `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`;
   const log = (s: string): void => void process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${s}\n`);
 
@@ -206,7 +206,7 @@ async function main(): Promise<number> {
       end: os.loadavg().map((v) => Math.round(v * 100) / 100),
       during: loadSamples.length === 0 ? undefined : { min: Math.min(...loadSamples), median: Math.round(median(loadSamples) * 100) / 100, max: Math.max(...loadSamples) },
     },
-    stealShare: stealShare(cpuStart, cpuTimes()),
+    stealShare: stealShare(cpuStart, machineCpuTimes()),
     wallSeconds: Math.round((performance.now() - started) / 100) / 10,
     results,
     ...buildTable(results, quick),
@@ -251,22 +251,3 @@ main().then(
     process.exit(1);
   },
 );
-
-/** The machine's CPU time so far from /proc/stat (jiffies): all of it, and what the hypervisor took (steal). */
-function cpuTimes(): { total: number; steal: number } | undefined {
-  try {
-    const f = (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
-  } catch {
-    return undefined; // not Linux
-  }
-}
-
-/**
- * The share of the machine's CPU time the hypervisor gave to others during the run: on a virtual
- * machine, what most moves the figures from one run to the next.
- */
-function stealShare(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>): number | undefined {
-  if (a === undefined || b === undefined || b.total <= a.total) return undefined;
-  return Math.round(((b.steal - a.steal) / (b.total - a.total)) * 1000) / 1000;
-}

@@ -142,3 +142,22 @@ export function machine(natsServerBin: string): { nproc: number; cpuModel: strin
   }
   return { nproc, cpuModel, node: process.version, natsServer, kernel };
 }
+
+/** The machine's CPU time so far from /proc/stat (jiffies): all of it, and what the hypervisor took (steal). */
+export function machineCpuTimes(): { total: number; steal: number } | undefined {
+  try {
+    const f = (fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return undefined; // not Linux
+  }
+}
+
+/**
+ * The share of the machine's CPU time the hypervisor gave to others during the run: on a virtual
+ * machine, what most moves the figures from one run to the next.
+ */
+export function stealShare(a: ReturnType<typeof machineCpuTimes>, b: ReturnType<typeof machineCpuTimes>): number | undefined {
+  if (a === undefined || b === undefined || b.total <= a.total) return undefined;
+  return Math.round(((b.steal - a.steal) / (b.total - a.total)) * 1000) / 1000;
+}

@@ -53,6 +53,12 @@ export class Db {
   private walFd: number | undefined;
   private readonly walPath: string;
   private readonly syncFile: SyncFile;
+  /** A batch in one transaction; made once (better-sqlite3 builds a wrapper per transaction() call). */
+  private readonly runBatch: (batch: Pending[]) => unknown[];
+  /** One write in a savepoint of its own, inside runWriteByWrite. */
+  private readonly runOne: (fn: () => unknown) => unknown;
+  /** The careful path: each write in its own savepoint, all in one transaction. */
+  private readonly runWriteByWrite: (batch: Pending[]) => { ok: boolean; value: unknown }[];
 
   constructor(folder: string, opts: DbOptions = {}) {
     fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
@@ -64,6 +70,17 @@ export class Db {
     this.sql.pragma('synchronous = NORMAL');
     this.sql.pragma('busy_timeout = 5000');
     this.sql.exec(SCHEMA);
+    this.runBatch = this.sql.transaction((batch: Pending[]) => batch.map((item) => item.fn()));
+    this.runOne = this.sql.transaction((fn: () => unknown) => fn());
+    this.runWriteByWrite = this.sql.transaction((batch: Pending[]) =>
+      batch.map((item) => {
+        try {
+          return { ok: true, value: this.runOne(item.fn) };
+        } catch (err) {
+          return { ok: false, value: err };
+        }
+      }),
+    );
   }
 
   /**
@@ -128,23 +145,15 @@ export class Db {
    */
   private commit(batch: Pending[]): void {
     try {
-      const values = this.sql.transaction(() => batch.map((item) => item.fn()))();
+      const values = this.runBatch(batch);
       this.afterSync(batch, values);
       return;
     } catch {
       // fall through to the careful path
     }
-    const results: { ok: boolean; value: unknown }[] = [];
+    let results: { ok: boolean; value: unknown }[];
     try {
-      this.sql.transaction(() => {
-        for (const item of batch) {
-          try {
-            results.push({ ok: true, value: this.sql.transaction(item.fn)() });
-          } catch (err) {
-            results.push({ ok: false, value: err });
-          }
-        }
-      })();
+      results = this.runWriteByWrite(batch);
     } catch (err) {
       for (const item of batch) item.reject(err);
       return;

@@ -54,6 +54,7 @@ export class Outbox {
   private readonly pendingStmt: Statement;
   private readonly destinationsStmt: Statement;
   private readonly countStmt: Statement;
+
   constructor(private readonly db: Db) {
     const s = db.sql;
     this.insertStmt = s.prepare(

@@ -106,7 +106,7 @@ async function main(): Promise<void> {
           ...o.flags,
         ]);
         const cfg = loadConfig(path.join(dir, 'etc'), values);
-        const node = new StewardNode(cfg, logger.child({ node: name }));
+        const node = new StewardNode({ cfg, logger: logger.child({ node: name }) });
         nodes.push(node);
         await node.start(); // resolves once subscribed and flushed, after the first hello
       }),

@@ -3,8 +3,8 @@ import { helpText, parseFlags, UsageError } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
 import { optionalInputs, startAll } from '../inputs/inputs.js';
 import { SocketInput } from '../inputs/socket.js';
-import { Control } from '../node/control.js';
 import { StewardNode } from '../node/node.js';
+import { loadIdentity } from '../trust/identity.js';
 
 const OPERATOR_COMMANDS = ['send', 'nodes', 'queue', 'status', 'cancel'];
 
@@ -28,8 +28,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const configFolder = process.env.CONFIG_FOLDER ?? './etc/';
   let cfg;
+  let identity;
   try {
-    cfg = loadConfig(configFolder, parsed.values);
+    cfg = loadConfig(configFolder, parsed.values, (c) => void (identity = loadIdentity(c)));
   } catch (err) {
     return usage(err);
   }
@@ -44,14 +45,13 @@ async function main(argv: string[]): Promise<number> {
   // Loaded only when metrics are on: a node without them does not carry prom-client.
   const metrics =
     cfg.metricsAddress === undefined ? undefined : new (await import('../metrics/prometheus.js')).PrometheusMetrics(logger.child({ component: 'metrics' }));
-  const node = new StewardNode(cfg, logger, metrics);
-  const control = new Control({ node, helloIntervalMs: cfg.helloIntervalMs });
+  const node = new StewardNode({ cfg, logger, metrics, identity });
   const socket = new SocketInput(cfg.socketPath, {
-    accept: (b) => node.acceptInput(b),
-    control: (req, ch) => control.handle(req, ch),
+    accept: node.accept,
+    control: (req, ch) => node.control.handle(req, ch),
     logger: logger.child({ component: 'socket' }),
   });
-  const inputs = optionalInputs(cfg, (b) => node.acceptInput(b), logger);
+  const inputs = optionalInputs(cfg, node.accept, logger);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

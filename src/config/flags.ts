@@ -80,8 +80,7 @@ export function helpText(): string {
   for (const f of FIELDS) {
     const type = f.type === 'bool' ? '' : f.type === 'int' ? ' int' : ' string';
     const def = f.type === 'string' ? JSON.stringify(f.default) : String(f.default);
-    const later = 'later' in f ? ` [accepted now, active with ${f.later}]` : '';
-    lines.push(`  -${f.flag}${type}`, `        ${f.help}${later} (default ${def})`);
+    lines.push(`  -${f.flag}${type}`, `        ${f.help} (default ${def})`);
   }
   lines.push(
     '',

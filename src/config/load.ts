@@ -1,14 +1,12 @@
-import { createPrivateKey, X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { convert, UsageError } from './flags.js';
 import { parseListenAddress, type ListenAddress } from './listen.js';
-import { defaults, FIELDS, fieldByKey, type RawConfig } from './schema.js';
+import { defaults, FIELDS, fieldByKey, SPAWN_HELPER_MODES, type RawConfig, type SpawnHelperMode } from './schema.js';
 import { didYouMean } from '../lib/closest.js';
-import { NODE_NAME } from '../message/parse.js';
-import { SPAWN_HELPER_MODES, type SpawnHelperMode } from '../spawn/spawner.js';
-import { parseNkeySeed, type TlsMaterial } from '../transport/nats.js';
+import { NODE_NAME } from '../message/message.js';
+import { readTlsFiles, type TlsMaterial } from './tls.js';
 
 /** The configuration compiled once into the units the code uses. */
 export interface ResolvedConfig {
@@ -26,8 +24,8 @@ export interface ResolvedConfig {
   readonly reconnectJitterTlsMs: number;
   /** TLS material read at start from rootCAPath, tlsCertPath, tlsKeyPath; undefined when none is given. */
   readonly tls: TlsMaterial | undefined;
-  /** The nkey user seed read at start from nkeySeedFile; undefined when it is not given. */
-  readonly nkeySeed: Uint8Array | undefined;
+  /** The nkey user seed file (nkeySeedFile): the node's key for the broker and for its messages; undefined when not given. */
+  readonly nkeySeedFile: string | undefined;
   readonly defaultAckTimeoutMs: number;
   readonly defaultRetries: number;
   readonly defaultMethodTimeoutMs: number;
@@ -46,17 +44,32 @@ export interface ResolvedConfig {
   readonly readFolder: string | undefined;
   /** Method name -> its startSub switch (methods without a switch are always on). */
   readonly subscriberSwitches: ReadonlyMap<string, boolean>;
-  readonly raw: RawConfig;
+  /** Delivery: messages in flight at most per destination (ringBufferSize) and over all destinations. */
+  readonly maxInFlightTotal: number;
+  /**
+   * Delivery: messages held in memory (with their wire form) per destination and overall; the
+   * rest waits in the outbox only and is read back in order when there is room.
+   */
+  readonly maxQueuedPerNode: number;
+  readonly maxQueuedTotal: number;
+  /** Methods running at once on this node. */
+  readonly executorLimit: number;
+  /** How long a stopping node lets its running methods finish before it aborts them. */
+  readonly stopGraceMs: number;
+  /** Messages of one input committed per transaction (delivery of the first starts meanwhile). */
+  readonly submitChunk: number;
 }
 
 /**
- * Reads `<configFolder>/config.toml` (if any), applies `flagValues` on top, writes the merged
- * result back, and compiles it. Throws UsageError with a clear message on bad values.
+ * Reads `<configFolder>/config.toml` (if any), applies `flagValues` on top, compiles it, lets
+ * `check` refuse it, and writes the merged result back. Throws UsageError with a clear message on bad values.
  */
-export function loadConfig(configFolder: string, flagValues: RawConfig): ResolvedConfig {
+export function loadConfig(configFolder: string, flagValues: RawConfig, check?: (cfg: ResolvedConfig) => void): ResolvedConfig {
   const file = path.join(configFolder, 'config.toml');
   const merged: RawConfig = { ...defaults(), ...readConfigFile(file), ...flagValues };
   const resolved = resolve(merged, configFolder);
+  // What the caller reads at start (key files) is checked before a bad value is written back.
+  check?.(resolved);
   fs.mkdirSync(configFolder, { recursive: true, mode: 0o700 });
   writeConfigFile(file, merged);
   return resolved;
@@ -152,7 +165,8 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
   const switches = new Map<string, boolean>();
   for (const f of FIELDS) if (f.flag.startsWith('startSubREQ')) switches.set(f.flag.slice('startSub'.length), Boolean(c[f.flag] ?? f.default));
   const positive = (v: number, fallback: number): number => (v >= 1 ? v : fallback);
-  const { tls, nkeySeed } = readSecurityFiles(str);
+  const tls = readTlsFiles(str('rootCAPath'), str('tlsCertPath'), str('tlsKeyPath'));
+  const maxInFlightPerNode = int('ringBufferSize');
   return {
     nodeName,
     centralNodeName,
@@ -161,13 +175,13 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     socketPath: path.resolve(str('socketFolder'), 'steward.sock'),
     databaseFolder: path.resolve(str('databaseFolder')),
     dataFolder: path.resolve(str('subscribersDataFolder')),
-    maxInFlightPerNode: int('ringBufferSize'),
+    maxInFlightPerNode,
     connectTimeoutMs: int('natsConnOptTimeout') * 1000,
     connectRetryIntervalMs: int('natsConnectRetryInterval') * 1000,
     reconnectJitterMs: int('natsReconnectJitter'),
     reconnectJitterTlsMs: int('natsReconnectJitterTLS') * 1000,
     tls,
-    nkeySeed,
+    nkeySeedFile: str('nkeySeedFile') === '' ? undefined : str('nkeySeedFile'),
     defaultAckTimeoutMs: positive(int('defaultMessageTimeout'), 10) * 1000,
     defaultRetries: int('defaultMessageRetries') === -1 ? -1 : Math.max(0, int('defaultMessageRetries')),
     defaultMethodTimeoutMs: int('defaultMethodTimeout') === -1 ? -1 : positive(int('defaultMethodTimeout'), 10) * 1000,
@@ -182,81 +196,13 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     httpAddress: parseListenAddress('httpListener', str('httpListener')),
     readFolder: str('readFolder').trim() === '' ? undefined : path.resolve(str('readFolder').trim()),
     subscriberSwitches: switches,
-    raw: c,
+    maxInFlightTotal: maxInFlightPerNode * 8,
+    // A large input stays in memory (with its wire form) instead of being read back from the
+    // outbox and encoded again: up to 10 windows per node, 20 overall (about 2 KB each).
+    maxQueuedPerNode: maxInFlightPerNode * 10,
+    maxQueuedTotal: maxInFlightPerNode * 20,
+    executorLimit: 64,
+    stopGraceMs: 3000,
+    submitChunk: 500,
   };
-}
-
-/**
- * Reads and checks the nkey seed and TLS files once, at start, so a wrong path or a wrong kind
- * of file is a usage error naming the file, not a connection that fails later over and over.
- */
-function readSecurityFiles(str: (k: string) => string): { tls: TlsMaterial | undefined; nkeySeed: Uint8Array | undefined } {
-  let nkeySeed: Uint8Array | undefined;
-  if (str('nkeySeedFile') !== '') {
-    const found = parseNkeySeed(readFileFor('nkeySeedFile', str('nkeySeedFile')));
-    if ('problem' in found) throw new UsageError(`-nkeySeedFile=${str('nkeySeedFile')}: the file ${found.problem}`);
-    nkeySeed = found.seed;
-  }
-  const caPath = str('rootCAPath');
-  const certPath = str('tlsCertPath');
-  const keyPath = str('tlsKeyPath');
-  if ((certPath === '') !== (keyPath === '')) {
-    throw new UsageError(
-      certPath === ''
-        ? `-tlsKeyPath=${keyPath} needs -tlsCertPath: give the client certificate that goes with the key`
-        : `-tlsCertPath=${certPath} needs -tlsKeyPath: give the private key of the client certificate`,
-    );
-  }
-  if (caPath === '' && certPath === '') return { tls: undefined, nkeySeed };
-  const tls: { ca?: string; cert?: string; key?: string } = {};
-  if (caPath !== '') tls.ca = readCertificates('rootCAPath', caPath).pem;
-  if (certPath !== '') {
-    const { pem, first } = readCertificates('tlsCertPath', certPath);
-    const key = readFileFor('tlsKeyPath', keyPath);
-    let keyObject;
-    try {
-      keyObject = createPrivateKey(key);
-    } catch {
-      throw new UsageError(`-tlsKeyPath=${keyPath}: the file is not a PEM private key (-----BEGIN PRIVATE KEY-----)`);
-    }
-    if (!first.checkPrivateKey(keyObject)) {
-      throw new UsageError(`-tlsKeyPath=${keyPath}: this key does not belong to the certificate in -tlsCertPath=${certPath}`);
-    }
-    tls.cert = pem;
-    tls.key = key;
-  }
-  return { tls, nkeySeed };
-}
-
-/** Reads a file given by `flag`, with a usage error that says what is wrong with it. */
-function readFileFor(flag: string, file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const what =
-      code === 'ENOENT'
-        ? 'the file does not exist'
-        : code === 'EISDIR'
-          ? 'this is a folder, not a file'
-          : code === 'EACCES'
-            ? 'the file cannot be read (permission denied)'
-            : `the file cannot be read (${(err as Error).message})`;
-    throw new UsageError(`-${flag}=${file}: ${what}${code === 'ENOENT' && !path.isAbsolute(file) ? ` (looked in ${path.resolve(file)})` : ''}`);
-  }
-}
-
-/** Reads a PEM file of one or more certificates; `first` is the first one. */
-function readCertificates(flag: string, file: string): { pem: string; first: X509Certificate } {
-  const pem = readFileFor(flag, file);
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new UsageError(`-${flag}=${file}: the file is not a PEM certificate (no -----BEGIN CERTIFICATE----- block)`);
-  const certs = blocks.map((b) => {
-    try {
-      return new X509Certificate(b);
-    } catch (err) {
-      throw new UsageError(`-${flag}=${file}: the file holds a certificate that cannot be parsed (${(err as Error).message})`);
-    }
-  });
-  return { pem, first: certs[0] as X509Certificate };
 }

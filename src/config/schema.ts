@@ -6,6 +6,10 @@
 
 export type FieldType = 'string' | 'int' | 'bool';
 
+/** How commands are forked (`spawnHelper`): `auto` through the helper during bursts, `on` always, `off` never. */
+export const SPAWN_HELPER_MODES = ['auto', 'on', 'off'] as const;
+export type SpawnHelperMode = (typeof SPAWN_HELPER_MODES)[number];
+
 export interface FieldSpec {
   /** Flag name, e.g. `nodeName` (used as `-nodeName=x` or `--nodeName x`). */
   readonly flag: string;
@@ -14,8 +18,6 @@ export interface FieldSpec {
   readonly type: FieldType;
   readonly default: string | number | boolean;
   readonly help: string;
-  /** Set when the field is accepted and stored but its feature is not active yet. */
-  readonly later?: string;
 }
 
 const sub = (method: string, help: string, def = true): FieldSpec => ({

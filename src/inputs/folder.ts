@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { InputResult } from '../node/node.js';
-import { MAX_INPUT_BYTES } from './socket.js';
+import type { AcceptInput, InputResult } from './accept.js';
+import { MAX_INPUT_BYTES } from './limits.js';
 
 export interface FolderInputDeps {
-  readonly accept: (bytes: Uint8Array) => Promise<InputResult[]>;
+  readonly accept: AcceptInput;
   readonly logger: Logger;
   /** Between two looks at the folder. */
   readonly pollMs?: number;

@@ -3,16 +3,16 @@ import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { lazy } from '../lib/lazy.js';
-import type { InputResult } from '../node/node.js';
+import type { AcceptInput } from './accept.js';
 import type { ListenAddress } from '../config/listen.js';
 import { listen } from './listen.js';
-import { LINGER_MS, MAX_INPUT_BYTES } from './socket.js';
+import { LINGER_MS, MAX_INPUT_BYTES } from './limits.js';
 
 /** Loaded when the input starts: a node without `httpListener` does not carry Node's HTTP server. */
 const httpLib = lazy<typeof http>('node:http');
 
 export interface HttpInputDeps {
-  readonly accept: (bytes: Uint8Array) => Promise<InputResult[]>;
+  readonly accept: AcceptInput;
   readonly logger: Logger;
   readonly maxBytes?: number;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
-import type { InputResult } from '../node/node.js';
+import type { AcceptInput } from './accept.js';
 import { FolderInput } from './folder.js';
 import { HttpInput } from './http.js';
 import { TcpInput } from './tcp.js';
@@ -15,7 +15,7 @@ export interface Input {
  * The optional inputs the configuration turns on (`tcpListener`, `httpListener`, `readFolder`),
  * each handing its bytes to `accept`. The unix socket is always on and built by main.
  */
-export function optionalInputs(cfg: ResolvedConfig, accept: (bytes: Uint8Array) => Promise<InputResult[]>, logger: Logger): Input[] {
+export function optionalInputs(cfg: ResolvedConfig, accept: AcceptInput, logger: Logger): Input[] {
   const inputs: Input[] = [];
   if (cfg.tcpAddress !== undefined) inputs.push(new TcpInput(cfg.tcpAddress, { accept, logger: logger.child({ component: 'tcp' }) }));
   if (cfg.httpAddress !== undefined) inputs.push(new HttpInput(cfg.httpAddress, { accept, logger: logger.child({ component: 'http' }) }));

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import type { ListenAddress } from '../config/listen.js';
 import { listen } from './listen.js';
-import { serveConnection, type StreamInputDeps } from './socket.js';
+import { serveConnection, type StreamInputDeps } from './stream.js';
 
 /**
  * The TCP input (`-tcpListener host:port`): the socket's framing over TCP. The client sends a

@@ -3,8 +3,7 @@ import type * as ZstdLib from '@mongodb-js/zstd';
 import type * as CborLib from 'cbor-x';
 import { lazy } from '../lib/lazy.js';
 import { MESSAGE_ID } from './id.js';
-import { MAX_TIMEOUT_MS, type Message } from './message.js';
-import { NODE_NAME } from './parse.js';
+import { FIELDS, MAX_TIMEOUT_MS, NODE_NAME, NODE_NAME_RULE, type FieldRule, type Message } from './message.js';
 
 const zstd = lazy<typeof ZstdLib>('@mongodb-js/zstd');
 // An idle node encodes and decodes nothing: CBOR (with its native string extractor) and zlib
@@ -130,12 +129,8 @@ export function zstdSizeBound(b: Buffer): number {
   return total;
 }
 
-const STRING_FIELDS = ['id', 'toNode', 'fromNode', 'method', 'replyMethod', 'directory', 'fileName', 'relayViaNode', 'relayReplyMethod'] as const;
-const NUMBER_FIELDS = ['ackTimeoutMs', 'retries', 'replyAckTimeoutMs', 'replyRetries', 'methodTimeoutMs', 'replyMethodTimeoutMs', 'createdMs'] as const;
 /** The largest time a Date holds (ECMAScript: 8.64e15 ms after 1970). */
 const MAX_DATE_MS = 8.64e15;
-const RELAY_NODE_FIELDS = ['relayFromNode', 'relayToNode', 'relayOriginalViaNode'] as const;
-const LIST_FIELDS = ['methodArgs', 'replyMethodArgs', 'data'] as const;
 
 /**
  * Messages from the wire come from other nodes (or anyone allowed on the broker): check before
@@ -157,41 +152,48 @@ function checkFields(v: unknown, where: string, withData: boolean): Record<strin
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DecodeError(`${where} is not a message object`);
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const f of STRING_FIELDS) {
-    if (typeof o[f] !== 'string') throw new DecodeError(`${where} field ${f} is not a string`);
-    out[f] = o[f];
-  }
-  if (!MESSAGE_ID.test(o.id as string)) throw new DecodeError(`${where} field id is not a message id (1 to 256 letters, digits, - and _)`);
-  // Node names become subject tokens and folder names (a result path holds fromNode).
-  for (const f of ['toNode', 'fromNode'] as const) {
-    if (!NODE_NAME.test(o[f] as string)) throw new DecodeError(`${where} field ${f} is not a valid node name (letters, digits, _ and - only)`);
-  }
-  for (const f of NUMBER_FIELDS) {
-    const n = o[f];
-    if (typeof n !== 'number' || !Number.isFinite(n)) throw new DecodeError(`${where} field ${f} is not a number`);
-    // A time must be one a Date can hold (it is written in result and error lines).
-    if (f === 'createdMs' && !(n >= 0 && n <= MAX_DATE_MS)) throw new DecodeError(`${where} field createdMs is not a time (milliseconds since 1970)`);
-    // A timer cannot wait longer: a longer timeout would fire at once.
-    out[f] = f !== 'createdMs' && n > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : n;
-  }
-  for (const f of LIST_FIELDS) {
+  for (const [f, rule] of Object.entries(FIELDS) as [keyof typeof FIELDS, FieldRule][]) {
     if (f === 'data' && !withData) continue;
-    const l = o[f];
-    if (!Array.isArray(l) || !l.every((x) => typeof x === 'string')) throw new DecodeError(`${where} field ${f} is not a list of strings`);
-    out[f] = l;
+    const value = o[f];
+    if (rule.endsWith('?') && value === undefined) continue;
+    out[f] = checkField(value, rule, `${where} field ${f}`);
   }
-  for (const f of RELAY_NODE_FIELDS) {
-    if (o[f] === undefined) continue;
-    if (o[f] !== '' && (typeof o[f] !== 'string' || !NODE_NAME.test(o[f]))) {
-      throw new DecodeError(`${where} field ${f} is not a valid node name (letters, digits, _ and - only)`);
-    }
-    out[f] = o[f];
-  }
-  if (o.relayOriginalMethod !== undefined) {
-    if (typeof o.relayOriginalMethod !== 'string') throw new DecodeError(`${where} field relayOriginalMethod is not a string`);
-    out.relayOriginalMethod = o.relayOriginalMethod;
-  }
-  if (typeof o.isReply !== 'boolean') throw new DecodeError(`${where} field isReply is not a boolean`);
-  out.isReply = o.isReply;
   return out;
+}
+
+/** One field by its rule (see FIELDS): the value to keep, or a DecodeError saying what is wrong. */
+function checkField(value: unknown, rule: FieldRule, what: string): unknown {
+  switch (rule) {
+    case 'string':
+    case 'string?':
+      if (typeof value !== 'string') throw new DecodeError(`${what} is not a string`);
+      return value;
+    case 'id':
+      // Quoted back in ACKs and error lines, which must fit the broker's max payload.
+      if (typeof value !== 'string') throw new DecodeError(`${what} is not a string`);
+      if (!MESSAGE_ID.test(value)) throw new DecodeError(`${what} is not a message id (1 to 256 letters, digits, - and _)`);
+      return value;
+    case 'node':
+    case 'node?':
+      // Node names become subject tokens and folder names; an optional one may also be empty.
+      if (typeof value !== 'string') throw new DecodeError(`${what} is not a string`);
+      if (value === '' ? rule === 'node' : !NODE_NAME.test(value)) {
+        throw new DecodeError(`${what} is not a valid node name (${NODE_NAME_RULE})`);
+      }
+      return value;
+    case 'strings':
+      if (!Array.isArray(value) || !value.every((x) => typeof x === 'string')) throw new DecodeError(`${what} is not a list of strings`);
+      return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') throw new DecodeError(`${what} is not a boolean`);
+      return value;
+    case 'number':
+    case 'ms':
+    case 'time':
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new DecodeError(`${what} is not a number`);
+      // A time must be one a Date can hold (it is written in result and error lines).
+      if (rule === 'time' && !(value >= 0 && value <= MAX_DATE_MS)) throw new DecodeError(`${what} is not a time (milliseconds since 1970)`);
+      // A timer cannot wait longer: a longer timeout would fire at once.
+      return rule === 'ms' && value > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : value;
+  }
 }

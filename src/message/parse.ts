@@ -2,12 +2,8 @@ import type * as ZodLib from 'zod';
 import { lazy } from '../lib/lazy.js';
 import { didYouMean } from '../lib/closest.js';
 import { splitDocument } from './document.js';
-import { newId } from './id.js';
-import { DEFAULT_REPLY_METHOD, MAX_TIMEOUT_MS, NO_REPLY, type Message } from './message.js';
-import { RELAY_INITIAL_METHOD, RELAY_METHOD, relayInitial } from './relay.js';
-
-/** Node names become NATS subject tokens and folder names, so they are kept plain. */
-export const NODE_NAME = /^[A-Za-z0-9_-]{1,128}$/;
+import { DEFAULT_REPLY_METHOD, MAX_TIMEOUT_MS, newMessage, NO_REPLY, NODE_NAME, NODE_NAME_RULE, RELAY_METHOD, type Message } from './message.js';
+import { RELAY_INITIAL_METHOD, relayInitial } from './relay.js';
 
 /** What the parser needs to know about the node accepting the input. */
 export interface ParseContext {
@@ -121,14 +117,14 @@ function parseElement(index: number, value: unknown, ctx: ParseContext): ParseOu
     return [fail(`message ${index}: ${input.method} is what steward sends when it relays; give the real method with "relayViaNode" instead`)];
   }
   if (input.relayViaNode !== undefined && input.relayViaNode !== '' && !NODE_NAME.test(input.relayViaNode)) {
-    return [fail(`message ${index}: relayViaNode "${input.relayViaNode.slice(0, 130)}" is not a valid node name (letters, digits, _ and - only)`)];
+    return [fail(`message ${index}: relayViaNode "${input.relayViaNode.slice(0, 130)}" is not a valid node name (${NODE_NAME_RULE})`)];
   }
   const targets = input.toNode !== undefined && input.toNode !== '' ? [input.toNode] : (input.toNodes ?? []);
   if (targets.length === 0) return [fail(`message ${index}: no toNode or toNodes given: say which node should run it`)];
   return targets.map((toNode) =>
     NODE_NAME.test(toNode)
       ? { index, ok: true as const, message: relayed(build(input, toNode, replyMethod, ctx), ctx.nodeName) }
-      : fail(`message ${index}: toNode "${toNode}" is not a valid node name (letters, digits, _ and - only)`, toNode),
+      : fail(`message ${index}: toNode "${toNode}" is not a valid node name (${NODE_NAME_RULE})`, toNode),
   );
 }
 
@@ -153,28 +149,28 @@ function build(input: Input, toNode: string, replyMethod: string, ctx: ParseCont
   const data = input.data === undefined ? [] : Array.isArray(input.data) ? input.data : [input.data];
   const retries = input.retries === -1 ? -1 : input.retries !== undefined && input.retries >= 1 ? input.retries : ctx.defaultRetries;
   const replyRetries = input.replyRetries === -1 ? -1 : Math.max(0, input.replyRetries ?? 0);
-  return {
-    id: newId(),
-    toNode,
-    fromNode: ctx.nodeName,
-    method: input.method,
-    methodArgs: input.methodArgs ?? [],
-    replyMethod,
-    replyMethodArgs: input.replyMethodArgs ?? [],
-    isReply: false,
-    data,
-    ackTimeoutMs: seconds(input.ACKTimeout, ctx.defaultAckTimeoutMs, false),
-    retries,
-    replyAckTimeoutMs: seconds(input.replyACKTimeout, 0, false),
-    replyRetries,
-    methodTimeoutMs: seconds(input.methodTimeout, ctx.defaultMethodTimeoutMs, true),
-    replyMethodTimeoutMs: seconds(input.replyMethodTimeout, 0, true),
-    directory: input.directory ?? '',
-    fileName: input.fileName ?? '',
-    relayViaNode: input.relayViaNode ?? '',
-    relayReplyMethod: input.relayReplyMethod ?? '',
-    createdMs: (ctx.now ?? Date.now)(),
-  };
+  return newMessage(
+    {
+      toNode,
+      fromNode: ctx.nodeName,
+      method: input.method,
+      methodArgs: input.methodArgs ?? [],
+      replyMethod,
+      replyMethodArgs: input.replyMethodArgs ?? [],
+      data,
+      ackTimeoutMs: seconds(input.ACKTimeout, ctx.defaultAckTimeoutMs, false),
+      retries,
+      replyAckTimeoutMs: seconds(input.replyACKTimeout, 0, false),
+      replyRetries,
+      methodTimeoutMs: seconds(input.methodTimeout, ctx.defaultMethodTimeoutMs, true),
+      replyMethodTimeoutMs: seconds(input.replyMethodTimeout, 0, true),
+      directory: input.directory ?? '',
+      fileName: input.fileName ?? '',
+      relayViaNode: input.relayViaNode ?? '',
+      relayReplyMethod: input.relayReplyMethod ?? '',
+    },
+    (ctx.now ?? Date.now)(),
+  );
 }
 
 function describe(v: unknown): string {

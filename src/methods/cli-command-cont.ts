@@ -1,12 +1,11 @@
+import { END_PREFIX } from '../message/limits.js';
 import { KINDS } from '../message/message.js';
-import { commandLine, runCommand } from './cli-command.js';
-import type { MethodHandler } from './method.js';
+import { endedBy, type MethodHandler } from './method.js';
 import { batchCapBytes, ReplyStream } from './reply-stream.js';
+import { commandLine, runCommand } from './run-command.js';
 
 /** Marks a line the command wrote to stderr, in the same stream as its stdout. */
 export const STDERR_PREFIX = '[stderr] ';
-/** Marks the line steward adds at the end of the stream. */
-export const END_PREFIX = '[steward] ';
 
 /**
  * REQCliCommandCont: runs a command and streams its stdout and stderr while it runs, as
@@ -26,8 +25,7 @@ export const cliCommandCont: MethodHandler = {
     const args = msg.methodArgs.join(' ');
     const line = commandLine(msg);
     const stream = new ReplyStream(ctx, { capBytes: batchCapBytes(ctx.maxPayload) });
-    const r = await runCommand(ctx.spawner, line.args, {
-      timeoutMs: msg.methodTimeoutMs,
+    const r = await runCommand(ctx.node.spawner, line.args, {
       maxOutputBytes: 0,
       signal: ctx.signal,
       ...(line.env === undefined ? {} : { env: line.env }),
@@ -46,7 +44,7 @@ export const cliCommandCont: MethodHandler = {
     } else if (r.timedOut) {
       end = `method timed out after ${msg.methodTimeoutMs / 1000} s and was killed`;
       ctx.reportError(`error: REQCliCommandCont: ${end}, methodArgs: ${args} (id ${msg.id})`);
-    } else if (ctx.signal.aborted) {
+    } else if (endedBy(ctx.signal) === 'stopping') {
       end = `stopped: node ${ctx.nodeName} is stopping`;
     } else if (r.code !== 0) {
       end = r.signal !== null ? `command was killed by ${r.signal}` : `command exited with code ${r.code}`;

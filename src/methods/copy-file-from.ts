@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { KINDS, NO_REPLY, type Message } from '../message/message.js';
-import { NODE_NAME } from '../message/parse.js';
+import { KINDS, newMessage, NODE_NAME, NODE_NAME_RULE, type Message } from '../message/message.js';
 import { abortArgs, abortIdOf, chunkArgs, chunkIdOf, COPY_TO, endArgs, endIdOf, MIN_CHUNK_BYTES } from './copy-protocol.js';
-import type { MethodContext, MethodHandler, SendOutcome } from './method.js';
+import { endedBy, type MethodContext, type MethodHandler, type SendOutcome } from './method.js';
 
 /** Room left in a chunk message for the fields around the data. */
 const CHUNK_OVERHEAD = 8 * 1024;
@@ -35,7 +34,7 @@ export const copyFileFrom: MethodHandler = {
       return;
     }
     if (!NODE_NAME.test(dstNode)) {
-      await fail(`destination node ${JSON.stringify(dstNode.slice(0, 130))} is not a valid node name (letters, digits, _ and - only)`);
+      await fail(`destination node ${JSON.stringify(dstNode.slice(0, 130))} is not a valid node name (${NODE_NAME_RULE})`);
       return;
     }
     if (dstPath.includes('\0') || dstPath.endsWith('/')) {
@@ -61,13 +60,14 @@ export const copyFileFrom: MethodHandler = {
       await fail(code === 'ENOENT' ? `source file not found: ${srcPath}` : `cannot read ${srcPath}: ${(err as Error).message}`);
       return;
     }
+    let copy: CopySender | undefined;
     try {
       const before = await file.stat();
       if (!before.isFile()) {
         await fail(`source ${srcPath} is not a regular file`);
         return;
       }
-      const copy = new CopySender(msg, ctx, dstNode, dstPath);
+      copy = new CopySender(msg, ctx, dstNode, dstPath);
       const sent = await copy.sendChunks(file, before.size, chunkBytes);
       if (typeof sent === 'string') {
         await copy.abort(sent);
@@ -84,7 +84,14 @@ export const copyFileFrom: MethodHandler = {
       const end = await copy.sendEnd({ chunks: sent.chunks, size: before.size, sha256: sent.sha256, mode: before.mode & 0o7777, srcPath });
       if (end.outcome !== 'delivered') await fail(`the end of the copy was not delivered to ${dstNode}: ${end.detail}`);
     } catch (err) {
-      if (ctx.signal.aborted) return; // the node is stopping: the copy resumes after its restart
+      const ended = endedBy(ctx.signal);
+      if (ended === 'stopping') return; // the copy resumes after the node's restart
+      if (ended === 'timeout') {
+        const why = `method timed out after ${msg.methodTimeoutMs / 1000} s before the copy was done (give a larger methodTimeout, or -1, for large files or slow links); nothing was written on ${dstNode}`;
+        await copy?.abort(why);
+        await fail(why);
+        return;
+      }
       await fail(`cannot read ${srcPath}: ${(err as Error).message}`);
     } finally {
       await file.close();
@@ -115,7 +122,7 @@ class CopySender {
       }
     };
     for (let index = 0; index < chunks && failure === undefined; index++) {
-      if (this.ctx.signal.aborted) throw new Error('stopping');
+      this.ctx.signal.throwIfAborted();
       const offset = index * chunkBytes;
       const buf = Buffer.allocUnsafe(Math.min(chunkBytes, size - offset));
       let got = 0;
@@ -126,11 +133,11 @@ class CopySender {
       }
       hash.update(buf);
       const chunk = this.message(chunkIdOf(this.req.id, index), chunkArgs(this.dstPath, this.req.id, index, offset), [buf.toString('base64')]);
-      inFlight.set(index, this.ctx.send([chunk]).then(([result]) => ({ index, result: result as SendOutcome })));
+      inFlight.set(index, this.ctx.node.send([chunk]).then(([result]) => ({ index, result: result as SendOutcome })));
       if (inFlight.size >= WINDOW) await settle();
     }
     while (inFlight.size > 0) await settle();
-    if (this.ctx.signal.aborted) throw new Error('stopping');
+    this.ctx.signal.throwIfAborted();
     return failure ?? { chunks, sha256: hash.digest('hex') };
   }
 
@@ -154,38 +161,27 @@ class CopySender {
       ...(this.req.relayFromNode === undefined ? {} : { relayFromNode: this.req.relayFromNode }),
       ...(this.req.relayOriginalViaNode === undefined ? {} : { relayOriginalViaNode: this.req.relayOriginalViaNode }),
     };
-    const [outcome] = await this.ctx.send([end]);
+    const [outcome] = await this.ctx.node.send([end]);
     return outcome as SendOutcome;
   }
 
   /** Tells the destination to drop what it has of this copy (best effort, same budget). */
   async abort(reason: string): Promise<void> {
-    if (this.ctx.signal.aborted) return;
-    await this.ctx.send([this.message(abortIdOf(this.req.id), abortArgs(this.dstPath, this.req.id, reason.slice(0, 500)), [])]);
+    if (endedBy(this.ctx.signal) === 'stopping') return;
+    await this.ctx.node.send([this.message(abortIdOf(this.req.id), abortArgs(this.dstPath, this.req.id, reason.slice(0, 500)), [])]);
   }
 
   private message(id: string, methodArgs: string[], data: string[]): Message {
-    return {
+    return newMessage({
       id,
       toNode: this.dstNode,
       fromNode: this.ctx.nodeName,
       method: COPY_TO,
       methodArgs,
-      replyMethod: NO_REPLY,
-      replyMethodArgs: [],
-      isReply: false,
       data,
       ackTimeoutMs: this.req.ackTimeoutMs,
       retries: this.req.retries,
-      replyAckTimeoutMs: 0,
-      replyRetries: 0,
       methodTimeoutMs: -1,
-      replyMethodTimeoutMs: 0,
-      directory: '',
-      fileName: '',
-      relayViaNode: '',
-      relayReplyMethod: '',
-      createdMs: Date.now(),
-    };
+    });
   }
 }

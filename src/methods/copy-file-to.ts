@@ -60,7 +60,7 @@ async function finish(msg: Message, ctx: MethodContext, a: Extract<CopyToArgs, {
   for (let from = 0; from < a.chunks; from += AWAIT_BATCH) {
     const ids: string[] = [];
     for (let i = from; i < Math.min(a.chunks, from + AWAIT_BATCH); i++) ids.push(chunkIdOf(a.copyId, i));
-    const { missing } = await ctx.awaitRuns(ids);
+    const { missing } = await ctx.node.awaitRuns(ids);
     if (missing.length > 0) {
       await fail(`chunk ${missing[0]} never arrived on ${ctx.nodeName}`);
       return;

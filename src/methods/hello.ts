@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { KINDS } from '../message/message.js';
-import { confine } from './files.js';
+import { confine } from '../store/result-path.js';
 import type { MethodHandler } from './method.js';
 
 /**
@@ -17,6 +17,6 @@ export const hello: MethodHandler = {
     const name = msg.fileName === '' ? 'hello.log' : confine(msg.fileName);
     const file = path.join(ctx.dataFolder, dir, msg.fromNode, name);
     ctx.files.append(file, `${new Date().toISOString()}, Received hello from "${msg.fromNode}"\n`);
-    ctx.sawNode(msg.fromNode, Date.now());
+    ctx.node.sawNode(msg.fromNode, Date.now());
   },
 };

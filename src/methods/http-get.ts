@@ -1,8 +1,6 @@
+import { maxOutputBytes } from '../message/limits.js';
 import { KINDS } from '../message/message.js';
-import type { MethodHandler } from './method.js';
-
-/** Room left in a reply for the message around the body. */
-const REPLY_OVERHEAD = 16 * 1024;
+import { endedBy, type MethodHandler } from './method.js';
 
 /** Why a GET ended without a body to reply with. */
 class HttpGetError extends Error {}
@@ -31,21 +29,18 @@ export const httpGet: MethodHandler = {
       fail(`only http and https URLs are fetched, not ${url.protocol.slice(0, -1)}: ${raw}`);
       return;
     }
-    const maxBytes = Math.max(1024, ctx.maxPayload - REPLY_OVERHEAD);
-    const signals = [ctx.signal];
-    if (msg.methodTimeoutMs > 0) signals.push(AbortSignal.timeout(msg.methodTimeoutMs));
-    const signal = AbortSignal.any(signals);
     let body: string;
     try {
-      body = await fetchBody(url, signal, maxBytes);
+      body = await fetchBody(url, ctx.signal, maxOutputBytes(ctx.maxPayload));
     } catch (err) {
-      if (ctx.signal.aborted) return; // the node is stopping
-      if (signal.aborted) fail(`method timed out after ${msg.methodTimeoutMs / 1000} s, url: ${raw}`);
+      const ended = endedBy(ctx.signal);
+      if (ended === 'stopping') return;
+      if (ended === 'timeout') fail(`method timed out after ${msg.methodTimeoutMs / 1000} s, url: ${raw}`);
       else if (err instanceof HttpGetError) fail(`${err.message}, url: ${raw}`);
       else fail(`request failed: ${describe(err)}, url: ${raw}`);
       return;
     }
-    if (ctx.signal.aborted) return;
+    if (endedBy(ctx.signal) === 'stopping') return;
     await ctx.reply(body);
   },
 };

@@ -1,35 +1,43 @@
 import type { Logger } from 'pino';
 import type { Kind, Message } from '../message/message.js';
 import type { Spawner } from '../spawn/spawner.js';
-import type { FileWriter } from './files.js';
+import type { FileWriter } from '../store/files.js';
 
 /** What a method may use while it runs on the receiving node. */
 export interface MethodContext {
   readonly nodeName: string;
-  readonly centralNodeName: string;
   readonly dataFolder: string;
   readonly logger: Logger;
   readonly files: FileWriter;
   /** Redo information stored at receipt by `plan()`. */
   readonly checkpoint: string | undefined;
-  /** Aborted when the node stops. */
+  /**
+   * Aborted when the message's methodTimeout has passed (reason: a TimeoutError) or when the node
+   * stops (a StopError); `endedBy(signal)` tells which. Every method stops its work on it.
+   */
   readonly signal: AbortSignal;
   /** The broker's max payload: replies must stay below it. */
   readonly maxPayload: number;
-  /** Starts the processes of commands (REQCliCommand, REQCliCommandCont). */
-  readonly spawner: Spawner;
   /**
    * Queues reply number `seq` carrying `output` (replyMethod REQNone sends nothing). It takes its
    * place among this node's outgoing messages when called, before the promise settles (the
    * order replies leave in is the order of these calls); resolves once it is durably stored.
    */
   reply(output: string, seq?: number): Promise<void>;
-  /** Logs the error and sends it to the central node's error log. */
+  /** Logs the error and sends it to the central node's error log (and to the sender). */
   reportError(text: string): void;
+  /** What a few methods need of the node beyond their own message. */
+  readonly node: NodeServices;
+}
+
+/** The node's services for the methods that need them (commands, copies, relays, hellos, REQOpProcess). */
+export interface NodeServices {
+  /** Starts the processes of commands (REQCliCommand, REQCliCommandCont). */
+  readonly spawner: Spawner;
+  /** The node's subscriber and publisher processes (for the REQOpProcess methods and relays). */
+  readonly processes: Processes;
   /** Records that `node` was heard from (hello). */
   sawNode(node: string, atMs: number): void;
-  /** The node's subscriber and publisher processes (for the REQOpProcess methods). */
-  readonly processes: Processes;
   /**
    * Commits new messages to this node's outbox and resolves, one outcome per message, once each
    * is delivered, has failed or was cancelled. A message whose id is already in the outbox is not
@@ -43,6 +51,12 @@ export interface MethodContext {
    * node never received.
    */
   awaitRuns(ids: readonly string[]): Promise<{ missing: string[] }>;
+}
+
+/** Why a run's signal was aborted: its methodTimeout passed, or the node is stopping (undefined: not aborted). */
+export function endedBy(signal: AbortSignal): 'timeout' | 'stopping' | undefined {
+  if (!signal.aborted) return undefined;
+  return (signal.reason as { name?: unknown } | undefined)?.name === 'TimeoutError' ? 'timeout' : 'stopping';
 }
 
 export interface SendOutcome {

@@ -20,7 +20,7 @@ export const opProcessList: MethodHandler = {
   kind: KINDS.CommandACK,
   onInterrupted: 'redo',
   run: async (msg, ctx) => {
-    const { processes } = ctx;
+    const { processes } = ctx.node;
     await ctx.reply(processes.list().map((p) => `${line(p)}\n`).join(''));
   },
 };
@@ -31,7 +31,7 @@ export const opProcessStart: MethodHandler = {
   kind: KINDS.CommandACK,
   onInterrupted: 'report',
   run: async (msg, ctx) => {
-    const { processes } = ctx;
+    const { processes } = ctx.node;
     if (msg.methodArgs.length !== 1 || msg.methodArgs[0] === '') {
       await fail(msg, ctx, `methodArgs must be [method], e.g. ["REQHttpGet"], got ${JSON.stringify(msg.methodArgs)}`);
       return;
@@ -60,7 +60,7 @@ export const opProcessStop: MethodHandler = {
   kind: KINDS.CommandACK,
   onInterrupted: 'report',
   run: async (msg, ctx) => {
-    const { processes } = ctx;
+    const { processes } = ctx.node;
     const args = msg.methodArgs;
     if (!(args.length === 1 || args.length === 3 || args.length === 4) || args[0] === '') {
       await fail(msg, ctx, `methodArgs must be [method] or [method, node, kind, id], e.g. ["REQHttpGet","${ctx.nodeName}","subscriber","3"], got ${JSON.stringify(args)}`);

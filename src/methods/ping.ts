@@ -1,5 +1,5 @@
 import { KINDS } from '../message/message.js';
-import { resultPath } from './files.js';
+import { resultPath } from '../store/result-path.js';
 import type { MethodHandler } from './method.js';
 
 /** REQPing: writes that a ping arrived and answers with a reply (use replyMethod REQPong for a pong). */

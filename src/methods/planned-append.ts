@@ -1,5 +1,5 @@
 import type { Message } from '../message/message.js';
-import type { FileWriter } from './files.js';
+import type { FileWriter } from '../store/files.js';
 import type { MethodContext, PlanContext } from './method.js';
 
 /**

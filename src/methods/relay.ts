@@ -1,5 +1,5 @@
 import { KINDS } from '../message/message.js';
-import { NODE_NAME } from '../message/parse.js';
+import { NODE_NAME, NODE_NAME_RULE } from '../message/message.js';
 import { RELAY_INITIAL_METHOD, RELAY_METHOD, relayOnward, relayToVia } from '../message/relay.js';
 import type { MethodHandler } from './method.js';
 
@@ -16,7 +16,7 @@ export const relayInitialMethod: MethodHandler = {
       ctx.reportError(`error: ${RELAY_INITIAL_METHOD}: only made by a node for itself, from a message with relayViaNode; refused one from ${msg.fromNode} (id ${msg.id})`);
       return;
     }
-    await ctx.queue([relayToVia(msg, ctx.nodeName)]);
+    await ctx.node.queue([relayToVia(msg, ctx.nodeName)]);
   },
 };
 
@@ -34,17 +34,17 @@ export const relayMethod: MethodHandler = {
     const target = msg.relayToNode ?? '';
     const method = msg.relayOriginalMethod ?? '';
     if (!NODE_NAME.test(target)) {
-      fail(`no valid relayToNode in the message from ${msg.fromNode}`);
+      fail(`no valid relayToNode in the message from ${msg.fromNode} (${NODE_NAME_RULE})`);
       return;
     }
     if (msg.relayFromNode !== msg.fromNode) {
       fail(`relayFromNode ${JSON.stringify(msg.relayFromNode ?? '')} is not the sending node ${msg.fromNode}`);
       return;
     }
-    if (!ctx.processes.methods.includes(method) || method === RELAY_METHOD || method === RELAY_INITIAL_METHOD) {
+    if (!ctx.node.processes.methods.includes(method) || method === RELAY_METHOD || method === RELAY_INITIAL_METHOD) {
       fail(`cannot relay method ${JSON.stringify(method.slice(0, 100))} from ${msg.fromNode} to ${target}`);
       return;
     }
-    await ctx.queue([relayOnward(msg, ctx.nodeName)]);
+    await ctx.node.queue([relayOnward(msg, ctx.nodeName)]);
   },
 };

@@ -1,15 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { END_PREFIX } from '../message/limits.js';
 import { KINDS } from '../message/message.js';
-import type { MethodHandler } from './method.js';
+import { endedBy, type MethodHandler } from './method.js';
 import { batchCapBytes, ReplyStream } from './reply-stream.js';
 
 /** How often the file is checked when no change event came (events can be missed). */
 const POLL_MS = 250;
 /** The most bytes read in one go. */
 const READ_CHUNK = 64 * 1024;
-/** Marks the line steward adds at the end of the stream. */
-const END_PREFIX = '[steward] ';
 
 interface Open {
   fd: fs.promises.FileHandle;
@@ -138,25 +137,17 @@ export const tailFile: MethodHandler = {
       watcher = undefined; // no inotify room: the poll alone does it
     }
     const poll = setInterval(check, POLL_MS);
-    const reason = await new Promise<string>((resolve) => {
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        resolve(`stopped: node ${ctx.nodeName} is stopping`);
-      };
-      const timer =
-        msg.methodTimeoutMs > 0
-          ? setTimeout(() => {
-              ctx.signal.removeEventListener('abort', onAbort);
-              resolve(`methodTimeout of ${msg.methodTimeoutMs / 1000} s reached`);
-            }, msg.methodTimeoutMs)
-          : undefined;
-      if (ctx.signal.aborted) onAbort();
-      else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    // It follows the file until its methodTimeout (-1: until the node stops).
+    await new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve();
+      else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
     });
+    const reason =
+      endedBy(ctx.signal) === 'timeout' ? `methodTimeout of ${msg.methodTimeoutMs / 1000} s reached` : `stopped: node ${ctx.nodeName} is stopping`;
     ctx.logger.info({ file }, `REQTailFile ${reason}`);
     clearInterval(poll);
     watcher?.close();
-    if (!ctx.signal.aborted) await follower.check().catch(onError);
+    if (endedBy(ctx.signal) !== 'stopping') await follower.check().catch(onError);
     await follower.close();
     await stream.end(`${END_PREFIX}REQTailFile ${JSON.stringify(arg)} ${reason}`);
   },

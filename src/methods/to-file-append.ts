@@ -1,5 +1,5 @@
 import { KINDS, type Message } from '../message/message.js';
-import { resultPath } from './files.js';
+import { resultPath } from '../store/result-path.js';
 import type { MethodHandler } from './method.js';
 import { abandonAppend, planAppend, recoverAppend, runAppend, type AppendTarget } from './planned-append.js';
 

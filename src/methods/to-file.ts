@@ -1,5 +1,5 @@
 import { KINDS } from '../message/message.js';
-import { resultPath } from './files.js';
+import { resultPath } from '../store/result-path.js';
 import type { MethodHandler } from './method.js';
 
 /** REQToFile: replaces the result file with the message data (atomically). */

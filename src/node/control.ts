@@ -1,17 +1,30 @@
+import type { AcceptInput } from '../inputs/accept.js';
+import type { ControlChannel } from '../inputs/stream.js';
 import { replyId } from '../message/id.js';
-import type { StewardNode } from './node.js';
-import type { ControlChannel } from '../inputs/socket.js';
+import type { NodeSeen } from '../store/nodes.js';
+import type { OutboxRecord } from '../store/outbox.js';
+import type { InboxRecord } from '../store/inbox.js';
+import type { Flight } from './delivery.js';
 import type { WatchEvent } from './watch.js';
-
 
 export class ControlError extends Error {
   override readonly name = 'ControlError';
 }
 
+/** What the operator requests read and change on the node. */
 export interface ControlDeps {
-  readonly node: StewardNode;
+  readonly accept: AcceptInput;
+  readonly watch: (ids: readonly string[], listener: (ev: WatchEvent) => void) => () => void;
   /** This node's hello interval: a node unheard for 2.5 intervals is shown offline. */
   readonly helloIntervalMs: number;
+  readonly nodes: () => NodeSeen[];
+  readonly queue: () => { summary: { node: string; pending: number; oldestMs: number }[]; inFlight: Flight[] };
+  /** A message sent from here (outbox), received here (inbox), being delivered now. */
+  readonly sent: (id: string) => OutboxRecord | undefined;
+  readonly received: (id: string) => InboxRecord | undefined;
+  readonly flight: (id: string) => Flight | undefined;
+  readonly pendingIdsTo: (node: string) => string[];
+  readonly cancel: (ids: readonly string[]) => Promise<{ id: string; cancelled: boolean; state: string }[]>;
 }
 
 /**
@@ -55,9 +68,9 @@ export class Control {
     // Events that come before the accepted lines are written wait, so the client reads the
     // ids first.
     let held: WatchEvent[] | undefined = [];
-    const results = await this.d.node.acceptInput(input, (ids) => {
+    const results = await this.d.accept(input, (ids) => {
       // Registered before the messages can be delivered, so no event is missed.
-      if (watch) stops.push(this.d.node.watchers.watch(ids, (ev) => (held === undefined ? ch.write(ev) : held.push(ev))));
+      if (watch) stops.push(this.d.watch(ids, (ev) => (held === undefined ? ch.write(ev) : held.push(ev))));
     });
     for (const r of results) ch.write(r);
     if (!watch || stops.length === 0) {
@@ -77,15 +90,15 @@ export class Control {
     return {
       now,
       helloIntervalMs: this.d.helloIntervalMs,
-      nodes: this.d.node.nodes.all().map((n) => ({ node: n.name, lastSeenMs: n.lastSeenMs, online: now - n.lastSeenMs <= limit })),
+      nodes: this.d.nodes().map((n) => ({ node: n.name, lastSeenMs: n.lastSeenMs, online: now - n.lastSeenMs <= limit })),
     };
   }
 
   private queue(): object {
-    const flights = this.d.node.delivery.inFlight();
+    const { summary, inFlight: flights } = this.d.queue();
     return {
       now: Date.now(),
-      destinations: this.d.node.outbox.summary().map((d) => ({
+      destinations: summary.map((d) => ({
         ...d,
         inFlight: flights
           .filter((f) => f.message.toNode === d.node)
@@ -102,13 +115,13 @@ export class Control {
   }
 
   private status(id: string): object {
-    const rec = this.d.node.outbox.get(id);
-    const received = this.d.node.inbox.record(id);
+    const rec = this.d.sent(id);
+    const received = this.d.received(id);
     if (rec === undefined && received === undefined) {
       throw new ControlError(`no message ${id} on this node (finished messages are kept for 24 hours)`);
     }
-    const reply = this.d.node.inbox.record(replyId(id));
-    const flight = this.d.node.delivery.flight(id);
+    const reply = this.d.received(replyId(id));
+    const flight = this.d.flight(id);
     return {
       id,
       sent:
@@ -131,8 +144,8 @@ export class Control {
   }
 
   private async cancel(req: Record<string, unknown>): Promise<object[]> {
-    if (typeof req.to === 'string') return this.d.node.cancel(this.d.node.outbox.pendingIdsTo(req.to));
-    if (Array.isArray(req.ids) && req.ids.every((x) => typeof x === 'string')) return this.d.node.cancel(req.ids);
+    if (typeof req.to === 'string') return this.d.cancel(this.d.pendingIdsTo(req.to));
+    if (Array.isArray(req.ids) && req.ids.every((x) => typeof x === 'string')) return this.d.cancel(req.ids);
     throw new ControlError('cancel needs "ids": [...] or "to": "<node>"');
   }
 }

@@ -1,17 +1,17 @@
 import type { Logger } from 'pino';
+import { parseAck, type Ack } from '../message/ack.js';
 import { encodeMessage, type WireOptions } from '../message/codec.js';
 import { isAckKind, subjectFor, type Kind, type Message } from '../message/message.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { AuditLog } from '../store/audit.js';
 import type { Outbox, OutboxEntry } from '../store/outbox.js';
-import { TransportError, type NatsTransport } from '../transport/nats.js';
-import { parseAck, type Ack } from './ack.js';
+import { TransportError, type Transport } from '../transport/transport.js';
 
 export interface DeliveryDeps {
   readonly nodeName: string;
   readonly outbox: Outbox;
   readonly audit: AuditLog;
-  readonly transport: NatsTransport;
+  readonly transport: Transport;
   readonly wire: WireOptions;
   readonly logger: Logger;
   readonly maxInFlightPerNode: number;
@@ -135,13 +135,6 @@ export class Delivery {
     this.dests.get(node)?.wake();
   }
 
-  /** Messages in memory or in flight per destination (for tests and status). */
-  depth(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [n, d] of this.dests) out[n] = d.waiting.length + d.inFlight;
-    return out;
-  }
-
   /** The destinations with messages queued in memory or in flight now, with their publisher id. */
   publishers(): readonly { readonly node: string; readonly id: number }[] {
     const out: { node: string; id: number }[] = [];
@@ -217,9 +210,14 @@ export class Delivery {
           else {
             encoded ??= await encodeMessage(msg, this.d.wire);
             if (!isAckKind(kind)) {
-              if (!this.d.transport.publish(subject, encoded.payload, encoded.headers)) {
+              const sent = this.d.transport.publish(subject, encoded.payload, encoded.headers);
+              if (sent === 'disconnected') {
                 flight.attempts--;
                 continue;
+              }
+              if (sent === 'refused') {
+                await this.finishFailed(entry, flight.attempts, 'rejected', `the broker refused it (${encoded.payload.length} bytes; its max payload is ${this.d.transport.maxPayload})`);
+                return;
               }
               ack = { id: msg.id, status: 'ok' };
             } else {

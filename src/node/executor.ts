@@ -1,8 +1,9 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { NO_REPLY, type Message } from '../message/message.js';
-import type { FileWriter } from '../methods/files.js';
 import type { MethodContext, MethodHandler } from '../methods/method.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { FileWriter } from '../store/files.js';
 import type { Inbox } from '../store/inbox.js';
 
 export interface ExecutorDeps {
@@ -11,11 +12,17 @@ export interface ExecutorDeps {
   readonly files: FileWriter;
   readonly logger: Logger;
   readonly methodByName: (name: string) => MethodHandler | undefined;
-  readonly context: (msg: Message, checkpoint: string | undefined) => MethodContext;
+  /** The context a method runs with; `signal` is aborted at its methodTimeout or when the node stops. */
+  readonly context: (msg: Message, checkpoint: string | undefined, signal: AbortSignal) => MethodContext;
   readonly reportInterrupted: (msg: Message) => void;
   readonly metrics: Metrics;
   /** Runs before the method, and again on a redo: must be idempotent (relay copies). */
   readonly beforeRun?: (msg: Message) => Promise<void>;
+}
+
+/** The reason a run's signal carries when the node stops (a timeout carries a TimeoutError). */
+export class StopError extends Error {
+  override readonly name = 'StopError';
 }
 
 interface Job {
@@ -52,13 +59,19 @@ export class Executor {
   private readonly finishing = new Set<Promise<void>>();
   /** Slots promised to messages whose receipt is being committed. */
   private reserved = 0;
-  private idleWaiters: (() => void)[] = [];
+  /** Woken when nothing runs or is reserved (see drain). */
+  private settledWaiters: (() => void)[] = [];
+  /** Aborts every running method (the node stops after its grace time). */
+  private readonly stopping = new AbortController();
   /** Ids queued or running, with whoever waits for them to finish. */
   private readonly active = new Map<string, (() => void)[]>();
   /** Per result file of commands (sender, reply method, directory, file name): released once the last job started has replied. */
   private readonly replyTails = new Map<string, Promise<void>>();
 
-  constructor(private readonly d: ExecutorDeps) {}
+  constructor(private readonly d: ExecutorDeps) {
+    // One stop signal is shared by every running method: it may have many listeners.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   /** `markedStarted`: its receipt says started, and it holds a reserved slot (see reserve()). */
   submit(msg: Message, checkpoint: string | undefined, markedStarted = false): void {
@@ -66,6 +79,7 @@ export class Executor {
     if (markedStarted) {
       this.reserved--;
       if (!this.aborted) this.start({ msg, checkpoint, markedStarted });
+      this.wakeIfSettled();
       return;
     }
     this.queue.push({ msg, checkpoint, markedStarted });
@@ -116,37 +130,56 @@ export class Executor {
   release(): void {
     this.reserved--;
     this.next();
-  }
-
-  /** Resolves when nothing is queued or running. */
-  idle(): Promise<void> {
-    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    this.wakeIfSettled();
   }
 
   /**
    * Stops: nothing new starts, and the running methods get `graceMs` to finish (their done mark
-   * is committed, so a restart does not report them). Then `abort` is called for the rest, whose
-   * receipts stay as they are: a restart reports them as interrupted, or redoes them.
+   * is committed, so a restart does not report them). Then the rest are aborted (their signal,
+   * with a StopError), and their receipts stay as they are: a restart reports them as
+   * interrupted, or redoes them.
    */
-  async drain(graceMs: number, abort: () => void): Promise<void> {
+  async drain(graceMs: number): Promise<void> {
     this.draining = true;
     if (!(await this.settled(graceMs))) {
       this.aborted = true;
-      abort();
+      this.abortAll();
       await this.settled(5000);
     }
     await Promise.allSettled([...this.finishing]);
   }
 
-  /** Resolves true once nothing runs, false after `ms`. */
-  private async settled(ms: number): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (this.running + this.reserved > 0) {
-      if (Date.now() >= deadline) return false;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return true;
+  /** Aborted when the node stops for good: whatever still waits (a method waiting on a delivery) ends. */
+  get stopSignal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
+  /** Aborts whatever still runs or waits (idempotent). */
+  abortAll(): void {
+    if (!this.stopping.signal.aborted) this.stopping.abort(new StopError('the node is stopping'));
+  }
+
+  /** Resolves true once nothing runs or is reserved, false after `ms`. */
+  private settled(ms: number): Promise<boolean> {
+    if (this.running + this.reserved === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.settledWaiters = this.settledWaiters.filter((w) => w !== wake);
+        resolve(false);
+      }, ms);
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.settledWaiters.push(wake);
+    });
+  }
+
+  private wakeIfSettled(): void {
+    if (this.running + this.reserved > 0 || this.settledWaiters.length === 0) return;
+    const waiters = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const w of waiters) w();
   }
 
   private next(): void {
@@ -186,11 +219,7 @@ export class Executor {
       this.active.delete(job.msg.id);
       for (const w of waiters ?? []) w();
       this.next();
-      if (this.running === 0 && this.queue.length === 0) {
-        const w = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const f of w) f();
-      }
+      this.wakeIfSettled();
     });
   }
 
@@ -224,13 +253,17 @@ export class Executor {
     if (handler === undefined) return;
     const tracked = handler.ledger !== false;
     const startedAt = performance.now();
+    const run = runSignal(this.stopping.signal, msg.methodTimeoutMs);
+    const ctx = this.d.context(msg, checkpoint, run.signal);
     try {
       if (this.d.beforeRun !== undefined) await this.d.beforeRun(msg);
       if (tracked && handler.onInterrupted === 'report' && !markedStarted) await this.d.inbox.started(msg.id);
-      await handler.run(msg, this.inTurn(this.d.context(msg, checkpoint), turn));
+      await handler.run(msg, this.inTurn(ctx, turn));
     } catch (err) {
       this.d.logger.error({ id: msg.id, method: msg.method, err: (err as Error).message }, 'method failed');
-      this.d.context(msg, checkpoint).reportError(`error: ${msg.method} failed on ${msg.toNode}: ${(err as Error).message} (id ${msg.id})`);
+      ctx.reportError(`error: ${msg.method} failed on ${msg.toNode}: ${(err as Error).message} (id ${msg.id})`);
+    } finally {
+      run.dispose();
     }
     this.d.metrics.methodDuration(msg.method, (performance.now() - startedAt) / 1000);
     // Not awaited: the slot is free once the method has run, whatever the commit costs.
@@ -240,4 +273,26 @@ export class Executor {
       void done.finally(() => this.finishing.delete(done));
     }
   }
+}
+
+/**
+ * One signal per run: aborted when the node stops (its StopError) or at `timeoutMs` (a
+ * TimeoutError; <= 0: none). A timer and a listener rather than AbortSignal.any with
+ * AbortSignal.timeout, whose sources are held weakly: a timeout signal nobody else refers to
+ * may be collected before it fires.
+ */
+function runSignal(stop: AbortSignal, timeoutMs: number): { signal: AbortSignal; dispose: () => void } {
+  if (timeoutMs <= 0) return { signal: stop, dispose: () => undefined };
+  const c = new AbortController();
+  const onStop = (): void => c.abort(stop.reason);
+  const timer = setTimeout(() => c.abort(new DOMException(`methodTimeout of ${timeoutMs / 1000} s reached`, 'TimeoutError')), timeoutMs);
+  if (stop.aborted) onStop();
+  else stop.addEventListener('abort', onStop, { once: true });
+  return {
+    signal: c.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
+    },
+  };
 }

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import { decodeMessage } from '../message/codec.js';
+import { encodeAck, type Ack } from '../message/ack.js';
 import { RELAY_METHOD, subjectFor, type Message } from '../message/message.js';
-import type { FileWriter } from '../methods/files.js';
 import type { MethodHandler, ProcessInfo } from '../methods/method.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { FileWriter } from '../store/files.js';
 import type { Inbox } from '../store/inbox.js';
-import type { Incoming, NatsTransport } from '../transport/nats.js';
-import { encodeAck, type Ack } from './ack.js';
+import type { Incoming, Subscription, Transport } from '../transport/transport.js';
 import type { Executor } from './executor.js';
 
 export interface ReceiverDeps {
@@ -15,12 +15,12 @@ export interface ReceiverDeps {
   readonly inbox: Inbox;
   readonly files: FileWriter;
   readonly executor: Executor;
-  readonly transport: NatsTransport;
+  readonly transport: Transport;
   readonly logger: Logger;
   /** Methods with a subscriber on this node (the startSub switches applied). */
   readonly enabled: readonly MethodHandler[];
-  /** Any method this build knows, for `start(method)` (default: only the enabled ones). */
-  readonly known?: (name: string) => MethodHandler | undefined;
+  /** Any method this build knows, for `start(method)`. */
+  readonly known: (name: string) => MethodHandler | undefined;
   readonly heardFrom: (node: string) => void;
   readonly reportError: (text: string) => void;
   /** A new message was durably received (not a re-sent copy). */
@@ -37,7 +37,7 @@ export interface ReceiverDeps {
  */
 export class Receiver {
   /** The methods this node accepts, by name, with their subscriber (once subscribed). */
-  private readonly active = new Map<string, { handler: MethodHandler; id: number; sub?: { unsubscribe(): void } }>();
+  private readonly active = new Map<string, { handler: MethodHandler; id: number; sub?: Subscription }>();
   private subscribed = false;
   private nextId = 1;
 
@@ -75,9 +75,9 @@ export class Receiver {
   start(method: string): { started: boolean; process: ProcessInfo } | undefined {
     const running = this.active.get(method);
     if (running !== undefined) return { started: false, process: this.info(method, running) };
-    const handler = (this.d.known ?? ((n: string) => this.d.enabled.find((m) => m.name === n)))(method);
+    const handler = this.d.known(method);
     if (handler === undefined) return undefined;
-    const entry: { handler: MethodHandler; id: number; sub?: { unsubscribe(): void } } = { handler, id: this.nextId++ };
+    const entry: { handler: MethodHandler; id: number; sub?: Subscription } = { handler, id: this.nextId++ };
     this.active.set(method, entry);
     if (this.subscribed) this.listen(method, entry);
     this.d.logger.info({ method, id: entry.id }, 'subscriber started');
@@ -94,7 +94,7 @@ export class Receiver {
     return this.info(method, entry);
   }
 
-  private listen(name: string, entry: { handler: MethodHandler; sub?: { unsubscribe(): void } }): void {
+  private listen(name: string, entry: { handler: MethodHandler; sub?: Subscription }): void {
     entry.sub = this.d.transport.subscribe(this.subject(name, entry.handler), (inc) => void this.onIncoming(inc));
   }
 

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import type { SpawnHelperMode } from '../config/schema.js';
 import { capped, startCommand } from './command.js';
 import { encodeFrame, FRAME, FrameReader, type SpawnRequest } from './frames.js';
 
@@ -12,9 +13,6 @@ import { encodeFrame, FRAME, FrameReader, type SpawnRequest } from './frames.js'
  */
 const HELPER_NODE_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
 
-/** How commands are forked: `auto` through the helper during bursts, `on` always, `off` never. */
-export const SPAWN_HELPER_MODES = ['auto', 'on', 'off'] as const;
-export type SpawnHelperMode = (typeof SPAWN_HELPER_MODES)[number];
 
 /** In `auto`, the helper is started once this many commands run at once. */
 const AUTO_AT = 4;

@@ -16,6 +16,15 @@ export interface UnfinishedEntry {
   checkpoint: string | undefined;
 }
 
+/** What the ledger keeps of a received message. */
+export interface InboxRecord {
+  id: string;
+  fromNode: string;
+  method: string;
+  state: InboxState;
+  receivedMs: number;
+}
+
 /** How long the ids of finished messages are remembered to recognise re-sends. */
 export const LEDGER_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
@@ -50,8 +59,8 @@ export class Inbox {
   }
 
   /** What this node knows of a message it received. */
-  record(id: string): { id: string; fromNode: string; method: string; state: InboxState; receivedMs: number } | undefined {
-    return this.recordStmt.get(id) as { id: string; fromNode: string; method: string; state: InboxState; receivedMs: number } | undefined;
+  record(id: string): InboxRecord | undefined {
+    return this.recordStmt.get(id) as InboxRecord | undefined;
   }
 
   state(id: string): InboxState | undefined {

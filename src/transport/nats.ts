@@ -2,36 +2,15 @@ import {
   connect,
   headers as natsHeaders,
   nkeyAuthenticator,
-  nkeys,
   nuid,
   PermissionViolationError,
   type NatsConnection,
   type NodeConnectionOptions,
-  type Subscription,
 } from '@nats-io/transport-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-
-/** A message arriving on a subscription. */
-export interface Incoming {
-  readonly subject: string;
-  readonly data: Uint8Array;
-  header(name: string): string;
-  /** Answers a request; false when the message was not a request or the answer could not be sent (logged). */
-  respond(data: Uint8Array | string): boolean;
-}
-
-export type RequestFailure = 'timeout' | 'no-responders' | 'disconnected' | 'error';
-
-export class TransportError extends Error {
-  override readonly name = 'TransportError';
-  constructor(
-    readonly code: RequestFailure,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
+import type { TlsMaterial } from '../config/tls.js';
+import { TransportError, type Incoming, type Subscription, type Transport } from './transport.js';
 
 export interface TransportOptions {
   readonly servers: string[];
@@ -42,48 +21,22 @@ export interface TransportOptions {
   readonly reconnectJitterTlsMs: number;
   /** TLS material (PEM text); undefined = TLS only when the broker requires it, verified against the system CAs. */
   readonly tls: TlsMaterial | undefined;
-  /** An nkey user seed (`SU...`); undefined = no nkey authentication. */
+  /** The text of an nkey user seed (`SU...`); undefined = no nkey authentication. */
   readonly nkeySeed: Uint8Array | undefined;
   readonly logger: Logger;
 }
 
-/** PEM text for TLS to the broker: the CA that signed its certificate, and a client certificate and key. */
-export interface TlsMaterial {
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-}
-
-/**
- * Finds the nkey user seed in the text of a seed file (a bare `SU...` line, as `nk -gen user`
- * writes, or the seed block of a decorated creds file). Returns the seed, or why there is none.
- */
-export function parseNkeySeed(text: string): { seed: Uint8Array } | { problem: string } {
-  const candidates = text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => /^S[A-Z2-7]{40,}$/.test(l));
-  const [first] = candidates;
-  if (first === undefined) return { problem: 'holds no nkey seed (a line starting with SU)' };
-  const line = candidates.find((l) => l.startsWith('SU')) ?? first;
-  const seed = new TextEncoder().encode(line);
-  try {
-    nkeys.fromSeed(seed);
-  } catch (err) {
-    return { problem: `holds no valid nkey seed (${(err as Error).message})` };
-  }
-  if (!line.startsWith('SU')) return { problem: 'holds an operator or account seed, not a user seed (SU...)' };
-  return { seed };
-}
 
 /**
  * The only place that talks to NATS. Connects with retries, reconnects forever, keeps ACK
  * inboxes under `_INBOX.<nodeName>.` so broker permissions can be scoped per node.
  */
-export class NatsTransport {
+export class NatsTransport implements Transport {
   private nc: NatsConnection | undefined;
   private up = false;
   private stopped = false;
+  /** Aborted by stop(): ends the waits between connection attempts at once. */
+  private readonly stopping = new AbortController();
   private readonly listeners: ((up: boolean) => void)[] = [];
   private replyPrefix: string | undefined;
   private nextToken = 0;
@@ -120,7 +73,7 @@ export class NatsTransport {
           { err: describeConnectError(err, this.opts), servers: this.opts.servers },
           `could not connect to the broker, retrying in ${this.opts.connectRetryIntervalMs / 1000} s`,
         );
-        await sleep(this.opts.connectRetryIntervalMs, () => this.stopped);
+        await sleep(this.opts.connectRetryIntervalMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       }
     }
     const nc = this.nc;
@@ -234,19 +187,22 @@ export class NatsTransport {
     this.replyPrefix = prefix;
   }
 
-  /** Publishes without waiting for an answer (NACK kinds); false when not connected. */
-  publish(subject: string, payload: Uint8Array, hdrs: Record<string, string>): boolean {
+  /** Publishes without waiting for an answer (NACK kinds). */
+  publish(subject: string, payload: Uint8Array, hdrs: Record<string, string>): 'sent' | 'disconnected' | 'refused' {
     const nc = this.nc;
-    if (nc === undefined || !this.connected) return false;
+    if (nc === undefined || !this.connected) return 'disconnected';
     try {
       nc.publish(subject, payload, { headers: toHeaders(hdrs) });
-    } catch {
-      return false; // closing or draining: as good as not connected
+    } catch (err) {
+      // Larger than the broker's max payload, or the connection is closing: sending it again
+      // would fail the same way.
+      this.opts.logger.error({ err: (err as Error).message, subject, bytes: payload.length }, 'could not publish');
+      return 'refused';
     }
-    return true;
+    return 'sent';
   }
 
-  subscribe(subject: string, handler: (msg: Incoming) => void): { unsubscribe(): void } {
+  subscribe(subject: string, handler: (msg: Incoming) => void): Subscription {
     const nc = this.nc;
     if (nc === undefined) throw new Error('subscribe before the transport is started');
     const sub: Subscription = nc.subscribe(subject, {
@@ -281,6 +237,7 @@ export class NatsTransport {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopping.abort();
     for (const w of this.waiting.values()) {
       clearTimeout(w.timer);
       w.reject(new TransportError('disconnected', 'the node is stopping'));
@@ -289,7 +246,7 @@ export class NatsTransport {
     const nc = this.nc;
     if (nc === undefined || nc.isClosed()) return;
     try {
-      await Promise.race([nc.drain(), sleep(2000, () => false)]);
+      await Promise.race([nc.drain(), sleep(2000, undefined, { ref: false })]);
     } catch {
       // Draining a connection that is down fails; closing is all that is left to do.
     }
@@ -329,16 +286,4 @@ function toHeaders(h: Record<string, string>): ReturnType<typeof natsHeaders> {
   const out = natsHeaders();
   for (const [k, v] of Object.entries(h)) out.set(k, v);
   return out;
-}
-
-/** Sleeps `ms`, waking early (checked every 100 ms) when `cancelled()` turns true. */
-function sleep(ms: number, cancelled: () => boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const end = Date.now() + ms;
-    const tick = (): void => {
-      if (cancelled() || Date.now() >= end) resolve();
-      else setTimeout(tick, Math.min(100, end - Date.now()));
-    };
-    tick();
-  });
 }

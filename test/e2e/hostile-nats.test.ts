@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { encodeMessage } from '../../src/message/codec.js';
 import { newId } from '../../src/message/id.js';
 import type { Message } from '../../src/message/message.js';
-import type { Ack } from '../../src/node/ack.js';
+import type { Ack } from '../../src/message/ack.js';
 import { eventually } from '../support/eventually.js';
 import { NatsServer } from '../support/nats-server.js';
 import { StewardProcess } from '../support/steward.js';

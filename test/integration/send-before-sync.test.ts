@@ -42,7 +42,7 @@ describe('sending while the store makes the commit durable', () => {
       `-databaseFolder=${path.join(dir, 'var')}`,
       `-subscribersDataFolder=${path.join(dir, 'data')}`,
     ]);
-    central = new StewardNode(loadConfig(path.join(dir, 'etc'), values), pino({ level: 'silent' }), undefined, { syncFile });
+    central = new StewardNode({ cfg: loadConfig(path.join(dir, 'etc'), values), logger: pino({ level: 'silent' }), storeOptions: { syncFile } });
     await central.start();
   });
 
@@ -61,7 +61,7 @@ describe('sending while the store makes the commit durable', () => {
     const marker = path.join(ship1.dir, 'ran-1');
     mode = 'hold';
     let answered = false;
-    const answer = central.acceptInput(runOnShip1(marker, 'one')).finally(() => (answered = true));
+    const answer = central.accept(runOnShip1(marker, 'one')).finally(() => (answered = true));
     await eventually(() => fs.existsSync(marker), { what: 'the command to run on ship1 while central syncs' });
     await sleep(50);
     assert.equal(answered, false, 'no "accepted" before the commit is durable');
@@ -77,7 +77,7 @@ describe('sending while the store makes the commit durable', () => {
   it('tells the client when the commit could not be made durable, and that the message may still arrive', async () => {
     const marker = path.join(ship1.dir, 'ran-2');
     mode = 'fail';
-    const lines = await central.acceptInput(runOnShip1(marker, 'two'));
+    const lines = await central.accept(runOnShip1(marker, 'two'));
     mode = 'pass';
     assert.equal(lines[0]?.status, 'error', JSON.stringify(lines));
     const error = lines[0]?.status === 'error' ? lines[0].error : '';

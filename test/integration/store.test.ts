@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { newId } from '../../src/message/id.js';
 import type { Message } from '../../src/message/message.js';
-import { FileWriter } from '../../src/methods/files.js';
+import { FileWriter } from '../../src/store/files.js';
 import { AuditLog } from '../../src/store/audit.js';
 import { Db } from '../../src/store/db.js';
 import { Inbox } from '../../src/store/inbox.js';

@@ -5,7 +5,7 @@ import { NatsTransport } from '../../src/transport/nats.js';
 import { NatsServer } from '../support/nats-server.js';
 
 describe('the NATS transport against a real nats-server', () => {
-  it('publish() answers false instead of throwing while the connection drains at stop', async () => {
+  it('publish() answers instead of throwing while the connection drains at stop, and says disconnected after it', async () => {
     const nats = await NatsServer.start();
     const t = new NatsTransport({
       servers: [`127.0.0.1:${nats.port}`],
@@ -21,7 +21,7 @@ describe('the NATS transport against a real nats-server', () => {
     try {
       await t.start();
       t.subscribe('n1.REQHello.EventNACK', () => {});
-      assert.equal(t.publish('central.REQHello.EventNACK', new Uint8Array([1]), {}), true);
+      assert.equal(t.publish('central.REQHello.EventNACK', new Uint8Array([1]), {}), 'sent');
       let stopped = false;
       const stopping = t.stop().then(() => (stopped = true));
       // Publishing while the stop drains must never throw (whether the drain is seen in time
@@ -31,8 +31,9 @@ describe('the NATS transport against a real nats-server', () => {
         await new Promise((r) => setTimeout(r, 0));
       }
       await stopping;
-      assert.equal(t.publish('central.REQHello.EventNACK', new Uint8Array([1]), {}), false);
+      assert.equal(t.publish('central.REQHello.EventNACK', new Uint8Array([1]), {}), 'disconnected');
     } finally {
+      await t.stop();
       await nats.close();
     }
   });

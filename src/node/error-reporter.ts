@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { newId } from '../message/id.js';
-import type { Message } from '../message/message.js';
+import { newMessage, type Message } from '../message/message.js';
 
 export const ERROR_METHOD = 'REQErrorLog';
 /** Error reports sent per second once the burst allowance is used. */
@@ -81,29 +80,18 @@ export class ErrorReporter {
   }
 
   private send(text: string, to: string, relatedId?: string): void {
-    const msg: Message = {
-      id: newId(),
+    const msg = newMessage({
       toNode: to,
       fromNode: this.d.nodeName,
       method: ERROR_METHOD,
       // The id of the message the error is about, so the node that sent it can tell its waiters.
       methodArgs: relatedId === undefined ? [] : [relatedId],
-      replyMethod: 'REQNone',
-      replyMethodArgs: [],
-      isReply: false,
       data: [text],
       ackTimeoutMs: this.d.ackTimeoutMs,
       retries: this.d.retries,
-      replyAckTimeoutMs: 0,
-      replyRetries: 0,
-      methodTimeoutMs: 0,
-      replyMethodTimeoutMs: 0,
       directory: 'errorLog',
       fileName: 'error.log',
-      relayViaNode: '',
-      relayReplyMethod: '',
-      createdMs: Date.now(),
-    };
+    });
     this.d.submit([msg]).catch((err: unknown) => this.d.logger.error({ err: (err as Error).message }, 'cannot queue an error message'));
   }
 

@@ -1,0 +1,92 @@
+import type { Logger } from 'pino';
+import { encodeMessage, type Encoded, type WireOptions } from '../message/codec.js';
+import { subjectFor, type Kind, type Message } from '../message/message.js';
+import { parseInputOffThread, parserThreadUnavailable } from '../message/parse-thread.js';
+import type { ParseContext } from '../message/parse.js';
+import { RELAY_INITIAL_METHOD, relayToVia } from '../message/relay.js';
+import { ENVELOPE_MARGIN } from '../message/limits.js';
+
+/** What an input tells its client about one message. */
+export type InputResult =
+  | { status: 'accepted'; index: number; id: string; toNode: string; subject: string }
+  | { status: 'error'; index: number; error: string; toNode?: string };
+
+/** Hands input bytes to the node: parsed, checked, committed; one result per message. */
+export type AcceptInput = (bytes: Uint8Array, beforeSubmit?: (ids: string[]) => void) => Promise<InputResult[]>;
+
+export interface AcceptorDeps {
+  readonly parse: Omit<ParseContext, 'now'>;
+  readonly wire: WireOptions;
+  /** The broker's max payload now. */
+  readonly maxPayload: () => number;
+  readonly kindOf: (method: string) => Kind;
+  /** Messages committed per transaction. */
+  readonly chunk: number;
+  /** Commits messages to the outbox (see Outgoing.submit). */
+  readonly submit: (messages: Message[], encoded: Encoded[]) => Promise<unknown>;
+  readonly accepted: (count: number) => void;
+  readonly logger: Logger;
+}
+
+/**
+ * Input acceptance shared by every input (socket, TCP, HTTP, folder, operator `send`): parses
+ * (large inputs on the parser thread), refuses what cannot fit the broker's max payload, commits
+ * the good messages in chunks and tells the client, per message, its id or what was wrong.
+ */
+export function inputAcceptor(d: AcceptorDeps): AcceptInput {
+  let warnedNoParserThread = false;
+  return async (bytes, beforeSubmit) => {
+    const outcomes = await parseInputOffThread(bytes, d.parse);
+    const noThread = parserThreadUnavailable();
+    if (noThread !== undefined && !warnedNoParserThread) {
+      warnedNoParserThread = true;
+      d.logger.warn({ err: noThread }, 'the parser thread could not start: large inputs are parsed on the event loop');
+    }
+    const results: InputResult[] = [];
+    const limit = d.maxPayload() - ENVELOPE_MARGIN;
+    // Committed in chunks, so delivery of the first messages of a large input starts while
+    // the rest is still being stored.
+    for (let start = 0; start < outcomes.length; start += d.chunk) {
+      const accepted: { msg: Message; at: number; encoded: Encoded }[] = [];
+      for (const o of outcomes.slice(start, start + d.chunk)) {
+        if (!o.ok) {
+          results.push({ status: 'error', index: o.index, error: o.error, ...(o.toNode === undefined ? {} : { toNode: o.toNode }) });
+          continue;
+        }
+        const encoded = await encodeMessage(o.message, d.wire);
+        const size = encoded.payload.length;
+        if (size > limit) {
+          results.push({
+            status: 'error',
+            index: o.index,
+            toNode: o.message.toNode,
+            error: `message ${o.index} is ${size} bytes, more than the broker's max payload allows (${limit} bytes)`,
+          });
+          continue;
+        }
+        accepted.push({ msg: o.message, at: results.length, encoded });
+        results.push({ status: 'error', index: o.index, error: 'pending' });
+      }
+      if (accepted.length === 0) continue;
+      beforeSubmit?.(accepted.map((a) => a.msg.id));
+      try {
+        await d.submit(
+          accepted.map((a) => a.msg),
+          accepted.map((a) => a.encoded),
+        );
+        d.accepted(accepted.length);
+        for (const { msg, at } of accepted) {
+          // A relayed message is shown as it leaves: for its target, on the relay subject.
+          const shown = msg.method === RELAY_INITIAL_METHOD ? relayToVia(msg, d.parse.nodeName) : msg;
+          const index = (results[at] as InputResult).index;
+          results[at] = { status: 'accepted', index, id: msg.id, toNode: msg.relayToNode ?? msg.toNode, subject: subjectFor(shown, d.kindOf(shown.method)) };
+        }
+      } catch (err) {
+        for (const { at } of accepted) {
+          results[at] = { status: 'error', index: (results[at] as InputResult).index, error: `not accepted, the store failed: ${(err as Error).message}` };
+        }
+      }
+    }
+    return results;
+  };
+}

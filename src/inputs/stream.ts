@@ -1,0 +1,127 @@
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import { isCompleteInput, operatorRequestOf } from '../message/parse-thread.js';
+import type { AcceptInput } from './accept.js';
+import { IDLE_MS, LINGER_MS, MAX_INPUT_BYTES } from './limits.js';
+
+export interface StreamInputDeps {
+  readonly accept: AcceptInput;
+  readonly logger: Logger;
+  readonly maxBytes?: number;
+  /** Serves operator requests: an input that is one JSON object with a `control` field. */
+  readonly control?: (request: Record<string, unknown>, ch: ControlChannel) => Promise<void>;
+}
+
+/** Where an operator request writes its answer lines. */
+export interface ControlChannel {
+  write(line: object): void;
+  end(): void;
+  onClose(cb: () => void): void;
+}
+
+/**
+ * Serves one connection: reads to EOF (any size up to the cap), hands the bytes over, writes
+ * back one JSON line per message, closes. Shared by the unix socket and the TCP listener.
+ */
+export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
+  const max = d.maxBytes ?? MAX_INPUT_BYTES;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  let looking = false;
+  let idle: NodeJS.Timeout | undefined;
+  conn.on('error', (err) => d.logger.debug({ err: err.message }, 'input connection error'));
+  const answer = (lines: object[]): void => {
+    if (conn.destroyed) return;
+    conn.end(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  };
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    if (idle !== undefined) clearTimeout(idle);
+    const bytes = Buffer.concat(chunks, size);
+    chunks.length = 0;
+    const control = d.control;
+    if (control === undefined) {
+      accept(bytes);
+      return;
+    }
+    operatorRequestOf(bytes).then(
+      (request) => (request === undefined ? accept(bytes) : serveControl(control, request)),
+      () => accept(bytes),
+    );
+  };
+  const serveControl = (control: NonNullable<StreamInputDeps['control']>, request: Record<string, unknown>): void => {
+    const ch: ControlChannel = {
+      write: (line) => {
+        if (!conn.destroyed) conn.write(JSON.stringify(line) + '\n');
+      },
+      end: () => {
+        if (!conn.destroyed) conn.end();
+      },
+      onClose: (cb) => {
+        if (conn.destroyed) cb();
+        else conn.once('close', cb);
+      },
+    };
+    control(request, ch).catch((err: unknown) => answer([{ status: 'error', index: 0, error: (err as Error).message }]));
+  };
+  const accept = (bytes: Buffer): void => {
+    d.accept(bytes).then(
+      (results) => {
+        const accepted = results.filter((r) => r.status === 'accepted').length;
+        d.logger.info({ accepted, rejected: results.length - accepted, bytes: bytes.length }, 'input handled');
+        for (const r of results) if (r.status === 'error') d.logger.warn({ index: r.index }, r.error);
+        answer(results);
+      },
+      (err: unknown) => answer([{ status: 'error', index: 0, error: `input failed: ${(err as Error).message}` }]),
+    );
+  };
+  /**
+   * Without a half-close the client may be waiting for us: once it has paused IDLE_MS, answer if
+   * what came is a complete document (not, say, an array that has not been closed yet: the
+   * client may just be slow). After the event loop was busy, the timer can run before the data
+   * that came meanwhile has been read: look once the pending reads are done (they run before
+   * setImmediate), or a prefix of the input (any first lines of YAML are a complete document)
+   * would be taken. One look at a time: a large input's look runs on the parser thread, and a
+   * client pausing every 0.5 s must not queue a copy of its input per pause; data that came
+   * during a look is looked at after it.
+   */
+  const armIdle = (): void => {
+    if (idle !== undefined) clearTimeout(idle);
+    idle = setTimeout(() => {
+      const seen = size;
+      setImmediate(() => {
+        if (done || size !== seen || looking) return;
+        looking = true;
+        const after = (complete: boolean): void => {
+          looking = false;
+          if (done) return;
+          if (size !== seen) armIdle();
+          else if (complete) finish();
+        };
+        isCompleteInput(Buffer.concat(chunks, size)).then(after, () => after(false));
+      });
+    }, IDLE_MS);
+  };
+  conn.on('data', (b: Buffer) => {
+    if (done) return;
+    size += b.length;
+    if (size > max) {
+      done = true;
+      chunks.length = 0;
+      d.logger.warn({ bytes: size }, 'input too large, refused');
+      answer([{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several writes` }]);
+      // The rest is read and dropped until the client is done (or LINGER_MS have passed):
+      // closing now would reset the connection, and a client that reads only after writing
+      // everything would then lose the answer.
+      const linger = setTimeout(() => conn.destroy(), LINGER_MS);
+      linger.unref();
+      conn.once('close', () => clearTimeout(linger));
+      return;
+    }
+    chunks.push(b);
+    armIdle();
+  });
+  conn.on('end', finish);
+}

@@ -178,9 +178,15 @@ Promise.all(Array.from({ length: Math.min(c, n) }, worker)).then(() => {
 `;
 
 /** Spawns per second at a given concurrency, from a bare node process (see SPAWN_FLOOR_JS). */
-export function spawnRate(kind: 'echo' | 'bash', n: number, concurrency: number): Promise<{ perSec: number; seconds: number; rssMB: number }> {
+export function spawnRate(
+  kind: 'echo' | 'bash',
+  n: number,
+  concurrency: number,
+): Promise<{ perSec: number; seconds: number; rssMB: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', SPAWN_FLOOR_JS, kind, String(n), String(concurrency)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-e', SPAWN_FLOOR_JS, kind, String(n), String(concurrency)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));

@@ -113,7 +113,10 @@ export async function runB2(env: BenchEnv, quick: boolean): Promise<B2Result> {
     displaced: median(done.map((d) => d.displaced)),
     spawnFloor: { concurrency: EXECUTOR_LIMIT, echoPerSec, bashPerSec: Math.round(median(bashRaw)), echoRaw, rssMB: floorRssMB },
     ratio: round(msgPerSec / echoPerSec, 2),
-    peakRssMB: { central: round(sampler.peakMB.get('central') ?? Number.NaN, 1), ship1: round(sampler.peakMB.get('ship1') ?? Number.NaN, 1) },
+    peakRssMB: {
+      central: round(sampler.peakMB.get('central') ?? Number.NaN, 1),
+      ship1: round(sampler.peakMB.get('ship1') ?? Number.NaN, 1),
+    },
   };
 }
 
@@ -127,7 +130,14 @@ async function burst(
   const expected = Array.from({ length: n }, (_, i) => String(i));
   const expectedBytes = expected.reduce((a, l) => a + l.length + 1, 0);
   const input = JSON.stringify(
-    expected.map((i) => ({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', i], replyMethod: 'REQToFileAppend', directory: 'b2', fileName })),
+    expected.map((i) => ({
+      toNode: 'ship1',
+      method: 'REQCliCommand',
+      methodArgs: ['echo', i],
+      replyMethod: 'REQToFileAppend',
+      directory: 'b2',
+      fileName,
+    })),
   );
   const resultDir = path.join(central.dataDir, 'b2', 'ship1');
   const file = path.join(resultDir, fileName);
@@ -149,7 +159,8 @@ async function burst(
   const helperCpu = helperAfter === undefined ? 0 : helperAfter.cpu - (helperBefore?.pid === helperAfter.pid ? helperBefore.cpu : 0);
   const answer = await sent.answer;
   const accepted = answer.lines.filter((l) => l.status === 'accepted').length;
-  if (accepted !== n) throw new Error(`B2: ${accepted} of ${n} commands accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
+  if (accepted !== n)
+    throw new Error(`B2: ${accepted} of ${n} commands accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
   const got = readLines(file);
   const missing = new Set(expected);
   for (const l of got) if (!missing.delete(l)) throw new Error(`B2: unexpected or repeated reply line ${JSON.stringify(l)} in ${file}`);
@@ -169,7 +180,12 @@ async function burst(
     inOrder: descents === 0 && displaced === 0,
     descents,
     displaced,
-    cpuPer1000: { central: per1000('central'), ship1: per1000('ship1'), spawnHelper: round(helperCpu / (n / 1000), 3), natsServer: per1000('natsServer') },
+    cpuPer1000: {
+      central: per1000('central'),
+      ship1: per1000('ship1'),
+      spawnHelper: round(helperCpu / (n / 1000), 3),
+      natsServer: per1000('natsServer'),
+    },
   };
 }
 

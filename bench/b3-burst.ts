@@ -84,7 +84,11 @@ export async function runB3(env: BenchEnv, quick: boolean): Promise<B3Result> {
       seconds,
       msgPerSec: Math.round(n / seconds),
       acceptedSeconds: med((r) => r.acceptedSeconds),
-      cpuPer1000: { central: med((r) => r.cpuPer1000.central), ship1: med((r) => r.cpuPer1000.ship1), natsServer: med((r) => r.cpuPer1000.natsServer) },
+      cpuPer1000: {
+        central: med((r) => r.cpuPer1000.central),
+        ship1: med((r) => r.cpuPer1000.ship1),
+        natsServer: med((r) => r.cpuPer1000.natsServer),
+      },
       peakRssMB: { central: peak('central'), ship1: peak('ship1'), natsServer: peak('natsServer') },
       badLines,
     };
@@ -121,7 +125,8 @@ async function burst(
   const cpuAfter = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
   const answer = await sent.answer;
   const acceptedCount = answer.lines.filter((l) => l.status === 'accepted').length;
-  if (acceptedCount !== n) throw new Error(`B3: ${acceptedCount} of ${n} messages accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
+  if (acceptedCount !== n)
+    throw new Error(`B3: ${acceptedCount} of ${n} messages accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
   const got = fs.readFileSync(file, 'utf8').split('\n');
   got.pop(); // after the last newline
   const want = new Set(lines.map((l) => l.slice(0, -1)));

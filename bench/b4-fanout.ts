@@ -70,10 +70,17 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
     // Every node's first hello has reached central: all of them are connected and subscribed,
     // and the start-up burst of hellos is behind us before anything is timed.
     const helloLog = (name: string): string => path.join(central.dataDir, 'hello-messages', name, 'hello.log');
-    await pollUntil(() => fleet.names.every((n) => fs.existsSync(helloLog(n))), { timeoutMs: 60_000, what: `hellos from ${fleetSize} nodes at central`, failed: () => anyDead(central) ?? fleet.dead() });
+    await pollUntil(() => fleet.names.every((n) => fs.existsSync(helloLog(n))), {
+      timeoutMs: 60_000,
+      what: `hellos from ${fleetSize} nodes at central`,
+      failed: () => anyDead(central) ?? fleet.dead(),
+    });
     await sleep(quick ? 200 : 2000);
 
-    const pids = new Map<string, number>([['central', central.pid as number], ...fleet.pids.map((p, i) => [`sim${i}`, p] as [string, number])]);
+    const pids = new Map<string, number>([
+      ['central', central.pid as number],
+      ...fleet.pids.map((p, i) => [`sim${i}`, p] as [string, number]),
+    ]);
     const sampler = new RssSampler(pids, 100);
     sampler.start();
     const out: B4Size[] = [];
@@ -83,7 +90,9 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
         const done: B4Round[] = [];
         for (let r = 0; r < rounds; r++) {
           const round = await fanOut(central, fleet, fleet.names.slice(0, n), `r${k++}.txt`, nats.pid);
-          log(`B4: ${n} nodes, round ${r + 1}: last reply after ${round.lastMs.toFixed(0)} ms (first ${round.firstMs.toFixed(0)}, median ${round.p50Ms.toFixed(0)})`);
+          log(
+            `B4: ${n} nodes, round ${r + 1}: last reply after ${round.lastMs.toFixed(0)} ms (first ${round.firstMs.toFixed(0)}, median ${round.p50Ms.toFixed(0)})`,
+          );
           done.push(round);
           await sleep(quick ? 200 : 1000); // the replies' ACKs and the lazy commits finish
         }
@@ -130,13 +139,7 @@ function simStorageRoot(env: BenchEnv): string {
 }
 
 /** Sends one REQPing to `targets` via toNodes; waits until central holds every node's reply. */
-async function fanOut(
-  central: StewardProcess,
-  fleet: SimFleet,
-  targets: string[],
-  fileName: string,
-  natsPid: number,
-): Promise<B4Round> {
+async function fanOut(central: StewardProcess, fleet: SimFleet, targets: string[], fileName: string, natsPid: number): Promise<B4Round> {
   const file = (name: string): string => path.join(central.dataDir, 'b4', name, fileName);
   const pending = new Set(targets);
   const arrivals: number[] = [];
@@ -164,7 +167,10 @@ async function fanOut(
   const after = cpu();
   const answer = await sent.answer;
   const accepted = answer.lines.filter((l) => l.status === 'accepted').length;
-  if (accepted !== targets.length) throw new Error(`B4: ${accepted} of ${targets.length} fan-out messages accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
+  if (accepted !== targets.length)
+    throw new Error(
+      `B4: ${accepted} of ${targets.length} fan-out messages accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`,
+    );
   for (const name of targets) {
     const text = fs.readFileSync(file(name), 'utf8');
     if (!text.endsWith(`ping answered by ${name}\n`)) throw new Error(`B4: unexpected reply from ${name}: ${JSON.stringify(text)}`);
@@ -176,7 +182,11 @@ async function fanOut(
     p50Ms: round(s.p50, 1),
     lastMs: round(s.max, 1),
     acceptedMs: round(answer.at - sent.writtenAt, 1),
-    cpu: { central: round(after.central - before.central, 2), sims: round(after.sims - before.sims, 2), natsServer: round(after.natsServer - before.natsServer, 2) },
+    cpu: {
+      central: round(after.central - before.central, 2),
+      sims: round(after.sims - before.sims, 2),
+      natsServer: round(after.natsServer - before.natsServer, 2),
+    },
   };
 }
 

@@ -72,7 +72,14 @@ export async function runB5(env: BenchEnv, quick: boolean): Promise<B5Result> {
   };
 }
 
-async function backlog(env: BenchEnv, central: StewardProcess, ship1: StewardProcess, n: number, fileName: string, holdSeconds: number): Promise<B5Round> {
+async function backlog(
+  env: BenchEnv,
+  central: StewardProcess,
+  ship1: StewardProcess,
+  n: number,
+  fileName: string,
+  holdSeconds: number,
+): Promise<B5Round> {
   const tag = Date.now().toString(36);
   const lines = Array.from({ length: n }, (_, i) => `b5 ${tag} message ${String(i).padStart(6, '0')}\n`);
   const expectedBytes = lines.reduce((a, l) => a + Buffer.byteLength(l), 0);
@@ -82,7 +89,8 @@ async function backlog(env: BenchEnv, central: StewardProcess, ship1: StewardPro
   const sent = await sendTimed(central.socketPath, input);
   const answer = await sent.answer;
   const accepted = answer.lines.filter((l) => l.status === 'accepted').length;
-  if (accepted !== n) throw new Error(`B5: ${accepted} of ${n} messages accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
+  if (accepted !== n)
+    throw new Error(`B5: ${accepted} of ${n} messages accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
   await sleep(holdSeconds * 1000);
   const holdRssMB = round(rssMB(central.pid as number), 1);
 

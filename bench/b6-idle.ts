@@ -48,7 +48,19 @@ export async function startB6(env: BenchEnv, quick: boolean): Promise<() => Prom
     }
   }, 1000);
   sampler.unref();
-  const reading = new Promise<{ rss: number; bare: number; anon: number; file: number; bareAnon: number; bareFile: number; mappings: RssByMapping; bareMappings: RssByMapping } | Error>((resolve) => {
+  const reading = new Promise<
+    | {
+        rss: number;
+        bare: number;
+        anon: number;
+        file: number;
+        bareAnon: number;
+        bareFile: number;
+        mappings: RssByMapping;
+        bareMappings: RssByMapping;
+      }
+    | Error
+  >((resolve) => {
     setTimeout(() => {
       clearInterval(sampler);
       try {
@@ -90,5 +102,11 @@ export async function startB6(env: BenchEnv, quick: boolean): Promise<() => Prom
 }
 
 function rounded(m: RssByMapping): RssByMapping {
-  return { nodeCode: round(m.nodeCode, 1), nodeData: round(m.nodeData, 1), nativeModules: round(m.nativeModules, 1), otherFiles: round(m.otherFiles, 1), noFile: round(m.noFile, 1) };
+  return {
+    nodeCode: round(m.nodeCode, 1),
+    nodeData: round(m.nodeData, 1),
+    nativeModules: round(m.nativeModules, 1),
+    otherFiles: round(m.otherFiles, 1),
+    noFile: round(m.noFile, 1),
+  };
 }

@@ -61,7 +61,12 @@ export async function runB7(env: BenchEnv, quick: boolean): Promise<B7Result> {
           const file = path.join(resultDir, fileName);
           const before = await nats.monitor<Varz>('varz');
           const sent = await sendTimed(central.socketPath, JSON.stringify(b1Message('b7', fileName)));
-          await whenTrue(() => readOr(file) === 'hi\n', { watchDir: resultDir, timeoutMs: 30_000, what: `B7 (${tag}) exchange ${i}`, failed: () => anyDead(central, ship1) });
+          await whenTrue(() => readOr(file) === 'hi\n', {
+            watchDir: resultDir,
+            timeoutMs: 30_000,
+            what: `B7 (${tag}) exchange ${i}`,
+            failed: () => anyDead(central, ship1),
+          });
           await sent.answer;
           // The reply's ACK left central before the file was written; let the broker count it.
           await sleep(100);

@@ -38,7 +38,11 @@ function presentPages(pid: number, exe: string, link: { base: number; end: numbe
     .split('\n')
     .map((line) => /^([0-9a-f]+)-([0-9a-f]+) \S+ ([0-9a-f]+) \S+ \S+\s+(.*)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null && m[4] === exe)
-    .map((m) => ({ start: Number.parseInt(m[1] as string, 16), end: Number.parseInt(m[2] as string, 16), offset: Number.parseInt(m[3] as string, 16) }));
+    .map((m) => ({
+      start: Number.parseInt(m[1] as string, 16),
+      end: Number.parseInt(m[2] as string, 16),
+      offset: Number.parseInt(m[3] as string, 16),
+    }));
   // Where file offset 0 is mapped; the executable's own mappings follow it as they were linked.
   const bias = maps.find((m) => m.offset === 0)?.start ?? link.base;
   const fd = fs.openSync(`/proc/${pid}/pagemap`, 'r');
@@ -65,7 +69,9 @@ function presentPages(pid: number, exe: string, link: { base: number; end: numbe
 function linkRange(exe: string): { base: number; end: number } {
   let base: number | undefined;
   let end = 0;
-  for (const m of execFileSync('readelf', ['-lW', exe], { encoding: 'utf8' }).matchAll(/^\s+LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x([0-9a-f]+)/gm)) {
+  for (const m of execFileSync('readelf', ['-lW', exe], { encoding: 'utf8' }).matchAll(
+    /^\s+LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x[0-9a-f]+\s+0x([0-9a-f]+)/gm,
+  )) {
     const vaddr = Number.parseInt(m[2] as string, 16);
     base ??= vaddr - Number.parseInt(m[1] as string, 16);
     end = Math.max(end, vaddr + Number.parseInt(m[3] as string, 16));

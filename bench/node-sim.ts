@@ -53,19 +53,26 @@ function parseArgs(argv: readonly string[]): SimOptions {
     else if (a === '--hello') o.helloSeconds = Number(v);
     else throw new Error(`unknown argument ${a}`);
   }
-  if (o.broker === '' || o.root === '' || !(o.count > 0)) throw new Error('usage: node-sim.ts --broker <url> --root <dir> --count <n> [--central c] [--prefix p] [--from i] [--hello s] [-- flags]');
+  if (o.broker === '' || o.root === '' || !(o.count > 0))
+    throw new Error(
+      'usage: node-sim.ts --broker <url> --root <dir> --count <n> [--central c] [--prefix p] [--from i] [--hello s] [-- flags]',
+    );
   return o;
 }
 
 /** The built modules, typed by their sources: the simulator runs exactly what bin/steward runs. */
-async function loadBuild(): Promise<{ StewardNode: typeof import('../src/node/node.js').StewardNode; loadConfig: typeof import('../src/config/load.js').loadConfig; parseFlags: typeof import('../src/config/flags.js').parseFlags }> {
+async function loadBuild(): Promise<{
+  StewardNode: typeof import('../src/node/node.js').StewardNode;
+  loadConfig: typeof import('../src/config/load.js').loadConfig;
+  parseFlags: typeof import('../src/config/flags.js').parseFlags;
+}> {
   const dist = (p: string): string => pathToFileURL(path.join(ROOT, 'dist', p)).href;
   if (!fs.existsSync(path.join(ROOT, 'dist', 'node', 'node.js'))) throw new Error('dist/ is missing: run npm run build');
-  const [node, load, flags] = (await Promise.all([import(dist('node/node.js')), import(dist('config/load.js')), import(dist('config/flags.js'))])) as [
-    typeof import('../src/node/node.js'),
-    typeof import('../src/config/load.js'),
-    typeof import('../src/config/flags.js'),
-  ];
+  const [node, load, flags] = (await Promise.all([
+    import(dist('node/node.js')),
+    import(dist('config/load.js')),
+    import(dist('config/flags.js')),
+  ])) as [typeof import('../src/node/node.js'), typeof import('../src/config/load.js'), typeof import('../src/config/flags.js')];
   return { StewardNode: node.StewardNode, loadConfig: load.loadConfig, parseFlags: flags.parseFlags };
 }
 

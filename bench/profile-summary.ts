@@ -93,11 +93,14 @@ function main(): void {
     }
   });
   const out: string[] = [];
-  out.push(`${o.file}: ${(t / 1000).toFixed(1)} s profiled; window ${o.from}-${Number.isFinite(o.to) ? o.to : 'end'} s: ${(all / 1000).toFixed(2)} s, busy ${(busy / 1000).toFixed(2)} s`);
+  out.push(
+    `${o.file}: ${(t / 1000).toFixed(1)} s profiled; window ${o.from}-${Number.isFinite(o.to) ? o.to : 'end'} s: ${(all / 1000).toFixed(2)} s, busy ${(busy / 1000).toFixed(2)} s`,
+  );
   out.push(`busy ms per second: ${perSecond.map((v) => Math.round(v ?? 0)).join(' ')}`);
   const top = (m: Map<string, number>, title: string): void => {
     out.push('', title);
-    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, o.top)) out.push(`${(v / 1000).toFixed(3).padStart(8)} s ${((100 * v) / Math.max(busy, 1)).toFixed(1).padStart(5)}%  ${k}`);
+    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, o.top))
+      out.push(`${(v / 1000).toFixed(3).padStart(8)} s ${((100 * v) / Math.max(busy, 1)).toFixed(1).padStart(5)}%  ${k}`);
   };
   top(self, 'self time by function:');
   top(selfFile, 'self time by file / package:');

@@ -106,7 +106,8 @@ async function main(): Promise<number> {
     // does not take --cpu-prof from NODE_OPTIONS: a preloaded module runs the profiler instead.
     profDir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-profiles-'));
     process.env.STEWARD_BENCH_PROF_DIR = profDir;
-    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${import.meta.resolve('tsx')} --import ${path.join(HERE, 'lib', 'cpu-prof.ts')}`.trim();
+    process.env.NODE_OPTIONS =
+      `${process.env.NODE_OPTIONS ?? ''} --import ${import.meta.resolve('tsx')} --import ${path.join(HERE, 'lib', 'cpu-prof.ts')}`.trim();
     log(`CPU profiles go to ${profDir}`);
   }
   const env = new BenchEnv();
@@ -128,7 +129,9 @@ async function main(): Promise<number> {
 
   const results: RunReport['results'] = {};
   try {
-    log(`${quick ? 'quick' : 'full'} run of ${ids.join(' ')} in ${env.root} (load average ${loadStart.map((v) => v.toFixed(2)).join(' ')})`);
+    log(
+      `${quick ? 'quick' : 'full'} run of ${ids.join(' ')} in ${env.root} (load average ${loadStart.map((v) => v.toFixed(2)).join(' ')})`,
+    );
     const nats = await env.nats();
     log(`nats-server on port ${nats.port} (pid ${nats.pid})`);
     let b6: (() => Promise<B6Result>) | undefined;
@@ -169,7 +172,9 @@ async function main(): Promise<number> {
     if (ids.includes('B5')) {
       log('B5: offline backlog');
       results.B5 = await runB5(env, quick);
-      log(`B5: ${results.B5.messages} messages drained in ${results.B5.seconds} s (median); central held them in ${results.B5.holdRssMB} MB`);
+      log(
+        `B5: ${results.B5.messages} messages drained in ${results.B5.seconds} s (median); central held them in ${results.B5.holdRssMB} MB`,
+      );
     }
     if (ids.includes('B7')) {
       log('B7: bytes on the wire');
@@ -204,7 +209,10 @@ async function main(): Promise<number> {
     loadavg: {
       start: loadStart.map((v) => Math.round(v * 100) / 100),
       end: os.loadavg().map((v) => Math.round(v * 100) / 100),
-      during: loadSamples.length === 0 ? undefined : { min: Math.min(...loadSamples), median: Math.round(median(loadSamples) * 100) / 100, max: Math.max(...loadSamples) },
+      during:
+        loadSamples.length === 0
+          ? undefined
+          : { min: Math.min(...loadSamples), median: Math.round(median(loadSamples) * 100) / 100, max: Math.max(...loadSamples) },
     },
     stealShare: stealShare(cpuStart, machineCpuTimes()),
     wallSeconds: Math.round((performance.now() - started) / 100) / 10,

@@ -49,25 +49,37 @@ const SEED_EXAMPLE = {
 const SMALL_OUTPUT = 'data\netc\ntmp\nvar\n';
 
 /** A 4 KB `ps`-style listing: a larger, still typical, command output (fixed, so figures repeat). */
-const PS_OUTPUT = [
-  'USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND',
-  ...Array.from({ length: 45 }, (_, i) => {
-    const cmds = ['/usr/sbin/sshd -D', '/lib/systemd/systemd-journald', 'node /opt/steward/dist/cli/main.js', '/usr/sbin/cron -f', 'bash -c sleep 5'];
-    const user = i % 3 === 0 ? 'root    ' : 'steward ';
-    return `${user} ${String(100 + i * 37).padStart(6)}  0.${i % 10}  ${(i % 7) / 10}  ${String(10_000 + i * 911).padStart(6)} ${String(2000 + i * 97).padStart(5)} ?        Ss   Nov24   0:0${i % 10} ${cmds[i % cmds.length]}`;
-  }),
-].join('\n') + '\n';
+const PS_OUTPUT =
+  [
+    'USER         PID %CPU %MEM    VSZ   RSS TTY      STAT START   TIME COMMAND',
+    ...Array.from({ length: 45 }, (_, i) => {
+      const cmds = [
+        '/usr/sbin/sshd -D',
+        '/lib/systemd/systemd-journald',
+        'node /opt/steward/dist/cli/main.js',
+        '/usr/sbin/cron -f',
+        'bash -c sleep 5',
+      ];
+      const user = i % 3 === 0 ? 'root    ' : 'steward ';
+      return `${user} ${String(100 + i * 37).padStart(6)}  0.${i % 10}  ${(i % 7) / 10}  ${String(10_000 + i * 911).padStart(6)} ${String(2000 + i * 97).padStart(5)} ?        Ss   Nov24   0:0${i % 10} ${cmds[i % cmds.length]}`;
+    }),
+  ].join('\n') + '\n';
 
 /** Every serialization x compression a node can be told to use (-serialization, -compression). */
 export const SETTINGS: WireOptions[] = (['cbor', 'json'] as const).flatMap((serialization) =>
   (['', 'g', 'z'] as const).map((compression) => ({ serialization, compression })),
 );
 
-export const label = (o: WireOptions): string => `${o.serialization}, ${o.compression === '' ? 'none' : o.compression === 'g' ? 'g (gzip)' : 'z (zstd)'}`;
+export const label = (o: WireOptions): string =>
+  `${o.serialization}, ${o.compression === '' ? 'none' : o.compression === 'g' ? 'g (gzip)' : 'z (zstd)'}`;
 
 /** Bytes of the NATS header block for these headers (what HPUB carries before the payload). */
 function headerBytes(h: Record<string, string>): number {
-  return Buffer.byteLength(`NATS/1.0\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+  return Buffer.byteLength(
+    `NATS/1.0\r\n${Object.entries(h)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`,
+  );
 }
 
 interface EncodedRow {
@@ -136,13 +148,23 @@ type Conn = { name?: string; in_msgs: number; in_bytes: number; out_msgs: number
 /** The message counters of nats-server's /varz (headers + payloads; protocol lines not counted). */
 export type Varz = { in_msgs: number; in_bytes: number; out_msgs: number; out_bytes: number };
 
-async function snapshot(nats: ConfiguredNatsServer, proxies: Record<'central' | 'ship1', TcpProxy>): Promise<{ conns: Record<string, Counters>; varz: Varz }> {
+async function snapshot(
+  nats: ConfiguredNatsServer,
+  proxies: Record<'central' | 'ship1', TcpProxy>,
+): Promise<{ conns: Record<string, Counters>; varz: Varz }> {
   const connz = await nats.monitor<{ connections: Conn[] }>('connz?limit=1024');
   const conns: Record<string, Counters> = {};
   for (const name of ['central', 'ship1'] as const) {
     const c = connz.connections.find((x) => x.name === name);
     if (c === undefined) throw new Error(`${name} is not connected`);
-    conns[name] = { up: proxies[name].bytesUp, down: proxies[name].bytesDown, inMsgs: c.in_msgs, inBytes: c.in_bytes, outMsgs: c.out_msgs, outBytes: c.out_bytes };
+    conns[name] = {
+      up: proxies[name].bytesUp,
+      down: proxies[name].bytesDown,
+      inMsgs: c.in_msgs,
+      inBytes: c.in_bytes,
+      outMsgs: c.out_msgs,
+      outBytes: c.out_bytes,
+    };
   }
   return { conns, varz: await nats.monitor<Varz>('varz') };
 }
@@ -177,7 +199,10 @@ async function realExchanges(root: string): Promise<ExchangeRow[]> {
         const before = await snapshot(nats, proxies);
         const answer = await central.send(JSON.stringify([SEED_EXAMPLE]));
         if (answer[0]?.status !== 'accepted') throw new Error(`not accepted: ${JSON.stringify(answer)}`);
-        await eventually(() => central.readData('var', 'cli', 'command_result', 'ship1', 'some-file-name.result'), { what: `the reply (${tag})`, timeoutMs: 30_000 });
+        await eventually(() => central.readData('var', 'cli', 'command_result', 'ship1', 'some-file-name.result'), {
+          what: `the reply (${tag})`,
+          timeoutMs: 30_000,
+        });
         await eventually(() => settled(central, ship1), { what: 'both stores settled', timeoutMs: 30_000 });
         await sleep(500); // the last ACK reaches the broker's counters
         const afterwards = await snapshot(nats, proxies);
@@ -206,7 +231,9 @@ async function realExchanges(root: string): Promise<ExchangeRow[]> {
 
 function render(enc: Awaited<ReturnType<typeof encodedSizes>>, ex: ExchangeRow[], meta: { date: string; natsVersion: string }): string {
   const t1 = [
-    '| serialization, compression | command payload | reply payload, `ls ./` output (17 B) | reply payload, `ps` listing (' + Buffer.byteLength(PS_OUTPUT) + ' B) | NATS headers (each message) |',
+    '| serialization, compression | command payload | reply payload, `ls ./` output (17 B) | reply payload, `ps` listing (' +
+      Buffer.byteLength(PS_OUTPUT) +
+      ' B) | NATS headers (each message) |',
     '|---|---:|---:|---:|---:|',
     ...enc.rows.map((r) => `| ${r.setting} | ${r.command} B | ${r.replySmall} B | ${r.replyPs} B | ${r.commandHeaders} B |`),
   ].join('\n');
@@ -270,8 +297,13 @@ function summary(enc: Awaited<ReturnType<typeof encodedSizes>>, ex: ExchangeRow[
   // Protocol bytes per message: what the proxy saw minus what the server counts as message bytes.
   const gz = total(row(ex, 'cbor, g (gzip)')) + total(row(ex, 'json, g (gzip)'));
   const zs = total(row(ex, 'cbor, z (zstd)')) + total(row(ex, 'json, z (zstd)'));
-  const ahead = gz === zs ? 'a tie here' : `${gz < zs ? 'gzip' : 'zstd'} ${Math.abs(gz - zs) / 2} B, ${Math.round((100 * Math.abs(gz - zs)) / Math.max(gz, zs))}%, smaller per exchange here`;
-  const overhead = Math.round((cbor.central.up - cbor.central.inBytes + cbor.ship1.up - cbor.ship1.inBytes) / (cbor.central.inMsgs + cbor.ship1.inMsgs));
+  const ahead =
+    gz === zs
+      ? 'a tie here'
+      : `${gz < zs ? 'gzip' : 'zstd'} ${Math.abs(gz - zs) / 2} B, ${Math.round((100 * Math.abs(gz - zs)) / Math.max(gz, zs))}%, smaller per exchange here`;
+  const overhead = Math.round(
+    (cbor.central.up - cbor.central.inBytes + cbor.ship1.up - cbor.ship1.inBytes) / (cbor.central.inMsgs + cbor.ship1.inMsgs),
+  );
   return `## What this means
 
 - With the defaults (CBOR, no compression) the command is ${e('cbor, none').command} B of payload and its reply
@@ -301,7 +333,9 @@ async function main(): Promise<void> {
     const ex = await realExchanges(root);
     const { execFileSync } = await import('node:child_process');
     const bin = fs.existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server';
-    const natsVersion = execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim().replace(/^nats-server: /, '');
+    const natsVersion = execFileSync(bin, ['--version'], { encoding: 'utf8' })
+      .trim()
+      .replace(/^nats-server: /, '');
     const doc = render(enc, ex, { date: new Date().toISOString().slice(0, 10), natsVersion });
     process.stdout.write(doc);
     if (write) fs.writeFileSync(path.join(ROOT, 'docs', 'wire.md'), doc);

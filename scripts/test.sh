@@ -7,6 +7,7 @@ bash scripts/setup.sh
 export PATH="$PATH:/usr/sbin"
 npm run --silent typecheck
 npm run --silent lint
+npm run --silent format:check
 npm test
 npm run --silent test:faults -- --iterations 3
 # The fuzzer's seed comes from the commit: each commit explores new inputs, and a failure

@@ -130,7 +130,9 @@ export function machine(natsServerBin: string): { nproc: number; cpuModel: strin
   }
   let natsServer = 'unknown';
   try {
-    natsServer = execFileSync(natsServerBin, ['--version'], { encoding: 'utf8' }).trim().replace(/^nats-server:\s*/, '');
+    natsServer = execFileSync(natsServerBin, ['--version'], { encoding: 'utf8' })
+      .trim()
+      .replace(/^nats-server:\s*/, '');
   } catch {
     // Reported as unknown; the run itself fails later if the server cannot start.
   }

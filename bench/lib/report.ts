@@ -97,9 +97,30 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
   const b0 = r.B0;
   if (b0 !== undefined) {
     rows.push(
-      { id: 'B0', measure: `raw NATS request/reply round trip, responder in another process, p50 of ${b0.natsRtt.n}`, ours: ms(b0.natsRtt.p50), floor: '—', go: '—', target: '—' },
-      { id: 'B0', measure: `spawn \`bash -c "echo hi"\`, output collected, p50 of ${b0.spawn.n}`, ours: ms(b0.spawn.p50), floor: '—', go: '—', target: '—' },
-      { id: 'B0', measure: `one fsync of a 200-byte record (writeSync + fdatasyncSync), p50 of ${b0.fsync.n}`, ours: ms(b0.fsync.p50), floor: '—', go: '—', target: '—' },
+      {
+        id: 'B0',
+        measure: `raw NATS request/reply round trip, responder in another process, p50 of ${b0.natsRtt.n}`,
+        ours: ms(b0.natsRtt.p50),
+        floor: '—',
+        go: '—',
+        target: '—',
+      },
+      {
+        id: 'B0',
+        measure: `spawn \`bash -c "echo hi"\`, output collected, p50 of ${b0.spawn.n}`,
+        ours: ms(b0.spawn.p50),
+        floor: '—',
+        go: '—',
+        target: '—',
+      },
+      {
+        id: 'B0',
+        measure: `one fsync of a 200-byte record (writeSync + fdatasyncSync), p50 of ${b0.fsync.n}`,
+        ours: ms(b0.fsync.p50),
+        floor: '—',
+        go: '—',
+        target: '—',
+      },
       {
         id: 'B0',
         measure: `the same three, each after ${PACE_MS} ms idle as B1 paces its samples (NATS / spawn / fsync), p50 of ${b0.paced.natsRtt.n}`,
@@ -113,7 +134,12 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
   const b1 = r.B1;
   if (b1 !== undefined) {
     const p50 = judge('B1', `p50 <= ${TARGETS.b1p50Ms} ms`, ms(b1.roundTrip.p50), b1.roundTrip.p50 <= TARGETS.b1p50Ms);
-    const ratio = judge('B1', `p50 <= ${TARGETS.b1FloorRatio}x the floor`, `${b1.ratio.toFixed(2)}x of ${ms(b1.floorMs)}`, b1.ratio <= TARGETS.b1FloorRatio);
+    const ratio = judge(
+      'B1',
+      `p50 <= ${TARGETS.b1FloorRatio}x the floor`,
+      `${b1.ratio.toFixed(2)}x of ${ms(b1.floorMs)}`,
+      b1.ratio <= TARGETS.b1FloorRatio,
+    );
     rows.push(
       {
         id: 'B1',
@@ -123,8 +149,22 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
         go: GO.b1p50,
         target: `${p50}; ${ratio}`,
       },
-      { id: 'B1', measure: `round trip, p99 of ${b1.samples}`, ours: ms(b1.roundTrip.p99), floor: `ratio ${(b1.roundTrip.p99 / b1.floorMs).toFixed(2)}x`, go: GO.b1p99, target: '—' },
-      { id: 'B1', measure: 'of which: socket write -> input accepted (parsed, outbox committed), p50', ours: ms(b1.accepted.p50), floor: '—', go: '—', target: '—' },
+      {
+        id: 'B1',
+        measure: `round trip, p99 of ${b1.samples}`,
+        ours: ms(b1.roundTrip.p99),
+        floor: `ratio ${(b1.roundTrip.p99 / b1.floorMs).toFixed(2)}x`,
+        go: GO.b1p99,
+        target: '—',
+      },
+      {
+        id: 'B1',
+        measure: 'of which: socket write -> input accepted (parsed, outbox committed), p50',
+        ours: ms(b1.accepted.p50),
+        floor: '—',
+        go: '—',
+        target: '—',
+      },
       {
         id: 'B1',
         measure: `round trip p50 against the floor of parts each taken after ${PACE_MS} ms idle (B0 paced), for comparison only`,
@@ -140,7 +180,12 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
     const n = int(b2.messages);
     const f = b2.spawnFloor;
     const mid = b2.rounds.find((x) => x.msgPerSec === b2.msgPerSec) ?? b2.rounds[0];
-    const share = judge('B2', `>= ${pct(TARGETS.b2SpawnShare)} of the spawn rate at ${f.concurrency} at once`, `${pct(b2.ratio)} (${int(b2.msgPerSec)} of ${int(f.echoPerSec)}/s)`, b2.ratio >= TARGETS.b2SpawnShare);
+    const share = judge(
+      'B2',
+      `>= ${pct(TARGETS.b2SpawnShare)} of the spawn rate at ${f.concurrency} at once`,
+      `${pct(b2.ratio)} (${int(b2.msgPerSec)} of ${int(f.echoPerSec)}/s)`,
+      b2.ratio >= TARGETS.b2SpawnShare,
+    );
     const inOrder = b2.rounds.filter((x) => x.inOrder).length;
     const worst = [...b2.rounds].sort((a, b) => b.displaced - a.displaced)[0];
     const orderText =
@@ -167,21 +212,64 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
       },
       {
         id: 'B2',
-        measure: 'the same, first burst after the nodes start (not counted: it also compiles the code and starts the parser thread and the spawn helper)',
+        measure:
+          'the same, first burst after the nodes start (not counted: it also compiles the code and starts the parser thread and the spawn helper)',
         ours: `${int(b2.warmup.msgPerSec)} msg/s`,
         floor: `ratio ${(b2.warmup.msgPerSec / f.echoPerSec).toFixed(2)}`,
         go: '—',
         target: '—',
       },
-      { id: 'B2', measure: `spawn floor at ${f.concurrency} at once, bare node: \`bash -c "echo hi"\` (B0's command)`, ours: `${int(f.bashPerSec)}/s`, floor: '—', go: '—', target: '—' },
-      { id: 'B2', measure: 'peak RSS during the bursts, ship1 (the process that forks the commands) / central', ours: `${mb(b2.peakRssMB.ship1)} / ${mb(b2.peakRssMB.central)}`, floor: `floor process ${mb(f.rssMB)}`, go: GO.peakRss, target: '—' },
+      {
+        id: 'B2',
+        measure: `spawn floor at ${f.concurrency} at once, bare node: \`bash -c "echo hi"\` (B0's command)`,
+        ours: `${int(f.bashPerSec)}/s`,
+        floor: '—',
+        go: '—',
+        target: '—',
+      },
+      {
+        id: 'B2',
+        measure: 'peak RSS during the bursts, ship1 (the process that forks the commands) / central',
+        ours: `${mb(b2.peakRssMB.ship1)} / ${mb(b2.peakRssMB.central)}`,
+        floor: `floor process ${mb(f.rssMB)}`,
+        go: GO.peakRss,
+        target: '—',
+      },
     );
     if (mid !== undefined) {
       rows.push(
-        { id: 'B2', measure: 'CPU seconds per 1000 commands, central', ours: `${mid.cpuPer1000.central.toFixed(3)} s`, floor: '—', go: GO.b2cpuNode, target: '—' },
-        { id: 'B2', measure: 'CPU seconds per 1000 commands, ship1 (not counting the commands)', ours: `${mid.cpuPer1000.ship1.toFixed(3)} s`, floor: '—', go: `${GO.b2cpuNode}, excl. bash`, target: '—' },
-        { id: 'B2', measure: "CPU seconds per 1000 commands, ship1's spawn helper (the process that forks the commands while 4 or more run)", ours: `${(mid.cpuPer1000.spawnHelper ?? 0).toFixed(3)} s`, floor: '—', go: '—', target: '—' },
-        { id: 'B2', measure: 'CPU seconds per 1000 commands, nats-server', ours: `${mid.cpuPer1000.natsServer.toFixed(3)} s`, floor: '—', go: GO.b2cpuNats, target: '—' },
+        {
+          id: 'B2',
+          measure: 'CPU seconds per 1000 commands, central',
+          ours: `${mid.cpuPer1000.central.toFixed(3)} s`,
+          floor: '—',
+          go: GO.b2cpuNode,
+          target: '—',
+        },
+        {
+          id: 'B2',
+          measure: 'CPU seconds per 1000 commands, ship1 (not counting the commands)',
+          ours: `${mid.cpuPer1000.ship1.toFixed(3)} s`,
+          floor: '—',
+          go: `${GO.b2cpuNode}, excl. bash`,
+          target: '—',
+        },
+        {
+          id: 'B2',
+          measure: "CPU seconds per 1000 commands, ship1's spawn helper (the process that forks the commands while 4 or more run)",
+          ours: `${(mid.cpuPer1000.spawnHelper ?? 0).toFixed(3)} s`,
+          floor: '—',
+          go: '—',
+          target: '—',
+        },
+        {
+          id: 'B2',
+          measure: 'CPU seconds per 1000 commands, nats-server',
+          ours: `${mid.cpuPer1000.natsServer.toFixed(3)} s`,
+          floor: '—',
+          go: GO.b2cpuNats,
+          target: '—',
+        },
       );
     }
   }
@@ -206,11 +294,46 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
         go: '—',
         target: '—',
       },
-      { id: 'B3', measure: 'CPU seconds per 1000 messages, central', ours: `${b3.cpuPer1000.central.toFixed(3)} s`, floor: '—', go: '—', target: '—' },
-      { id: 'B3', measure: 'CPU seconds per 1000 messages, ship1', ours: `${b3.cpuPer1000.ship1.toFixed(3)} s`, floor: '—', go: '—', target: '—' },
-      { id: 'B3', measure: 'CPU seconds per 1000 messages, nats-server', ours: `${b3.cpuPer1000.natsServer.toFixed(3)} s`, floor: '—', go: '—', target: '—' },
-      { id: 'B3', measure: 'peak RSS during the bursts (VmRSS every 50 ms), central', ours: mb(b3.peakRssMB.central), floor: '—', go: GO.peakRss, target: '—' },
-      { id: 'B3', measure: 'peak RSS during the bursts (VmRSS every 50 ms), ship1', ours: mb(b3.peakRssMB.ship1), floor: '—', go: GO.peakRss, target: '—' },
+      {
+        id: 'B3',
+        measure: 'CPU seconds per 1000 messages, central',
+        ours: `${b3.cpuPer1000.central.toFixed(3)} s`,
+        floor: '—',
+        go: '—',
+        target: '—',
+      },
+      {
+        id: 'B3',
+        measure: 'CPU seconds per 1000 messages, ship1',
+        ours: `${b3.cpuPer1000.ship1.toFixed(3)} s`,
+        floor: '—',
+        go: '—',
+        target: '—',
+      },
+      {
+        id: 'B3',
+        measure: 'CPU seconds per 1000 messages, nats-server',
+        ours: `${b3.cpuPer1000.natsServer.toFixed(3)} s`,
+        floor: '—',
+        go: '—',
+        target: '—',
+      },
+      {
+        id: 'B3',
+        measure: 'peak RSS during the bursts (VmRSS every 50 ms), central',
+        ours: mb(b3.peakRssMB.central),
+        floor: '—',
+        go: GO.peakRss,
+        target: '—',
+      },
+      {
+        id: 'B3',
+        measure: 'peak RSS during the bursts (VmRSS every 50 ms), ship1',
+        ours: mb(b3.peakRssMB.ship1),
+        floor: '—',
+        go: GO.peakRss,
+        target: '—',
+      },
     );
   }
   const b4 = r.B4;
@@ -221,7 +344,12 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
       const largest = s === b4.sizes[b4.sizes.length - 1];
       const judged =
         s.n === TARGETS.b4Nodes || (quick && largest)
-          ? judge('B4', `last reply <= ${TARGETS.b4LastReplyMs / 1000} s for ${int(TARGETS.b4Nodes)} nodes`, `${ms(s.last.p50)} for ${int(s.n)} nodes`, s.last.p50 <= TARGETS.b4LastReplyMs)
+          ? judge(
+              'B4',
+              `last reply <= ${TARGETS.b4LastReplyMs / 1000} s for ${int(TARGETS.b4Nodes)} nodes`,
+              `${ms(s.last.p50)} for ${int(s.n)} nodes`,
+              s.last.p50 <= TARGETS.b4LastReplyMs,
+            )
           : '—';
       rows.push(
         {
@@ -236,7 +364,10 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
           id: 'B4',
           measure: `fan-out to ${int(s.n)} nodes: replies per second (n / time to the last)`,
           ours: `${int(s.repliesPerSec)}/s`,
-          floor: mid === undefined ? '—' : `CPU seconds in the round: central ${mid.cpu.central.toFixed(2)}, simulators ${mid.cpu.sims.toFixed(2)}, nats-server ${mid.cpu.natsServer.toFixed(2)}`,
+          floor:
+            mid === undefined
+              ? '—'
+              : `CPU seconds in the round: central ${mid.cpu.central.toFixed(2)}, simulators ${mid.cpu.sims.toFixed(2)}, nats-server ${mid.cpu.natsServer.toFixed(2)}`,
           go: '—',
           target: '—',
         },
@@ -301,7 +432,8 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
     if (b6.anonMB !== undefined) {
       rows.push({
         id: 'B6',
-        measure: 'of which private (RssAnon: heap, stacks, malloc) / file pages (RssFile: node binary, native modules; shared, reclaimable)',
+        measure:
+          'of which private (RssAnon: heap, stacks, malloc) / file pages (RssFile: node binary, native modules; shared, reclaimable)',
         ours: `${mb(b6.anonMB)} / ${mb(b6.fileMB)}`,
         floor: `bare node ${mb(b6.bareAnonMB)} / ${mb(b6.bareFileMB)}`,
         go: '—',
@@ -309,10 +441,12 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
       });
     }
     if (b6.mappings !== undefined && b6.bareMappings !== undefined) {
-      const split = (m: RssByMapping): string => `${mb(m.nodeCode)} / ${mb(m.nodeData)} / ${mb(m.nativeModules)} / ${mb(m.otherFiles)} / ${mb(m.noFile)}`;
+      const split = (m: RssByMapping): string =>
+        `${mb(m.nodeCode)} / ${mb(m.nodeData)} / ${mb(m.nativeModules)} / ${mb(m.otherFiles)} / ${mb(m.noFile)}`;
       rows.push({
         id: 'B6',
-        measure: 'by mapping: node executable code / node executable data / native addons / other files (shared libraries) / no file (V8 heap, malloc, stacks)',
+        measure:
+          'by mapping: node executable code / node executable data / native addons / other files (shared libraries) / no file (V8 heap, malloc, stacks)',
         ours: split(b6.mappings),
         floor: `bare node ${split(b6.bareMappings)}`,
         go: '—',
@@ -329,11 +463,19 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
         id: 'B7',
         measure: `bytes through the broker per B1 exchange (${s.inMsgs} messages in, ${s.outMsgs} out), \`-serialization=${s.serialization} -compression=${s.compression}\`, nats-server /varz, median of ${b7.samples}`,
         ours: `${int(total)} B (in ${int(s.inBytes)}, out ${int(s.outBytes)})`,
-        floor: s.serialization === 'json' && s.compression === '' ? 'the reference' : `${s.ratioToJson.toFixed(2)}x JSON uncompressed (${below >= 0 ? `${pct(below)} less` : `${pct(-below)} more`})`,
+        floor:
+          s.serialization === 'json' && s.compression === ''
+            ? 'the reference'
+            : `${s.ratioToJson.toFixed(2)}x JSON uncompressed (${below >= 0 ? `${pct(below)} less` : `${pct(-below)} more`})`,
         go: '—',
         target:
           s.compression === 'z'
-            ? judge('B7', `${s.serialization}, z: >= ${pct(TARGETS.b7ZReduction)} below JSON uncompressed`, `${pct(below)} below`, below >= TARGETS.b7ZReduction)
+            ? judge(
+                'B7',
+                `${s.serialization}, z: >= ${pct(TARGETS.b7ZReduction)} below JSON uncompressed`,
+                `${pct(below)} below`,
+                below >= TARGETS.b7ZReduction,
+              )
             : '—',
       });
     }
@@ -373,7 +515,9 @@ BENCH.md (B0-B7); this run: ${rep.ids.join(', ')}.
 - Machine: ${m.nproc} CPUs (\`nproc\`), ${m.cpuModel}, Linux ${m.kernel}
 - Node ${m.node}, nats-server ${m.natsServer}
 - Load average (1, 5, 15 min) at the start: ${rep.loadavg.start.map((v) => v.toFixed(2)).join(', ')}; at the end: ${rep.loadavg.end.map((v) => v.toFixed(2)).join(', ')}${
-    rep.loadavg.during === undefined ? '' : `; 1-minute load every 5 s during the run: median ${rep.loadavg.during.median.toFixed(2)} (${rep.loadavg.during.min.toFixed(2)}-${rep.loadavg.during.max.toFixed(2)})`
+    rep.loadavg.during === undefined
+      ? ''
+      : `; 1-minute load every 5 s during the run: median ${rep.loadavg.during.median.toFixed(2)} (${rep.loadavg.during.min.toFixed(2)}-${rep.loadavg.during.max.toFixed(2)})`
   }
 - CPU steal (time the hypervisor gave the vCPUs to others) during the run: ${
     rep.stealShare === undefined ? 'not known' : `${(rep.stealShare * 100).toFixed(1)}% of the machine's CPU time`

@@ -37,7 +37,16 @@ export class SimFleet {
   /** Starts the processes at once and waits until every node has subscribed. */
   static async start(
     env: BenchEnv,
-    o: { count: number; perProcess: number; central: string; label: string; helloSeconds: number; flags?: string[]; prefix?: string; root?: string },
+    o: {
+      count: number;
+      perProcess: number;
+      central: string;
+      label: string;
+      helloSeconds: number;
+      flags?: string[];
+      prefix?: string;
+      root?: string;
+    },
   ): Promise<{ fleet: SimFleet; startMs: number }> {
     const nats = await env.nats();
     const fleet = new SimFleet(o.count, o.prefix ?? 'n');
@@ -74,7 +83,9 @@ export class SimFleet {
       sp.ready.catch(() => {}); // awaited below; a later exit must not crash the run
       fleet.procs.push(sp);
     }
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${o.count} simulated nodes did not start within 120 s`)), 120_000).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`${o.count} simulated nodes did not start within 120 s`)), 120_000).unref(),
+    );
     await Promise.race([Promise.all(fleet.procs.map((p) => p.ready)), timeout]);
     return { fleet, startMs: performance.now() - t0 };
   }

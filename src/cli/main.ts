@@ -44,7 +44,9 @@ async function main(argv: string[]): Promise<number> {
 
   // Loaded only when metrics are on: a node without them does not carry prom-client.
   const metrics =
-    cfg.metricsAddress === undefined ? undefined : new (await import('../metrics/prometheus.js')).PrometheusMetrics(logger.child({ component: 'metrics' }));
+    cfg.metricsAddress === undefined
+      ? undefined
+      : new (await import('../metrics/prometheus.js')).PrometheusMetrics(logger.child({ component: 'metrics' }));
   const node = new StewardNode({ cfg, logger, metrics, identity });
   const socket = new SocketInput(cfg.socketPath, {
     accept: node.accept,

@@ -13,7 +13,10 @@ export async function runOperator(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .description('operator commands; without a command, steward runs the daemon (see steward --help)');
-  const socket = new Option('--socket <path>', 'the daemon socket (default: SocketFolder of $CONFIG_FOLDER/config.toml, else ./tmp/steward.sock)');
+  const socket = new Option(
+    '--socket <path>',
+    'the daemon socket (default: SocketFolder of $CONFIG_FOLDER/config.toml, else ./tmp/steward.sock)',
+  );
   program
     .command('send')
     .description("send a command to nodes and wait for their output, e.g. steward send --to ship1,ship2 -- bash -c 'uptime'")

@@ -31,7 +31,9 @@ export async function queue(o: { socket?: string; json: boolean; all: boolean })
     return 0;
   }
   for (const d of dests) {
-    process.stdout.write(`${d.node}: ${d.pending} pending, oldest accepted ${ago(now - d.oldestMs)} ago, ${d.inFlight.length} being delivered\n`);
+    process.stdout.write(
+      `${d.node}: ${d.pending} pending, oldest accepted ${ago(now - d.oldestMs)} ago, ${d.inFlight.length} being delivered\n`,
+    );
     const shown = o.all ? d.inFlight : d.inFlight.slice(0, 20);
     if (shown.length > 0) {
       const rows = shown.map((f) => [
@@ -41,7 +43,12 @@ export async function queue(o: { socket?: string; json: boolean; all: boolean })
         f.nextTryMs > now ? `in ${ago(f.nextTryMs - now)}` : 'now',
         f.lastError === '' ? '-' : f.lastError,
       ]);
-      process.stdout.write(table(['  ID', 'METHOD', 'ATTEMPTS', 'NEXT TRY', 'LAST ERROR'], rows.map((r) => [`  ${r[0]}`, ...r.slice(1)])));
+      process.stdout.write(
+        table(
+          ['  ID', 'METHOD', 'ATTEMPTS', 'NEXT TRY', 'LAST ERROR'],
+          rows.map((r) => [`  ${r[0]}`, ...r.slice(1)]),
+        ),
+      );
       if (shown.length < d.inFlight.length) process.stdout.write(`  ... ${d.inFlight.length - shown.length} more (--all)\n`);
     }
   }

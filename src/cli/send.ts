@@ -87,7 +87,10 @@ export async function send(args: string[], o: SendOptions): Promise<number> {
         t.state = 'replied';
         if (t.errorTimer !== undefined) clearTimeout(t.errorTimer);
         const data = String(line.data);
-        if (o.json) out(`${JSON.stringify({ node: t.node, id: t.id, status: t.errors.length > 0 ? 'error' : 'replied', output: data, errors: t.errors })}\n`);
+        if (o.json)
+          out(
+            `${JSON.stringify({ node: t.node, id: t.id, status: t.errors.length > 0 ? 'error' : 'replied', output: data, errors: t.errors })}\n`,
+          );
         else out(`--- ${t.node} (${t.id})\n${data}${data === '' || data.endsWith('\n') ? '' : '\n'}`);
       } else if (line.event === 'error') {
         t.errors.push(String(line.text));
@@ -160,7 +163,10 @@ function buildInput(args: string[], o: SendOptions): string {
     return Number(v);
   };
   const msg: Record<string, unknown> = {
-    toNodes: o.to.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+    toNodes: o.to
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
     method: o.method,
     methodArgs: args,
     directory: o.directory,

@@ -34,7 +34,8 @@ export async function status(id: string, o: { socket?: string; json: boolean }):
   if (reply !== null) lines.push(`reply     from ${reply.node} at ${time(reply.receivedMs)}, handled by ${reply.method} (${reply.state})`);
   else if (sent !== null) lines.push('reply     none yet');
   const received = a.received as { fromNode: string; method: string; receivedMs: number; state: string } | null;
-  if (received !== null) lines.push(`received  from ${received.fromNode} at ${time(received.receivedMs)}, ${received.method} ${received.state}`);
+  if (received !== null)
+    lines.push(`received  from ${received.fromNode} at ${time(received.receivedMs)}, ${received.method} ${received.state}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

@@ -33,7 +33,10 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
     const field = fieldByFlag(name) ?? FIELDS.find((f) => f.flag.toLowerCase() === name.toLowerCase());
     if (field === undefined) {
       throw new UsageError(
-        `unknown flag -${name}${didYouMean(name, FIELDS.map((f) => f.flag))}; run steward --help for every flag`,
+        `unknown flag -${name}${didYouMean(
+          name,
+          FIELDS.map((f) => f.flag),
+        )}; run steward --help for every flag`,
       );
     }
     let raw: string;

@@ -95,14 +95,16 @@ function readConfigFile(file: string): RawConfig {
     const field = fieldByKey(key) ?? FIELDS.find((f) => f.key.toLowerCase() === key.toLowerCase());
     if (field === undefined) {
       throw new UsageError(
-        `config file ${file}: unknown key ${key}${didYouMean(key, FIELDS.map((f) => f.key))}`,
+        `config file ${file}: unknown key ${key}${didYouMean(
+          key,
+          FIELDS.map((f) => f.key),
+        )}`,
       );
     }
     const where = `config file ${file}, key ${key}`;
     const v = typeof value === 'bigint' ? Number(value) : value;
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-      out[field.flag] =
-        typeof v === 'string' && field.type !== 'string' ? convert(field, v, where) : checkType(field.type, v, where);
+      out[field.flag] = typeof v === 'string' && field.type !== 'string' ? convert(field, v, where) : checkType(field.type, v, where);
     } else {
       throw new UsageError(`${where}: expected a ${field.type}`);
     }
@@ -136,7 +138,10 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
   if (centralNodeName === '') {
     throw new UsageError('the centralNodeName config option or flag cannot be empty, give -centralNodeName=<name> (see --help)');
   }
-  for (const [flag, v] of [['nodeName', nodeName], ['centralNodeName', centralNodeName]] as const) {
+  for (const [flag, v] of [
+    ['nodeName', nodeName],
+    ['centralNodeName', centralNodeName],
+  ] as const) {
     if (!NODE_NAME.test(v)) throw new UsageError(`-${flag}="${v}": use only letters, digits, _ and - (it becomes a NATS subject token)`);
   }
   const compression = str('compression');
@@ -163,7 +168,8 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     .filter((s) => s !== '');
   if (brokerServers.length === 0) throw new UsageError('-brokerAddress cannot be empty, e.g. -brokerAddress=127.0.0.1:4222');
   const switches = new Map<string, boolean>();
-  for (const f of FIELDS) if (f.flag.startsWith('startSubREQ')) switches.set(f.flag.slice('startSub'.length), Boolean(c[f.flag] ?? f.default));
+  for (const f of FIELDS)
+    if (f.flag.startsWith('startSubREQ')) switches.set(f.flag.slice('startSub'.length), Boolean(c[f.flag] ?? f.default));
   const positive = (v: number, fallback: number): number => (v >= 1 ? v : fallback);
   const tls = readTlsFiles(str('rootCAPath'), str('tlsCertPath'), str('tlsKeyPath'));
   const maxInFlightPerNode = int('ringBufferSize');

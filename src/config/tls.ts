@@ -57,7 +57,9 @@ export function readFileFor(flag: string, file: string): string {
           : code === 'EACCES'
             ? 'the file cannot be read (permission denied)'
             : `the file cannot be read (${(err as Error).message})`;
-    throw new UsageError(`-${flag}=${file}: ${what}${code === 'ENOENT' && !path.isAbsolute(file) ? ` (looked in ${path.resolve(file)})` : ''}`);
+    throw new UsageError(
+      `-${flag}=${file}: ${what}${code === 'ENOENT' && !path.isAbsolute(file) ? ` (looked in ${path.resolve(file)})` : ''}`,
+    );
   }
 }
 
@@ -65,7 +67,8 @@ export function readFileFor(flag: string, file: string): string {
 function readCertificates(flag: string, file: string): { pem: string; first: X509Certificate } {
   const pem = readFileFor(flag, file);
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new UsageError(`-${flag}=${file}: the file is not a PEM certificate (no -----BEGIN CERTIFICATE----- block)`);
+  if (blocks.length === 0)
+    throw new UsageError(`-${flag}=${file}: the file is not a PEM certificate (no -----BEGIN CERTIFICATE----- block)`);
   const certs = blocks.map((b) => {
     try {
       return new X509Certificate(b);

@@ -79,11 +79,21 @@ export function inputAcceptor(d: AcceptorDeps): AcceptInput {
           // A relayed message is shown as it leaves: for its target, on the relay subject.
           const shown = msg.method === RELAY_INITIAL_METHOD ? relayToVia(msg, d.parse.nodeName) : msg;
           const index = (results[at] as InputResult).index;
-          results[at] = { status: 'accepted', index, id: msg.id, toNode: msg.relayToNode ?? msg.toNode, subject: subjectFor(shown, d.kindOf(shown.method)) };
+          results[at] = {
+            status: 'accepted',
+            index,
+            id: msg.id,
+            toNode: msg.relayToNode ?? msg.toNode,
+            subject: subjectFor(shown, d.kindOf(shown.method)),
+          };
         }
       } catch (err) {
         for (const { at } of accepted) {
-          results[at] = { status: 'error', index: (results[at] as InputResult).index, error: `not accepted, the store failed: ${(err as Error).message}` };
+          results[at] = {
+            status: 'error',
+            index: (results[at] as InputResult).index,
+            error: `not accepted, the store failed: ${(err as Error).message}`,
+          };
         }
       }
     }

@@ -132,15 +132,24 @@ export class FolderInput {
         fs.mkdirSync(failed, { recursive: true, mode: 0o700 });
         // `<name>.error` must fit the file system's limit on a name (255 bytes) too: a longer
         // name is shortened (with a hash, so two long names stay apart) for both files.
-        const kept = Buffer.byteLength(`${name}.error`) <= 255 ? name : `${Buffer.from(name).subarray(0, 200).toString()}~${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
+        const kept =
+          Buffer.byteLength(`${name}.error`) <= 255
+            ? name
+            : `${Buffer.from(name).subarray(0, 200).toString()}~${createHash('sha256').update(name).digest('hex').slice(0, 12)}`;
         const header = kept === name ? '' : `file: ${name}\n`;
-        fs.writeFileSync(path.join(failed, `${kept}.error`), header + (errors.length > 0 ? errors : ['no message in the file']).join('\n') + '\n');
+        fs.writeFileSync(
+          path.join(failed, `${kept}.error`),
+          header + (errors.length > 0 ? errors : ['no message in the file']).join('\n') + '\n',
+        );
         fs.renameSync(file, path.join(failed, kept));
       }
     } catch (err) {
       // Handled but still there: remember it, so it is not handled again.
       this.done.set(name, st);
-      log.error({ err: (err as Error).message }, 'folder input cannot remove or move aside a handled file; it will not be handled again until it changes');
+      log.error(
+        { err: (err as Error).message },
+        'folder input cannot remove or move aside a handled file; it will not be handled again until it changes',
+      );
     }
   }
 }

@@ -100,7 +100,13 @@ export class HttpInput {
       return;
     }
     if (req.method !== 'POST') {
-      answerEarly(req, res, 405, [{ status: 'error', index: 0, error: `method ${req.method ?? ''} not allowed: POST a message document (JSON or YAML)` }], { allow: 'POST' });
+      answerEarly(
+        req,
+        res,
+        405,
+        [{ status: 'error', index: 0, error: `method ${req.method ?? ''} not allowed: POST a message document (JSON or YAML)` }],
+        { allow: 'POST' },
+      );
       return;
     }
     const max = this.deps.maxBytes ?? MAX_INPUT_BYTES;
@@ -148,7 +154,13 @@ export class HttpInput {
  * and dropped (a lingering close) until the client has sent it all or hangs up, for LINGER_MS
  * at most.
  */
-function answerEarly(req: http.IncomingMessage, res: http.ServerResponse, status: 405 | 413, lines: object[], headers: Record<string, string> = {}): void {
+function answerEarly(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  status: 405 | 413,
+  lines: object[],
+  headers: Record<string, string> = {},
+): void {
   const socket = req.socket;
   lingering.add(socket);
   if (res.socket === null) {

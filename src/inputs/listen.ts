@@ -8,7 +8,8 @@ import type { ListenAddress } from '../config/listen.js';
 export function listen(server: net.Server, flag: string, addr: ListenAddress): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
-      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+      const why =
+        err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
       reject(new Error(`-${flag} ${addr.host}:${addr.port}: cannot listen: ${why}`));
     };
     server.once('error', onError);

@@ -31,8 +31,7 @@ export class DecodeError extends Error {
 }
 
 export async function encodeMessage(msg: Message, opts: WireOptions): Promise<Encoded> {
-  let payload: Uint8Array =
-    opts.serialization === 'json' ? Buffer.from(JSON.stringify(msg)) : cbor().encode(msg);
+  let payload: Uint8Array = opts.serialization === 'json' ? Buffer.from(JSON.stringify(msg)) : cbor().encode(msg);
   const headers: Record<string, string> = { serial: opts.serialization };
   if (opts.compression === 'g') {
     payload = zlib().gzipSync(payload);
@@ -54,7 +53,8 @@ export async function decodeMessage(payload: Uint8Array, header: (name: string) 
       // The zstd binding has no output limit (a few hundred KiB can claim gigabytes and crash the
       // process): bound the size from the frame headers first.
       const bound = zstdSizeBound(bytes);
-      if (bound > MAX_DECOMPRESSED_BYTES) throw new Error(`it would decompress to up to ${bound} bytes, more than ${MAX_DECOMPRESSED_BYTES}`);
+      if (bound > MAX_DECOMPRESSED_BYTES)
+        throw new Error(`it would decompress to up to ${bound} bytes, more than ${MAX_DECOMPRESSED_BYTES}`);
       bytes = await zstd().decompress(bytes);
     }
   } catch (err) {
@@ -141,7 +141,8 @@ function checkShape(v: unknown): Message {
   const msg = checkFields(v, 'payload', true) as unknown as Message;
   const prev = (v as Record<string, unknown>).previousMessage;
   if (prev !== undefined) {
-    if (prev === null || typeof prev !== 'object' || Array.isArray(prev)) throw new DecodeError('payload field previousMessage is not an object');
+    if (prev === null || typeof prev !== 'object' || Array.isArray(prev))
+      throw new DecodeError('payload field previousMessage is not an object');
     // A reply's result path is built from the request it answers: the same checks.
     msg.previousMessage = checkFields(prev, 'payload field previousMessage', false) as unknown as NonNullable<Message['previousMessage']>;
   }
@@ -192,7 +193,8 @@ function checkField(value: unknown, rule: FieldRule, what: string): unknown {
     case 'time':
       if (typeof value !== 'number' || !Number.isFinite(value)) throw new DecodeError(`${what} is not a number`);
       // A time must be one a Date can hold (it is written in result and error lines).
-      if (rule === 'time' && !(value >= 0 && value <= MAX_DATE_MS)) throw new DecodeError(`${what} is not a time (milliseconds since 1970)`);
+      if (rule === 'time' && !(value >= 0 && value <= MAX_DATE_MS))
+        throw new DecodeError(`${what} is not a time (milliseconds since 1970)`);
       // A timer cannot wait longer: a longer timeout would fire at once.
       return rule === 'ms' && value > MAX_TIMEOUT_MS ? MAX_TIMEOUT_MS : value;
   }

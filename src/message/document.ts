@@ -28,7 +28,10 @@ export function splitDocument(text: string): Element[] {
       if (split.trailing !== undefined) {
         const index = out.length;
         const t = split.trailing.trim();
-        out.push({ index, error: `message ${index} is malformed: unexpected text after the end of the array: ${JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}...` : t)}` });
+        out.push({
+          index,
+          error: `message ${index} is malformed: unexpected text after the end of the array: ${JSON.stringify(t.length > 40 ? `${t.slice(0, 40)}...` : t)}`,
+        });
       }
       return out;
     }
@@ -60,7 +63,7 @@ export function operatorRequest(bytes: Uint8Array): Record<string, unknown> | un
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
     const v: unknown = JSON.parse(buf.toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v) && 'control' in v ? (v) : undefined;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) && 'control' in v ? v : undefined;
   } catch {
     return undefined;
   }
@@ -135,7 +138,11 @@ export function yamlDepth(text: string): number {
     }
     if (atStart) {
       const next = text.charCodeAt(i + 1);
-      if (c === 0x20 || c === 0x09 || ((c === 0x2d || c === 0x3f || c === 0x3a) && (next === 0x20 || next === 0x09 || next === 0x0a || Number.isNaN(next)))) {
+      if (
+        c === 0x20 ||
+        c === 0x09 ||
+        ((c === 0x2d || c === 0x3f || c === 0x3a) && (next === 0x20 || next === 0x09 || next === 0x0a || Number.isNaN(next)))
+      ) {
         line++;
         if (brackets + line > max) max = brackets + line;
         continue;

@@ -78,7 +78,13 @@ export const FIELDS = {
 } as const satisfies Record<string, FieldRule>;
 
 type Rules = typeof FIELDS;
-type ValueOf<R extends FieldRule> = R extends 'strings' ? string[] : R extends 'boolean' ? boolean : R extends 'number' | 'ms' | 'time' ? number : string;
+type ValueOf<R extends FieldRule> = R extends 'strings'
+  ? string[]
+  : R extends 'boolean'
+    ? boolean
+    : R extends 'number' | 'ms' | 'time'
+      ? number
+      : string;
 type RequiredFields = { -readonly [K in keyof Rules as Rules[K] extends `${string}?` ? never : K]: ValueOf<Rules[K]> };
 type OptionalFields = { -readonly [K in keyof Rules as Rules[K] extends `${string}?` ? K : never]?: ValueOf<Rules[K]> };
 

@@ -27,8 +27,7 @@ const WORKER_HEAP_MB = 1536;
 
 /** What the main thread hands the parser thread (the context without its clock). */
 export type ParseJob =
-  | { id: number; kind: 'parse'; bytes: Uint8Array; ctx: ParseContext }
-  | { id: number; kind: 'complete' | 'operator'; bytes: Uint8Array };
+  { id: number; kind: 'parse'; bytes: Uint8Array; ctx: ParseContext } | { id: number; kind: 'complete' | 'operator'; bytes: Uint8Array };
 
 export type ParseAnswer =
   | { id: number; ok: true; outcomes: ParseOutcome[] }
@@ -48,7 +47,11 @@ export function answerJob(job: ParseJob): ParseAnswer {
       case 'parse':
         return { id: job.id, ok: true, outcomes: parseInput(job.bytes, job.ctx) };
       case 'complete':
-        return { id: job.id, ok: true, complete: isCompleteDocument(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8')) };
+        return {
+          id: job.id,
+          ok: true,
+          complete: isCompleteDocument(Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength).toString('utf8')),
+        };
       case 'operator':
         return { id: job.id, ok: true, request: operatorRequest(job.bytes) };
     }
@@ -137,7 +140,10 @@ export class ParseThread {
       this.workerFile !== undefined
         ? new Worker(this.workerFile, options)
         : import.meta.url.endsWith('.ts')
-          ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href.replace(/\.js$/, '.ts'))}); });`, { ...options, eval: true })
+          ? new Worker(
+              `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(file.href.replace(/\.js$/, '.ts'))}); });`,
+              { ...options, eval: true },
+            )
           : new Worker(file, options);
     let failure = 'the parser thread stopped';
     let ready = false;

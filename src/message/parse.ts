@@ -2,7 +2,16 @@ import type * as ZodLib from 'zod';
 import { lazy } from '../lib/lazy.js';
 import { didYouMean } from '../lib/closest.js';
 import { splitDocument } from './document.js';
-import { DEFAULT_REPLY_METHOD, MAX_TIMEOUT_MS, newMessage, NO_REPLY, NODE_NAME, NODE_NAME_RULE, RELAY_METHOD, type Message } from './message.js';
+import {
+  DEFAULT_REPLY_METHOD,
+  MAX_TIMEOUT_MS,
+  newMessage,
+  NO_REPLY,
+  NODE_NAME,
+  NODE_NAME_RULE,
+  RELAY_METHOD,
+  type Message,
+} from './message.js';
 import { RELAY_INITIAL_METHOD, relayInitial } from './relay.js';
 
 /** What the parser needs to know about the node accepting the input. */
@@ -16,9 +25,7 @@ export interface ParseContext {
 }
 
 /** One outcome per message (after toNodes fan-out), in input order. */
-export type ParseOutcome =
-  | { index: number; ok: true; message: Message }
-  | { index: number; ok: false; error: string; toNode?: string };
+export type ParseOutcome = { index: number; ok: true; message: Message } | { index: number; ok: false; error: string; toNode?: string };
 
 const zod = lazy<typeof ZodLib>('zod');
 
@@ -72,7 +79,6 @@ function schema(): NonNullable<typeof compiled> {
   return compiled;
 }
 
-
 /** Parses raw input bytes into accepted messages and per-message errors. */
 export function parseInput(bytes: Uint8Array, ctx: ParseContext): ParseOutcome[] {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
@@ -114,7 +120,9 @@ function parseElement(index: number, value: unknown, ctx: ParseContext): ParseOu
     if (relayError !== undefined) return [fail(`message ${index}: ${relayError}`)];
   }
   if (input.method === RELAY_METHOD || input.method === RELAY_INITIAL_METHOD) {
-    return [fail(`message ${index}: ${input.method} is what steward sends when it relays; give the real method with "relayViaNode" instead`)];
+    return [
+      fail(`message ${index}: ${input.method} is what steward sends when it relays; give the real method with "relayViaNode" instead`),
+    ];
   }
   if (input.relayViaNode !== undefined && input.relayViaNode !== '' && !NODE_NAME.test(input.relayViaNode)) {
     return [fail(`message ${index}: relayViaNode "${input.relayViaNode.slice(0, 130)}" is not a valid node name (${NODE_NAME_RULE})`)];
@@ -177,7 +185,8 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   // eslint-disable-next-line no-control-regex
-  if (typeof v === 'string' && /[\u0000-\u0008\u000e-\u001f\ufffd]/.test(v)) return `binary data (${v.length} characters), not JSON or YAML text`;
+  if (typeof v === 'string' && /[\u0000-\u0008\u000e-\u001f\ufffd]/.test(v))
+    return `binary data (${v.length} characters), not JSON or YAML text`;
   if (typeof v === 'string') return `the text ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
   return `a ${typeof v}`;
 }

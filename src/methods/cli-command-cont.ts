@@ -19,7 +19,9 @@ export const cliCommandCont: MethodHandler = {
   onInterrupted: 'report',
   run: async (msg, ctx) => {
     if (msg.methodArgs.length === 0 || msg.methodArgs[0] === '') {
-      ctx.reportError(`error: REQCliCommandCont: methodArgs is empty: give the command and its arguments, e.g. ["bash","-c","tail -f /var/log/syslog"] (id ${msg.id})`);
+      ctx.reportError(
+        `error: REQCliCommandCont: methodArgs is empty: give the command and its arguments, e.g. ["bash","-c","tail -f /var/log/syslog"] (id ${msg.id})`,
+      );
       return;
     }
     const args = msg.methodArgs.join(' ');

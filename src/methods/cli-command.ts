@@ -13,7 +13,9 @@ export const cliCommand: MethodHandler = {
   onInterrupted: 'report',
   run: async (msg, ctx) => {
     if (msg.methodArgs.length === 0 || msg.methodArgs[0] === '') {
-      ctx.reportError(`error: REQCliCommand: methodArgs is empty: give the command and its arguments, e.g. ["bash","-c","uptime"] (id ${msg.id})`);
+      ctx.reportError(
+        `error: REQCliCommand: methodArgs is empty: give the command and its arguments, e.g. ["bash","-c","uptime"] (id ${msg.id})`,
+      );
       return;
     }
     const args = msg.methodArgs.join(' ');
@@ -25,7 +27,9 @@ export const cliCommand: MethodHandler = {
       signal: ctx.signal,
     });
     if (r.spawnError !== undefined) {
-      ctx.reportError(`error: REQCliCommand: cannot run ${JSON.stringify(msg.methodArgs[0])}: ${r.spawnError}, methodArgs: ${args} (id ${msg.id})`);
+      ctx.reportError(
+        `error: REQCliCommand: cannot run ${JSON.stringify(msg.methodArgs[0])}: ${r.spawnError}, methodArgs: ${args} (id ${msg.id})`,
+      );
       return;
     }
     if (r.lostError !== undefined) {
@@ -33,13 +37,17 @@ export const cliCommand: MethodHandler = {
       return;
     }
     if (r.timedOut) {
-      ctx.reportError(`error: REQCliCommand: method timed out after ${msg.methodTimeoutMs / 1000} s and was killed, methodArgs: ${args} (id ${msg.id})`);
+      ctx.reportError(
+        `error: REQCliCommand: method timed out after ${msg.methodTimeoutMs / 1000} s and was killed, methodArgs: ${args} (id ${msg.id})`,
+      );
     } else if (r.code !== 0) {
       const how = r.signal !== null ? `was killed by ${r.signal}` : `exited with code ${r.code}`;
       ctx.reportError(`error: REQCliCommand: command ${how}, methodArgs: ${args}, error_output: ${r.stderr.trim()} (id ${msg.id})`);
     }
     if (r.truncated) {
-      ctx.reportError(`error: REQCliCommand: output larger than the broker's max payload, only the first ${maxBytes} bytes are sent, methodArgs: ${args} (id ${msg.id})`);
+      ctx.reportError(
+        `error: REQCliCommand: output larger than the broker's max payload, only the first ${maxBytes} bytes are sent, methodArgs: ${args} (id ${msg.id})`,
+      );
     }
     if (endedBy(ctx.signal) === 'stopping') return;
     await ctx.reply(r.stdout);

@@ -30,7 +30,9 @@ export const copyFileFrom: MethodHandler = {
     };
     const [srcPath = '', dstNode = '', dstPath = '', chunkArg] = msg.methodArgs;
     if (srcPath === '' || dstNode === '' || dstPath === '' || msg.methodArgs.length > 4) {
-      await fail(`methodArgs must be [srcPath, dstNode, dstPath] (and optionally the chunk size in bytes), e.g. ["/var/log/syslog", "central", "/tmp/syslog"], got ${JSON.stringify(msg.methodArgs).slice(0, 300)}`);
+      await fail(
+        `methodArgs must be [srcPath, dstNode, dstPath] (and optionally the chunk size in bytes), e.g. ["/var/log/syslog", "central", "/tmp/syslog"], got ${JSON.stringify(msg.methodArgs).slice(0, 300)}`,
+      );
       return;
     }
     if (!NODE_NAME.test(dstNode)) {
@@ -46,7 +48,9 @@ export const copyFileFrom: MethodHandler = {
     if (chunkArg !== undefined && chunkArg !== '') {
       const n = /^\d{1,12}$/.test(chunkArg) ? Number(chunkArg) : NaN;
       if (!(n >= MIN_CHUNK_BYTES && n <= maxChunk)) {
-        await fail(`chunk size ${JSON.stringify(chunkArg.slice(0, 40))} must be a number of bytes from ${MIN_CHUNK_BYTES} to ${maxChunk} (what fits the broker's max payload)`);
+        await fail(
+          `chunk size ${JSON.stringify(chunkArg.slice(0, 40))} must be a number of bytes from ${MIN_CHUNK_BYTES} to ${maxChunk} (what fits the broker's max payload)`,
+        );
         return;
       }
       chunkBytes = n;
@@ -132,8 +136,13 @@ class CopySender {
         got += bytesRead;
       }
       hash.update(buf);
-      const chunk = this.message(chunkIdOf(this.req.id, index), chunkArgs(this.dstPath, this.req.id, index, offset), [buf.toString('base64')]);
-      inFlight.set(index, this.ctx.node.send([chunk]).then(([result]) => ({ index, result: result as SendOutcome })));
+      const chunk = this.message(chunkIdOf(this.req.id, index), chunkArgs(this.dstPath, this.req.id, index, offset), [
+        buf.toString('base64'),
+      ]);
+      inFlight.set(
+        index,
+        this.ctx.node.send([chunk]).then(([result]) => ({ index, result: result as SendOutcome })),
+      );
       if (inFlight.size >= WINDOW) await settle();
     }
     while (inFlight.size > 0) await settle();

@@ -38,17 +38,27 @@ async function writeChunk(msg: Message, ctx: MethodContext, a: Extract<CopyToArg
   const text = msg.data.join('');
   const bytes = Buffer.from(text, 'base64');
   if (bytes.toString('base64') !== text) {
-    ctx.reportError(`error: REQCopyFileTo: chunk ${a.index + 1} of the copy ${a.copyId} to ${a.dstPath} is not base64 data; the copy will fail its checksum (id ${msg.id})`);
+    ctx.reportError(
+      `error: REQCopyFileTo: chunk ${a.index + 1} of the copy ${a.copyId} to ${a.dstPath} is not base64 data; the copy will fail its checksum (id ${msg.id})`,
+    );
     return;
   }
   try {
     await ctx.files.writeAt(temp, a.offset, bytes);
   } catch (err) {
-    ctx.reportError(`error: REQCopyFileTo: cannot write chunk ${a.index + 1} of the copy to ${ctx.nodeName}:${a.dstPath}: ${(err as Error).message} (id ${msg.id})`);
+    ctx.reportError(
+      `error: REQCopyFileTo: cannot write chunk ${a.index + 1} of the copy to ${ctx.nodeName}:${a.dstPath}: ${(err as Error).message} (id ${msg.id})`,
+    );
   }
 }
 
-async function finish(msg: Message, ctx: MethodContext, a: Extract<CopyToArgs, { kind: 'end' }>, dstAbs: string, temp: string): Promise<void> {
+async function finish(
+  msg: Message,
+  ctx: MethodContext,
+  a: Extract<CopyToArgs, { kind: 'end' }>,
+  dstAbs: string,
+  temp: string,
+): Promise<void> {
   const what = `${a.srcNode}:${a.srcPath} to ${ctx.nodeName}:${a.dstPath}`;
   const fail = async (text: string): Promise<void> => {
     await fs.rm(temp, { force: true }).catch(() => undefined);
@@ -79,7 +89,9 @@ async function finish(msg: Message, ctx: MethodContext, a: Extract<CopyToArgs, {
     }
     const got = await digest(temp);
     if (got.size !== a.size || got.sha256 !== a.sha256) {
-      await fail(`the assembled file has ${got.size} bytes with sha256 ${got.sha256}, expected ${a.size} bytes with sha256 ${a.sha256}; it was discarded`);
+      await fail(
+        `the assembled file has ${got.size} bytes with sha256 ${got.sha256}, expected ${a.size} bytes with sha256 ${a.sha256}; it was discarded`,
+      );
       return;
     }
     await placeFile(temp, dstAbs, a.mode);

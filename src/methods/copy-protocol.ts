@@ -19,7 +19,17 @@ export const MAX_COPY_OFFSET = 2 ** 46;
 
 export type CopyToArgs =
   | { kind: 'chunk'; dstPath: string; copyId: string; index: number; offset: number }
-  | { kind: 'end'; dstPath: string; copyId: string; chunks: number; size: number; sha256: string; mode: number; srcNode: string; srcPath: string }
+  | {
+      kind: 'end';
+      dstPath: string;
+      copyId: string;
+      chunks: number;
+      size: number;
+      sha256: string;
+      mode: number;
+      srcNode: string;
+      srcPath: string;
+    }
   | { kind: 'abort'; dstPath: string; copyId: string; reason: string };
 
 export function chunkArgs(dstPath: string, copyId: string, index: number, offset: number): string[] {

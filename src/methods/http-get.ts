@@ -52,7 +52,9 @@ async function fetchBody(url: URL, signal: AbortSignal, maxBytes: number): Promi
     throw new HttpGetError(`not 2xx: status ${res.status}${res.statusText === '' ? '' : ` ${res.statusText}`}`);
   }
   const tooLarge = (): HttpGetError =>
-    new HttpGetError(`body larger than ${maxBytes} bytes (a reply must fit the broker's max payload); fetch it with REQCliCommand and curl -o, or REQCopyFileFrom`);
+    new HttpGetError(
+      `body larger than ${maxBytes} bytes (a reply must fit the broker's max payload); fetch it with REQCliCommand and curl -o, or REQCopyFileFrom`,
+    );
   if (Number(res.headers.get('content-length') ?? 0) > maxBytes) {
     await res.body?.cancel().catch(() => undefined);
     throw tooLarge();

@@ -21,7 +21,12 @@ export const opProcessList: MethodHandler = {
   onInterrupted: 'redo',
   run: async (msg, ctx) => {
     const { processes } = ctx.node;
-    await ctx.reply(processes.list().map((p) => `${line(p)}\n`).join(''));
+    await ctx.reply(
+      processes
+        .list()
+        .map((p) => `${line(p)}\n`)
+        .join(''),
+    );
   },
 };
 
@@ -63,7 +68,11 @@ export const opProcessStop: MethodHandler = {
     const { processes } = ctx.node;
     const args = msg.methodArgs;
     if (!(args.length === 1 || args.length === 3 || args.length === 4) || args[0] === '') {
-      await fail(msg, ctx, `methodArgs must be [method] or [method, node, kind, id], e.g. ["REQHttpGet","${ctx.nodeName}","subscriber","3"], got ${JSON.stringify(args)}`);
+      await fail(
+        msg,
+        ctx,
+        `methodArgs must be [method] or [method, node, kind, id], e.g. ["REQHttpGet","${ctx.nodeName}","subscriber","3"], got ${JSON.stringify(args)}`,
+      );
       return;
     }
     const [method = '', node, kind, id] = args;

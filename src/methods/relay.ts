@@ -13,7 +13,9 @@ export const relayInitialMethod: MethodHandler = {
   onInterrupted: 'redo',
   run: async (msg, ctx) => {
     if (msg.fromNode !== ctx.nodeName || msg.relayFromNode !== ctx.nodeName) {
-      ctx.reportError(`error: ${RELAY_INITIAL_METHOD}: only made by a node for itself, from a message with relayViaNode; refused one from ${msg.fromNode} (id ${msg.id})`);
+      ctx.reportError(
+        `error: ${RELAY_INITIAL_METHOD}: only made by a node for itself, from a message with relayViaNode; refused one from ${msg.fromNode} (id ${msg.id})`,
+      );
       return;
     }
     await ctx.node.queue([relayToVia(msg, ctx.nodeName)]);

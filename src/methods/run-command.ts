@@ -92,7 +92,13 @@ export function runCommand(
     };
     if (opts.signal.aborted) terminate();
     const spawned = spawner.spawn(
-      { cmd, args: rest, ...(opts.env === undefined ? {} : { env: opts.env }), stdoutCap: opts.onOutput === undefined ? opts.maxOutputBytes : -1, stderrCap: opts.onOutput === undefined ? STDERR_KEPT : -1 },
+      {
+        cmd,
+        args: rest,
+        ...(opts.env === undefined ? {} : { env: opts.env }),
+        stdoutCap: opts.onOutput === undefined ? opts.maxOutputBytes : -1,
+        stderrCap: opts.onOutput === undefined ? STDERR_KEPT : -1,
+      },
       {
         pid: (p) => {
           pid = p;
@@ -149,4 +155,3 @@ export function commandLine(msg: Message): { args: string[]; env?: Record<string
     env: { STEWARD_DATA: msg.data.join('') },
   };
 }
-

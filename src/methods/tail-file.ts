@@ -143,7 +143,9 @@ export const tailFile: MethodHandler = {
       else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
     });
     const reason =
-      endedBy(ctx.signal) === 'timeout' ? `methodTimeout of ${msg.methodTimeoutMs / 1000} s reached` : `stopped: node ${ctx.nodeName} is stopping`;
+      endedBy(ctx.signal) === 'timeout'
+        ? `methodTimeout of ${msg.methodTimeoutMs / 1000} s reached`
+        : `stopped: node ${ctx.nodeName} is stopping`;
     ctx.logger.info({ file }, `REQTailFile ${reason}`);
     clearInterval(poll);
     watcher?.close();

@@ -21,17 +21,47 @@ export class PrometheusMetrics implements Metrics {
   private server: http.Server | undefined;
   private readonly knownDestinations = new Set<string>();
 
-  private readonly userMessages = this.counter('steward_user_messages_total', 'messages accepted from the inputs (after toNodes expansion)');
-  private readonly natsDelivered = this.counter('steward_nats_delivered_total', 'messages delivered: ACK received, or published for fire-and-forget kinds');
-  private readonly failedAcks = this.counter('steward_nats_messages_failed_acks_total', 'messages given up after their last attempt got no ACK (max retries reached)');
-  private readonly missedAcks = this.counter('steward_nats_messages_missed_acks_total', 'attempts that got no ACK and were followed by another attempt');
-  private readonly errorsReceived = this.counter('steward_error_messages_received_total', 'error reports (REQErrorLog) received by this node');
-  private readonly errorsSent = this.counter('steward_error_messages_sent_total', 'error reports (REQErrorLog) queued by this node for the central node or a sender');
+  private readonly userMessages = this.counter(
+    'steward_user_messages_total',
+    'messages accepted from the inputs (after toNodes expansion)',
+  );
+  private readonly natsDelivered = this.counter(
+    'steward_nats_delivered_total',
+    'messages delivered: ACK received, or published for fire-and-forget kinds',
+  );
+  private readonly failedAcks = this.counter(
+    'steward_nats_messages_failed_acks_total',
+    'messages given up after their last attempt got no ACK (max retries reached)',
+  );
+  private readonly missedAcks = this.counter(
+    'steward_nats_messages_missed_acks_total',
+    'attempts that got no ACK and were followed by another attempt',
+  );
+  private readonly errorsReceived = this.counter(
+    'steward_error_messages_received_total',
+    'error reports (REQErrorLog) received by this node',
+  );
+  private readonly errorsSent = this.counter(
+    'steward_error_messages_sent_total',
+    'error reports (REQErrorLog) queued by this node for the central node or a sender',
+  );
   private readonly deliveredTo = this.counter('steward_messages_delivered_total', 'messages delivered, per destination node', ['toNode']);
-  private readonly failedTo = this.counter('steward_messages_failed_total', 'messages given up, per destination node and reason (max-retries or rejected)', ['toNode', 'reason']);
-  private readonly retriedTo = this.counter('steward_messages_retried_total', 're-sends after an attempt got no ACK, per destination node', ['toNode']);
+  private readonly failedTo = this.counter(
+    'steward_messages_failed_total',
+    'messages given up, per destination node and reason (max-retries or rejected)',
+    ['toNode', 'reason'],
+  );
+  private readonly retriedTo = this.counter(
+    'steward_messages_retried_total',
+    're-sends after an attempt got no ACK, per destination node',
+    ['toNode'],
+  );
   private readonly receivedBy = this.counter('steward_messages_received_total', 'new messages received, per method', ['method']);
-  private readonly duplicates = this.counter('steward_messages_duplicate_total', 're-sent copies of received messages, ACKed again and not run again, per method', ['method']);
+  private readonly duplicates = this.counter(
+    'steward_messages_duplicate_total',
+    're-sent copies of received messages, ACKed again and not run again, per method',
+    ['method'],
+  );
   private readonly ackSeconds = new Histogram({
     name: 'steward_ack_round_trip_seconds',
     help: 'time from sending a message to receiving its ACK (deliveries over the broker that were ACKed)',
@@ -47,13 +77,26 @@ export class PrometheusMetrics implements Metrics {
   });
   private readonly dbMessages = this.gauge('steward_db_messages_current', 'messages in the outbox waiting to be delivered');
   private readonly queueDepth = this.gauge('steward_queue_depth', 'messages waiting to be delivered, per destination node', ['toNode']);
-  private readonly queueOldest = this.gauge('steward_queue_oldest_age_seconds', 'age of the oldest message waiting, per destination node (0 when none waits)', ['toNode']);
+  private readonly queueOldest = this.gauge(
+    'steward_queue_oldest_age_seconds',
+    'age of the oldest message waiting, per destination node (0 when none waits)',
+    ['toNode'],
+  );
   private readonly helloNodes = this.gauge('steward_hello_nodes_total', 'distinct nodes this node has received a hello from');
-  private readonly helloLast = this.gauge('steward_hello_node_contact_last', 'unix time in seconds of the last hello received from a node', ['nodeName']);
+  private readonly helloLast = this.gauge(
+    'steward_hello_node_contact_last',
+    'unix time in seconds of the last hello received from a node',
+    ['nodeName'],
+  );
 
   constructor(private readonly logger: Logger) {
     collectDefaultMetrics({ register: this.registry });
-    new Gauge({ name: 'steward_build_version', help: 'the version of steward that runs (value 1)', labelNames: ['version'], registers: [this.registry] })
+    new Gauge({
+      name: 'steward_build_version',
+      help: 'the version of steward that runs (value 1)',
+      labelNames: ['version'],
+      registers: [this.registry],
+    })
       .labels(packageVersion())
       .set(1);
   }

@@ -139,7 +139,10 @@ export class Control {
               nextTryMs: flight?.nextTryMs ?? null,
             },
       reply: reply === undefined ? null : { node: reply.fromNode, method: reply.method, receivedMs: reply.receivedMs, state: reply.state },
-      received: received === undefined ? null : { fromNode: received.fromNode, method: received.method, receivedMs: received.receivedMs, state: received.state },
+      received:
+        received === undefined
+          ? null
+          : { fromNode: received.fromNode, method: received.method, receivedMs: received.receivedMs, state: received.state },
     };
   }
 

@@ -169,7 +169,8 @@ export class Delivery {
         dest.inFlight--;
         this.totalInFlight--;
         this.pump(dest);
-        if (this.totalInFlight === this.d.maxInFlightTotal - 1) for (const other of this.dests.values()) if (other !== dest) this.pump(other);
+        if (this.totalInFlight === this.d.maxInFlightTotal - 1)
+          for (const other of this.dests.values()) if (other !== dest) this.pump(other);
       });
       if (dest.waiting.length === 0 && dest.spilled) this.refill(dest);
     }
@@ -216,7 +217,12 @@ export class Delivery {
                 continue;
               }
               if (sent === 'refused') {
-                await this.finishFailed(entry, flight.attempts, 'rejected', `the broker refused it (${encoded.payload.length} bytes; its max payload is ${this.d.transport.maxPayload})`);
+                await this.finishFailed(
+                  entry,
+                  flight.attempts,
+                  'rejected',
+                  `the broker refused it (${encoded.payload.length} bytes; its max payload is ${this.d.transport.maxPayload})`,
+                );
                 return;
               }
               ack = { id: msg.id, status: 'ok' };

@@ -76,7 +76,10 @@ export class ErrorReporter {
     }
     const n = this.suppressed;
     this.suppressed = 0;
-    this.send(`error: ${n} more error reports were not sent (over ${REPORT_RATE} per second); they are in the log of ${this.d.nodeName}`, this.d.centralNodeName);
+    this.send(
+      `error: ${n} more error reports were not sent (over ${REPORT_RATE} per second); they are in the log of ${this.d.nodeName}`,
+      this.d.centralNodeName,
+    );
   }
 
   private send(text: string, to: string, relatedId?: string): void {

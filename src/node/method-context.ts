@@ -25,7 +25,9 @@ export interface MethodContextDeps {
 }
 
 /** Builds what a method gets for one run of one message (see MethodContext). */
-export function methodContextFactory(d: MethodContextDeps): (msg: Message, checkpoint: string | undefined, signal: AbortSignal) => MethodContext {
+export function methodContextFactory(
+  d: MethodContextDeps,
+): (msg: Message, checkpoint: string | undefined, signal: AbortSignal) => MethodContext {
   return (msg, checkpoint, signal) => {
     const node: NodeServices = {
       spawner: d.spawner,

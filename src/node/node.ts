@@ -278,7 +278,13 @@ export class StewardNode {
     // A reply or error about a part of a request (a copy's end) is news about the request.
     const about = msg.previousMessage?.id;
     if (msg.isReply && typeof about === 'string') {
-      this.watchers.emit({ event: 'reply', id: requestIdOfPart(about), node: msg.fromNode, replyMethod: msg.method, data: msg.data.join('') });
+      this.watchers.emit({
+        event: 'reply',
+        id: requestIdOfPart(about),
+        node: msg.fromNode,
+        replyMethod: msg.method,
+        data: msg.data.join(''),
+      });
     } else if (msg.method === ERROR_METHOD && msg.methodArgs[0] !== undefined) {
       this.watchers.emit({ event: 'error', id: requestIdOfPart(msg.methodArgs[0]), node: msg.fromNode, text: msg.data.join(' ') });
     }

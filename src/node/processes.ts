@@ -9,7 +9,9 @@ export function nodeProcesses(methods: readonly string[], receiver: () => Receiv
     list: () => {
       const publishers: ProcessInfo[] = delivery.publishers().map((p) => ({ kind: 'publisher', subject: `${p.node}.*`, id: p.id }));
       const rank = (p: ProcessInfo): number => (p.kind === 'subscriber' ? 0 : 1);
-      return [...receiver().list(), ...publishers].sort((a, b) => rank(a) - rank(b) || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0));
+      return [...receiver().list(), ...publishers].sort(
+        (a, b) => rank(a) - rank(b) || (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0),
+      );
     },
     start: (method) => receiver().start(method),
     stop: (method) => receiver().stop(method),

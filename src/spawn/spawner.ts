@@ -13,7 +13,6 @@ import { encodeFrame, FRAME, FrameReader, type SpawnRequest } from './frames.js'
  */
 const HELPER_NODE_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
 
-
 /** In `auto`, the helper is started once this many commands run at once. */
 const AUTO_AT = 4;
 /**
@@ -222,8 +221,12 @@ export class Spawner {
     });
     proc.once('exit', (code, signal) => {
       if (!helper.started) return;
-      if (helper.jobs.size > 0) this.opts.logger.error({ code, signal, commands: helper.jobs.size }, 'the spawn helper stopped while commands ran');
-      this.helperGone(helper, `the spawn helper stopped (${signal ?? `exit code ${code}`}) while the command ran: it may have run, its outcome is unknown`);
+      if (helper.jobs.size > 0)
+        this.opts.logger.error({ code, signal, commands: helper.jobs.size }, 'the spawn helper stopped while commands ran');
+      this.helperGone(
+        helper,
+        `the spawn helper stopped (${signal ?? `exit code ${code}`}) while the command ran: it may have run, its outcome is unknown`,
+      );
     });
     return helper;
   }

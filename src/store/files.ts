@@ -147,7 +147,8 @@ export class FileWriter {
         else w.reject(err);
       }
       if (h.unsynced.length > 0) this.sync(file, h);
-      else if (this.handles.get(file) !== h) fs.close(h.fd, () => undefined); // forgotten while it synced
+      else if (this.handles.get(file) !== h)
+        fs.close(h.fd, () => undefined); // forgotten while it synced
       else {
         h.idle = setTimeout(() => this.forget(file, h), KEEP_OPEN_MS);
         h.idle.unref();

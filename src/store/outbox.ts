@@ -58,11 +58,15 @@ export class Outbox {
   constructor(private readonly db: Db) {
     const s = db.sql;
     this.insertStmt = s.prepare(
-      'INSERT OR IGNORE INTO outbox (id, to_node, method, state, created_ms, message) VALUES (?, ?, ?, \'pending\', ?, ?)',
+      "INSERT OR IGNORE INTO outbox (id, to_node, method, state, created_ms, message) VALUES (?, ?, ?, 'pending', ?, ?)",
     );
     this.deliveredStmt = s.prepare(`UPDATE outbox SET state = 'delivered', attempts = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ?`);
-    this.failStmt = s.prepare(`UPDATE outbox SET state = 'failed', attempts = ?, last_error = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ?`);
-    this.cancelStmt = s.prepare(`UPDATE outbox SET state = 'cancelled', last_error = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ? AND state = 'pending'`);
+    this.failStmt = s.prepare(
+      `UPDATE outbox SET state = 'failed', attempts = ?, last_error = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ?`,
+    );
+    this.cancelStmt = s.prepare(
+      `UPDATE outbox SET state = 'cancelled', last_error = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ? AND state = 'pending'`,
+    );
     this.attemptsStmt = s.prepare('UPDATE outbox SET attempts = ?, last_error = ? WHERE id = ?');
     this.pendingStmt = s.prepare(
       "SELECT seq, message, attempts FROM outbox WHERE to_node = ? AND state = 'pending' AND seq > ? ORDER BY seq LIMIT ?",

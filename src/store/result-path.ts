@@ -8,8 +8,7 @@ import { NODE_NAME, type Message } from '../message/message.js';
  */
 export function resultPath(dataFolder: string, msg: Message, fallbackName: string): string {
   const prevTo = msg.previousMessage?.toNode;
-  const ranBy =
-    typeof prevTo === 'string' && NODE_NAME.test(prevTo) ? prevTo : msg.isReply ? msg.fromNode : msg.toNode;
+  const ranBy = typeof prevTo === 'string' && NODE_NAME.test(prevTo) ? prevTo : msg.isReply ? msg.fromNode : msg.toNode;
   const dir = confine(msg.directory);
   const name = confine(msg.fileName);
   // The fallback holds a method name, which a received message may set to anything.

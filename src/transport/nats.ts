@@ -26,7 +26,6 @@ export interface TransportOptions {
   readonly logger: Logger;
 }
 
-
 /**
  * The only place that talks to NATS. Connects with retries, reconnects forever, keeps ACK
  * inboxes under `_INBOX.<nodeName>.` so broker permissions can be scoped per node.

@@ -20,7 +20,10 @@ describe('bad input on the unix socket', () => {
   before(async () => {
     nats = await NatsServer.start();
     const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
-    [central, ship1] = await Promise.all([StewardProcess.start({ name: 'central', ...common }), StewardProcess.start({ name: 'ship1', ...common })]);
+    [central, ship1] = await Promise.all([
+      StewardProcess.start({ name: 'central', ...common }),
+      StewardProcess.start({ name: 'ship1', ...common }),
+    ]);
   });
 
   after(async () => {
@@ -72,7 +75,8 @@ describe('bad input on the unix socket', () => {
   it('malformed JSON: a missing quote inside the middle element rejects that element only', async () => {
     const a = newTag('quote-a');
     const c = newTag('quote-c');
-    const broken = '{"toNode":"ship1","method":"REQCliCommand,"methodArgs":["echo","broken"],"directory":"bad-input","fileName":"broken.txt"}';
+    const broken =
+      '{"toNode":"ship1","method":"REQCliCommand,"methodArgs":["echo","broken"],"directory":"bad-input","fileName":"broken.txt"}';
     const lines = await central.send(`[${JSON.stringify(good(a))},${broken},${JSON.stringify(good(c))}]`);
     assert.equal(lines.length, 3, JSON.stringify(lines));
     assertAccepted(lines[0], 0);
@@ -111,7 +115,10 @@ describe('bad input on the unix socket', () => {
 
   it('binary garbage is refused with an error line', async () => {
     // A fixed blob (a PNG header, NULs and every byte value) and random blobs of several sizes.
-    const fixed = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(Array.from({ length: 256 }, (_, i) => i))]);
+    const fixed = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+    ]);
     const lines = await central.send(fixed);
     assert.equal(lines.length, 1, JSON.stringify(lines));
     assertError(lines[0], 0, /binary data|malformed input/);
@@ -119,7 +126,8 @@ describe('bad input on the unix socket', () => {
       const blob = randomBytes(size);
       const answer = await central.send(blob);
       assert.ok(answer.length >= 1, `an answer for ${size} random bytes`);
-      for (const l of answer) assert.equal(l.status, 'error', `random ${size} bytes ${blob.subarray(0, 32).toString('hex')}: ${JSON.stringify(l)}`);
+      for (const l of answer)
+        assert.equal(l.status, 'error', `random ${size} bytes ${blob.subarray(0, 32).toString('hex')}: ${JSON.stringify(l)}`);
     }
     await assertStillServing();
   });
@@ -127,7 +135,9 @@ describe('bad input on the unix socket', () => {
   it('garbage after the end of a good array is reported, and the good message is delivered', async () => {
     const a = newTag('trailing-a');
     const b = newTag('trailing-b');
-    const lines = await central.send(Buffer.concat([Buffer.from(`[${JSON.stringify(good(a))}]`), Buffer.from([0x00, 0xff, 0x13, 0x37]), Buffer.from(' trailing')]));
+    const lines = await central.send(
+      Buffer.concat([Buffer.from(`[${JSON.stringify(good(a))}]`), Buffer.from([0x00, 0xff, 0x13, 0x37]), Buffer.from(' trailing')]),
+    );
     assert.equal(lines.length, 2, JSON.stringify(lines));
     assertAccepted(lines[0], 0);
     assertError(lines[1], 1, /unexpected text after the end of the array/);
@@ -184,7 +194,9 @@ describe('bad input on the unix socket', () => {
 
   it('a field of the wrong type is refused naming the field; the other messages are delivered', async () => {
     const b = newTag('type-b');
-    const lines = await central.send(JSON.stringify([{ ...good('never'), ACKTimeout: 'five' }, good(b), { ...good('never'), methodArgs: 'echo x' }]));
+    const lines = await central.send(
+      JSON.stringify([{ ...good('never'), ACKTimeout: 'five' }, good(b), { ...good('never'), methodArgs: 'echo x' }]),
+    );
     assert.equal(lines.length, 3, JSON.stringify(lines));
     assertError(lines[0], 0, /^message 0: field ACKTimeout: .*expected number.*string/);
     assertAccepted(lines[1], 1);
@@ -214,7 +226,13 @@ describe('bad input on the unix socket', () => {
     const count = 20_000;
     const pad = 'x'.repeat(440);
     const line = (i: number): string => `line ${String(i).padStart(5, '0')} ${pad}\n`;
-    const msgs = Array.from({ length: count }, (_, i) => ({ toNode: 'ship1', method: 'REQToFileAppend', data: [line(i)], directory: 'big', fileName: 'big.txt' }));
+    const msgs = Array.from({ length: count }, (_, i) => ({
+      toNode: 'ship1',
+      method: 'REQToFileAppend',
+      data: [line(i)],
+      directory: 'big',
+      fileName: 'big.txt',
+    }));
     const input = JSON.stringify(msgs);
     assert.ok(input.length >= 10 * 1024 * 1024, `input is ${input.length} bytes`);
     const answer = await central.send(input);
@@ -236,7 +254,10 @@ describe('bad input on the unix socket', () => {
     );
     const lines = written.split('\n').slice(0, -1);
     assert.equal(lines.length, count, 'no line written twice');
-    assert.deepEqual([...lines].sort(), Array.from({ length: count }, (_, i) => line(i).slice(0, -1)));
+    assert.deepEqual(
+      [...lines].sort(),
+      Array.from({ length: count }, (_, i) => line(i).slice(0, -1)),
+    );
     await assertStillServing();
   });
 });

@@ -49,7 +49,10 @@ describe('a broker outage during a burst', () => {
     await eventually(() => lines(resultFile).length > 0, { what: 'the first reply on central', timeoutMs: 30_000, intervalMs: 20 });
     await nats.stop();
     const repliesAtStop = lines(resultFile).length;
-    assert.ok(repliesAtStop < COMMANDS, `the broker stopped while the burst was in flight (${repliesAtStop} of ${COMMANDS} replies had arrived)`);
+    assert.ok(
+      repliesAtStop < COMMANDS,
+      `the broker stopped while the burst was in flight (${repliesAtStop} of ${COMMANDS} replies had arrived)`,
+    );
 
     await sleep(OUTAGE_MS); // the outage itself, not a wait for a result
     assert.ok(central.running && ship1.running, 'both nodes keep running while the broker is away');

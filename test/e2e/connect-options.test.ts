@@ -41,13 +41,16 @@ describe('the NATS connection options', () => {
       brokerUrl: `127.0.0.1:${silent.port}`,
       flags: ['-startPubREQHello=0', '-natsConnOptTimeout=1', '-natsConnectRetryInterval=2'],
     });
-    cleanups.push(() => node.cleanup(), () => node.stop());
+    cleanups.push(
+      () => node.cleanup(),
+      () => node.stop(),
+    );
     await node.start({ waitConnected: false });
     // The client's default handshake timeout is 20 s: a timeout logged within 10 s is ours.
-    const line = await eventually(
-      () => node.stderr.split('\n').find((l) => l.includes('could not connect to the broker')),
-      { what: 'a failed first connection in the log', timeoutMs: 10_000 },
-    );
+    const line = await eventually(() => node.stderr.split('\n').find((l) => l.includes('could not connect to the broker')), {
+      what: 'a failed first connection in the log',
+      timeoutMs: 10_000,
+    });
     const logged = JSON.parse(line) as { err: string; msg: string };
     assert.equal(logged.err, 'timeout', 'the attempt ended by the connect timeout');
     assert.equal(logged.msg, 'could not connect to the broker, retrying in 2 s');
@@ -67,9 +70,24 @@ describe('the NATS connection options', () => {
       StewardProcess.start({ name: 'central', central: 'central', brokerUrl, flags }),
       StewardProcess.start({ name: 'ship1', central: 'central', brokerUrl, flags }),
     ]);
-    cleanups.push(() => central.cleanup(), () => ship1.cleanup(), () => central.stop(), () => ship1.stop());
+    cleanups.push(
+      () => central.cleanup(),
+      () => ship1.cleanup(),
+      () => central.stop(),
+      () => ship1.stop(),
+    );
     assert.match(central.stderr, new RegExp(`"server":"127\\.0\\.0\\.1:${nats.port}".*"msg":"connected to the broker"`));
-    const answer = await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'via-list'], directory: 'list', fileName: 'out.txt', retries: -1, ACKTimeout: 2 }));
+    const answer = await central.send(
+      JSON.stringify({
+        toNode: 'ship1',
+        method: 'REQCliCommand',
+        methodArgs: ['echo', 'via-list'],
+        directory: 'list',
+        fileName: 'out.txt',
+        retries: -1,
+        ACKTimeout: 2,
+      }),
+    );
     assert.equal(answer[0]?.status, 'accepted');
     assert.equal(await eventually(() => central.readData('list', 'ship1', 'out.txt'), { what: 'the reply' }), 'via-list\n');
   });

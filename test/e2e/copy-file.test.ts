@@ -28,7 +28,12 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'] });
     [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
     proxy = await TcpProxy.start(fleet.nats.port);
-    ship2 = await StewardProcess.start({ name: 'ship2', central: 'central', brokerUrl: `127.0.0.1:${proxy.port}`, flags: ['-startPubREQHello=0'] });
+    ship2 = await StewardProcess.start({
+      name: 'ship2',
+      central: 'central',
+      brokerUrl: `127.0.0.1:${proxy.port}`,
+      flags: ['-startPubREQHello=0'],
+    });
   });
 
   after(async () => {
@@ -57,18 +62,35 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
 
   /** The error line at central that mentions `what`. */
   const errorLine = (what: string): Promise<string> =>
-    eventually(() => central.readErrorLog().split('\n').find((l) => l.includes(what)), { what: `an error line with ${what}`, timeoutMs: 30_000 });
+    eventually(
+      () =>
+        central
+          .readErrorLog()
+          .split('\n')
+          .find((l) => l.includes(what)),
+      { what: `an error line with ${what}`, timeoutMs: 30_000 },
+    );
 
   const leftovers = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.endsWith('.part'));
 
-  it('copies the seed example: a file of central to ship2, mode kept, reply in central\'s copy.log', async () => {
+  it("copies the seed example: a file of central to ship2, mode kept, reply in central's copy.log", async () => {
     const content = `hello from central ${process.pid}\n`;
     fs.writeFileSync(path.join(central.dir, 'tmp2.txt'), content);
     fs.chmodSync(path.join(central.dir, 'tmp2.txt'), 0o640);
     const dst = path.join(ship2.dir, 'copied', 'tmp2.txt');
     // The seed's message, with a destination inside the test's folder instead of /tmp.
-    await send({ directory: 'copy', fileName: 'copy.log', toNodes: ['central'], method: 'REQCopyFileFrom', methodArgs: ['./tmp2.txt', 'ship2', dst], replyMethod: 'REQToFileAppend' });
-    const reply = await eventually(() => central.readData('copy', 'ship2', 'copy.log'), { what: 'the copy reply on central', timeoutMs: 30_000 });
+    await send({
+      directory: 'copy',
+      fileName: 'copy.log',
+      toNodes: ['central'],
+      method: 'REQCopyFileFrom',
+      methodArgs: ['./tmp2.txt', 'ship2', dst],
+      replyMethod: 'REQToFileAppend',
+    });
+    const reply = await eventually(() => central.readData('copy', 'ship2', 'copy.log'), {
+      what: 'the copy reply on central',
+      timeoutMs: 30_000,
+    });
     assert.equal(fs.readFileSync(dst, 'utf8'), content);
     assert.equal(fs.statSync(dst).mode & 0o777, 0o640);
     assert.equal(reply, `info: copied central:./tmp2.txt to ship2:${dst} (${content.length} bytes, sha256 ${sha(Buffer.from(content))})\n`);
@@ -91,7 +113,10 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     const audit = fs.readFileSync(path.join(ship1.dir, 'var', 'lib', 'audit.log'), 'utf8');
     const chunks = audit.split('\n').filter((l) => l.includes('"method":"REQCopyFileTo"') && l.includes('"chunk"'));
     assert.equal(chunks.length, 7);
-    assert.ok(chunks.every((l) => l.length < 10_000), 'chunk data is not kept in the audit log');
+    assert.ok(
+      chunks.every((l) => l.length < 10_000),
+      'chunk data is not kept in the audit log',
+    );
   });
 
   it('copies an empty file', async () => {
@@ -100,7 +125,10 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     fs.writeFileSync(src, '');
     const dst = path.join(ship2.dir, 'empty', 'empty.txt');
     await send(copy('ship1', [src, 'ship2', dst], tag));
-    await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), { what: 'the copy reply', timeoutMs: 30_000 });
+    await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), {
+      what: 'the copy reply',
+      timeoutMs: 30_000,
+    });
     assert.equal(fs.readFileSync(dst, 'utf8'), '');
   });
 
@@ -111,7 +139,10 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     fs.writeFileSync(src, bytes);
     const dst = path.join(ship1.dir, 'local', 'dst.bin');
     await send(copy('ship1', [src, 'ship1', dst, '16384'], tag));
-    await eventually(() => central.readData('copy', 'ship1', `${tag}.log`).startsWith('info: copied ship1:'), { what: 'the copy reply', timeoutMs: 30_000 });
+    await eventually(() => central.readData('copy', 'ship1', `${tag}.log`).startsWith('info: copied ship1:'), {
+      what: 'the copy reply',
+      timeoutMs: 30_000,
+    });
     assert.equal(sha(fs.readFileSync(dst)), sha(bytes));
   });
 
@@ -122,7 +153,10 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     const dst = path.join(ship2.dir, 'replace.txt');
     fs.writeFileSync(dst, 'old content that is longer than the new one\n');
     await send(copy('ship1', [src, 'ship2', dst], tag));
-    await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), { what: 'the copy reply', timeoutMs: 30_000 });
+    await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), {
+      what: 'the copy reply',
+      timeoutMs: 30_000,
+    });
     assert.equal(fs.readFileSync(dst, 'utf8'), 'new content\n');
   });
 
@@ -136,11 +170,17 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     await send(copy('central', [src, 'ship2', dst, String(chunkBytes)], tag, { ACKTimeout: 1, retries: -1 }));
     // Cut ship2's link once part of the file is on ship2, for 4 s.
     await eventually(
-      () => fs.existsSync(path.dirname(dst)) && fs.readdirSync(path.dirname(dst)).some((f) => f.endsWith('.part') && fs.statSync(path.join(path.dirname(dst), f)).size > 0),
+      () =>
+        fs.existsSync(path.dirname(dst)) &&
+        fs.readdirSync(path.dirname(dst)).some((f) => f.endsWith('.part') && fs.statSync(path.join(path.dirname(dst), f)).size > 0),
       { what: 'part of the file on ship2', timeoutMs: 30_000, intervalMs: 5 },
     );
     proxy.cut();
-    const partSize = fs.readdirSync(path.dirname(dst)).filter((f) => f.endsWith('.part')).map((f) => fs.statSync(path.join(path.dirname(dst), f)).size)[0] ?? 0;
+    const partSize =
+      fs
+        .readdirSync(path.dirname(dst))
+        .filter((f) => f.endsWith('.part'))
+        .map((f) => fs.statSync(path.join(path.dirname(dst), f)).size)[0] ?? 0;
     await new Promise((r) => setTimeout(r, 4000));
     assert.equal(fs.existsSync(dst), false, 'the file is not in place while the link is cut');
     proxy.restore();
@@ -165,13 +205,17 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     fs.writeFileSync(src, bytes);
     const dst = path.join(ship2.dir, 'crash', 'crash.bin');
     await send(copy('ship1', [src, 'ship2', dst, '16384'], tag, { retries: -1, ACKTimeout: 2 }));
-    await eventually(
-      () => fs.existsSync(path.dirname(dst)) && fs.readdirSync(path.dirname(dst)).some((f) => f.endsWith('.part')),
-      { what: 'the copy under way', timeoutMs: 30_000, intervalMs: 5 },
-    );
+    await eventually(() => fs.existsSync(path.dirname(dst)) && fs.readdirSync(path.dirname(dst)).some((f) => f.endsWith('.part')), {
+      what: 'the copy under way',
+      timeoutMs: 30_000,
+      intervalMs: 5,
+    });
     await ship1.kill9();
     await ship1.start();
-    await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), { what: 'the copy reply', timeoutMs: 60_000 });
+    await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), {
+      what: 'the copy reply',
+      timeoutMs: 60_000,
+    });
     assert.equal(sha(fs.readFileSync(dst)), sha(bytes));
     assert.deepEqual(leftovers(path.dirname(dst)), []);
   });
@@ -183,13 +227,17 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
     fs.writeFileSync(src, bytes);
     const dst = path.join(ship2.dir, 'dstcrash', 'dstcrash.bin');
     await send(copy('ship1', [src, 'ship2', dst, '16384'], tag, { retries: -1, ACKTimeout: 2 }));
-    await eventually(
-      () => fs.existsSync(path.dirname(dst)) && fs.readdirSync(path.dirname(dst)).some((f) => f.endsWith('.part')),
-      { what: 'the copy under way', timeoutMs: 30_000, intervalMs: 5 },
-    );
+    await eventually(() => fs.existsSync(path.dirname(dst)) && fs.readdirSync(path.dirname(dst)).some((f) => f.endsWith('.part')), {
+      what: 'the copy under way',
+      timeoutMs: 30_000,
+      intervalMs: 5,
+    });
     await ship2.kill9();
     await ship2.start();
-    await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), { what: 'the copy reply', timeoutMs: 60_000 });
+    await eventually(() => central.readData('copy', 'ship2', `${tag}.log`).startsWith('info: copied'), {
+      what: 'the copy reply',
+      timeoutMs: 60_000,
+    });
     assert.equal(sha(fs.readFileSync(dst)), sha(bytes));
     assert.deepEqual(leftovers(path.dirname(dst)), []);
   });
@@ -202,8 +250,16 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
       ['a folder as source', (d) => [d, 'ship2', path.join(d, 'x')], 'is not a regular file'],
       ['a bad node name', (d) => [path.join(d, 'etc', 'config.toml'), 'ship2/../x', path.join(d, 'x')], 'is not a valid node name'],
       ['a folder as destination path', (d) => [path.join(d, 'etc', 'config.toml'), 'ship2', `${d}/`], 'must name a file'],
-      ['a chunk size too small', (d) => [path.join(d, 'etc', 'config.toml'), 'ship2', path.join(d, 'x'), '10'], 'chunk size "10" must be a number of bytes'],
-      ['a chunk size over the max payload', (d) => [path.join(d, 'etc', 'config.toml'), 'ship2', path.join(d, 'x'), '99999999'], 'must be a number of bytes'],
+      [
+        'a chunk size too small',
+        (d) => [path.join(d, 'etc', 'config.toml'), 'ship2', path.join(d, 'x'), '10'],
+        'chunk size "10" must be a number of bytes',
+      ],
+      [
+        'a chunk size over the max payload',
+        (d) => [path.join(d, 'etc', 'config.toml'), 'ship2', path.join(d, 'x'), '99999999'],
+        'must be a number of bytes',
+      ],
     ];
     for (const [name, args, expected] of cases) {
       it(name, async () => {
@@ -211,7 +267,10 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
         const id = await send(copy('ship1', args(ship1.dir), tag));
         const line = await errorLine(id);
         assert.ok(line.includes(expected), line);
-        const reply = await eventually(() => central.readData('copy', 'ship1', `${tag}.log`), { what: 'the error reply', timeoutMs: 30_000 });
+        const reply = await eventually(() => central.readData('copy', 'ship1', `${tag}.log`), {
+          what: 'the error reply',
+          timeoutMs: 30_000,
+        });
         assert.ok(reply.startsWith('error: REQCopyFileFrom: ') && reply.includes(expected), reply);
       });
     }

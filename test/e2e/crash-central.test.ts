@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.js';
-import { assertRanAndRepliedOnce, countedCommands, failedRows, interruptedRows, lines, settled, storeBacklog } from '../support/exactly-once.js';
+import {
+  assertRanAndRepliedOnce,
+  countedCommands,
+  failedRows,
+  interruptedRows,
+  lines,
+  settled,
+  storeBacklog,
+} from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import type { StewardProcess } from '../support/steward.js';
 

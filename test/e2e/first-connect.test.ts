@@ -16,18 +16,45 @@ describe('starting before the broker is up', () => {
     await nats.stop(); // keep the port, take the broker away
     const common = { central: 'central', brokerUrl: `nats://127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
     const central = new StewardProcess({ name: 'central', ...common });
-    cleanups.push(() => central.cleanup(), () => central.stop());
+    cleanups.push(
+      () => central.cleanup(),
+      () => central.stop(),
+    );
     await central.start({ waitConnected: false });
-    const answer = await central.send(JSON.stringify({ toNode: 'central', method: 'REQCliCommand', methodArgs: ['echo', 'queued-offline'], directory: 'early', fileName: 'out.txt' }));
+    const answer = await central.send(
+      JSON.stringify({
+        toNode: 'central',
+        method: 'REQCliCommand',
+        methodArgs: ['echo', 'queued-offline'],
+        directory: 'early',
+        fileName: 'out.txt',
+      }),
+    );
     assert.equal(answer[0]?.status, 'accepted');
     await eventually(() => central.stderr.includes('could not connect to the broker, retrying in 1 s'), { what: 'the retry log line' });
     const ship1 = new StewardProcess({ name: 'ship1', ...common });
-    cleanups.push(() => ship1.cleanup(), () => ship1.stop());
+    cleanups.push(
+      () => ship1.cleanup(),
+      () => ship1.stop(),
+    );
     const ship1Started = ship1.start();
-    await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'for-ship1'], directory: 'early', fileName: 'out.txt', retries: -1, ACKTimeout: 1 }));
+    await central.send(
+      JSON.stringify({
+        toNode: 'ship1',
+        method: 'REQCliCommand',
+        methodArgs: ['echo', 'for-ship1'],
+        directory: 'early',
+        fileName: 'out.txt',
+        retries: -1,
+        ACKTimeout: 1,
+      }),
+    );
     await nats.restart();
     await ship1Started;
-    assert.equal(await eventually(() => central.readData('early', 'ship1', 'out.txt'), { what: 'ship1 reply', timeoutMs: 30_000 }), 'for-ship1\n');
+    assert.equal(
+      await eventually(() => central.readData('early', 'ship1', 'out.txt'), { what: 'ship1 reply', timeoutMs: 30_000 }),
+      'for-ship1\n',
+    );
     assert.equal(await eventually(() => central.readData('early', 'central', 'out.txt'), { what: 'local reply' }), 'queued-offline\n');
     assert.match(central.stderr, /"msg":"connected to the broker"/);
   });

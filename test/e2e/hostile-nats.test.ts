@@ -74,7 +74,10 @@ describe('hostile payloads on the NATS subjects of a node', () => {
   before(async () => {
     nats = await NatsServer.start();
     const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: ['-startPubREQHello=0'] };
-    [central, ship1] = await Promise.all([StewardProcess.start({ name: 'central', ...common }), StewardProcess.start({ name: 'ship1', ...common })]);
+    [central, ship1] = await Promise.all([
+      StewardProcess.start({ name: 'central', ...common }),
+      StewardProcess.start({ name: 'ship1', ...common }),
+    ]);
     nc = await connect({ servers: nats.url, name: 'hostile-test' });
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-hostile-'));
   });
@@ -96,7 +99,10 @@ describe('hostile payloads on the NATS subjects of a node', () => {
       reply = await nc.request(subject, payload, { timeout: 20_000, headers: h });
     } catch (err) {
       const node = subject.split('.')[0] === 'central' ? central : ship1;
-      throw new Error(`no answer on ${subject} (${(err as Error).message}); ${node.opts.name} running: ${node.running}; its stderr ends: ${node.stderr.slice(-1500)}`, { cause: err });
+      throw new Error(
+        `no answer on ${subject} (${(err as Error).message}); ${node.opts.name} running: ${node.running}; its stderr ends: ${node.stderr.slice(-1500)}`,
+        { cause: err },
+      );
     }
     return JSON.parse(Buffer.from(reply.data).toString('utf8')) as Ack;
   }
@@ -110,10 +116,17 @@ describe('hostile payloads on the NATS subjects of a node', () => {
 
   /** Waits for the line of central's error log that holds `needle`, and returns it. */
   async function errorLogLine(needle: string): Promise<string> {
-    return eventually(() => central.readErrorLog().split('\n').find((l) => l.includes(needle)), {
-      what: `a line with ${JSON.stringify(needle.slice(0, 100))} in central's error log`,
-      timeoutMs: 30_000,
-    });
+    return eventually(
+      () =>
+        central
+          .readErrorLog()
+          .split('\n')
+          .find((l) => l.includes(needle)),
+      {
+        what: `a line with ${JSON.stringify(needle.slice(0, 100))} in central's error log`,
+        timeoutMs: 30_000,
+      },
+    );
   }
 
   /** Both nodes run, and a normal command from central still runs on ship1 and comes back. */
@@ -121,17 +134,26 @@ describe('hostile payloads on the NATS subjects of a node', () => {
     assert.ok(ship1.running, `ship1 is still running; stderr: ${ship1.stderr.slice(-3000)}`);
     assert.ok(central.running, 'central is still running');
     const tag = `normal-${++runNo}`;
-    const lines = await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', tag], directory: 'normal', fileName: `${tag}.txt` }));
+    const lines = await central.send(
+      JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', tag], directory: 'normal', fileName: `${tag}.txt` }),
+    );
     assert.equal(lines[0]?.status, 'accepted', JSON.stringify(lines));
-    const out = await eventually(() => central.readData('normal', 'ship1', `${tag}.txt`), { what: `the result of ${tag}`, timeoutMs: 30_000 });
+    const out = await eventually(() => central.readData('normal', 'ship1', `${tag}.txt`), {
+      what: `the result of ${tag}`,
+      timeoutMs: 30_000,
+    });
     assert.equal(out, `${tag}\n`);
   }
 
   it('random bytes are rejected with an answer and an error log line', async () => {
-    const malformed = /^error: malformed message on ship1\.REQCliCommand\.CommandACK \(\d+ bytes\): (cannot decode cbor payload|payload is not a message object|payload field)/;
+    const malformed =
+      /^error: malformed message on ship1\.REQCliCommand\.CommandACK \(\d+ bytes\): (cannot decode cbor payload|payload is not a message object|payload field)/;
     for (const size of [1, 13, 4321, 100_000]) await assertRejected(randomBytes(size), {}, malformed);
     await assertRejected(randomBytes(777), { serial: 'json' }, /malformed message .*\(777 bytes\): cannot decode json payload/);
-    assert.match(await errorLogLine('(4321 bytes)'), /, node: ship1, error: malformed message on ship1\.REQCliCommand\.CommandACK \(4321 bytes\)/);
+    assert.match(
+      await errorLogLine('(4321 bytes)'),
+      /, node: ship1, error: malformed message on ship1\.REQCliCommand\.CommandACK \(4321 bytes\)/,
+    );
     await assertStillServing();
   });
 
@@ -140,7 +162,10 @@ describe('hostile payloads on the NATS subjects of a node', () => {
     await assertRejected(cborEncode('just a string'), {}, /payload is not a message object/);
     await assertRejected(cborEncode([1, 2, 3]), {}, /payload is not a message object/);
     await assertRejected(cborEncode(null), {}, /payload is not a message object/);
-    assert.match(await errorLogLine('payload field id is not a string'), /node: ship1, error: malformed message on ship1\.REQCliCommand\.CommandACK/);
+    assert.match(
+      await errorLogLine('payload field id is not a string'),
+      /node: ship1, error: malformed message on ship1\.REQCliCommand\.CommandACK/,
+    );
     await assertStillServing();
   });
 
@@ -161,12 +186,27 @@ describe('hostile payloads on the NATS subjects of a node', () => {
 
   it('a message for a method the node has no subscriber for is rejected, also when it arrives on another subject', async () => {
     const nope = wireMessage({ method: 'REQNope' });
-    await assertRejected((await encodeMessage(nope, { serialization: 'cbor', compression: '' })).payload, { serial: 'cbor' }, /^method REQNope has no subscriber on ship1$/);
-    assert.match(await errorLogLine(nope.id), /node: ship1, error: rejected message \S+ from central: method REQNope has no subscriber on ship1/);
+    await assertRejected(
+      (await encodeMessage(nope, { serialization: 'cbor', compression: '' })).payload,
+      { serial: 'cbor' },
+      /^method REQNope has no subscriber on ship1$/,
+    );
+    assert.match(
+      await errorLogLine(nope.id),
+      /node: ship1, error: rejected message \S+ from central: method REQNope has no subscriber on ship1/,
+    );
     const misrouted = wireMessage({ method: 'REQToFileAppend', data: ['should not be written\n'], directory: 'misrouted' });
-    await assertRejected((await encodeMessage(misrouted, { serialization: 'cbor', compression: '' })).payload, {}, /method REQToFileAppend arrived on subject ship1\.REQCliCommand\.CommandACK/);
+    await assertRejected(
+      (await encodeMessage(misrouted, { serialization: 'cbor', compression: '' })).payload,
+      {},
+      /method REQToFileAppend arrived on subject ship1\.REQCliCommand\.CommandACK/,
+    );
     const otherNode = wireMessage({ toNode: 'ship2' });
-    await assertRejected((await encodeMessage(otherNode, { serialization: 'json', compression: '' })).payload, { serial: 'json' }, /message is for ship2, not ship1/);
+    await assertRejected(
+      (await encodeMessage(otherNode, { serialization: 'json', compression: '' })).payload,
+      { serial: 'json' },
+      /message is for ship2, not ship1/,
+    );
     await errorLogLine(otherNode.id);
     await assertStillServing();
     assert.equal(fs.existsSync(path.join(ship1.dataDir, 'misrouted')), false, 'the misrouted message did not run');
@@ -176,9 +216,16 @@ describe('hostile payloads on the NATS subjects of a node', () => {
     const valid = (await encodeMessage(wireMessage(), { serialization: 'cbor', compression: '' })).payload;
     await assertRejected(valid, { serial: 'cbor', cmp: 'z' }, /^error: malformed message on .*: cannot decompress payload \(cmp=z\)/);
     await assertRejected(randomBytes(5000), { cmp: 'z' }, /cannot decompress payload \(cmp=z\)/);
-    await assertRejected(Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), randomBytes(300)]), { cmp: 'z' }, /cannot decompress payload \(cmp=z\)/);
+    await assertRejected(
+      Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), randomBytes(300)]),
+      { cmp: 'z' },
+      /cannot decompress payload \(cmp=z\)/,
+    );
     await assertRejected(randomBytes(5000), { cmp: 'g' }, /cannot decompress payload \(cmp=g\)/);
-    assert.match(await errorLogLine('cannot decompress payload (cmp=z)'), /node: ship1, error: malformed message on ship1\.REQCliCommand\.CommandACK/);
+    assert.match(
+      await errorLogLine('cannot decompress payload (cmp=z)'),
+      /node: ship1, error: malformed message on ship1\.REQCliCommand\.CommandACK/,
+    );
     await assertStillServing();
   });
 
@@ -224,7 +271,10 @@ describe('hostile payloads on the NATS subjects of a node', () => {
   it('a message id that is not one (half a megabyte, other characters) is rejected with an answer (found by the fuzzer)', async () => {
     // The rejection used to quote the id back in its ACK, which the broker then refused: no answer at all.
     for (const id of ['\\'.repeat(512 * 1024), 'é'.repeat(100), '', 'a b']) {
-      const e = await encodeMessage(wireMessage({ id, method: 'REQErrorLog', toNode: 'central' }), { serialization: 'cbor', compression: '' });
+      const e = await encodeMessage(wireMessage({ id, method: 'REQErrorLog', toNode: 'central' }), {
+        serialization: 'cbor',
+        compression: '',
+      });
       const ack = await assertRejected(e.payload, e.headers, /field id is not a message id/, 'central.REQErrorLog.EventACK');
       assert.equal(ack.id, '');
     }
@@ -237,17 +287,40 @@ describe('hostile payloads on the NATS subjects of a node', () => {
     const outside = path.join(os.tmpdir(), escape);
     try {
       // A reply (REQToFileAppend) whose result path is built from its fromNode.
-      const reply = wireMessage({ method: 'REQToFileAppend', isReply: true, fromNode: climb, data: ['escaped\n'], directory: 'x', fileName: 'y' });
+      const reply = wireMessage({
+        method: 'REQToFileAppend',
+        isReply: true,
+        fromNode: climb,
+        data: ['escaped\n'],
+        directory: 'x',
+        fileName: 'y',
+      });
       const e = await encodeMessage(reply, { serialization: 'cbor', compression: '' });
       await assertRejected(e.payload, e.headers, /fromNode/, 'ship1.REQToFileAppend.EventACK');
       // A hello (published, not a request) whose log path is built from its fromNode.
-      const hello = wireMessage({ toNode: 'central', method: 'REQHello', fromNode: climb, replyMethod: 'REQNone', directory: '', fileName: '' });
+      const hello = wireMessage({
+        toNode: 'central',
+        method: 'REQHello',
+        fromNode: climb,
+        replyMethod: 'REQNone',
+        directory: '',
+        fileName: '',
+      });
       const h = await encodeMessage(hello, { serialization: 'cbor', compression: '' });
       nc.publish('central.REQHello.EventNACK', h.payload, { headers: toHeaders(h.headers) });
-      const probe = wireMessage({ toNode: 'central', method: 'REQHello', fromNode: `probe-${process.pid}`, replyMethod: 'REQNone', directory: '', fileName: '' });
+      const probe = wireMessage({
+        toNode: 'central',
+        method: 'REQHello',
+        fromNode: `probe-${process.pid}`,
+        replyMethod: 'REQNone',
+        directory: '',
+        fileName: '',
+      });
       const p = await encodeMessage(probe, { serialization: 'cbor', compression: '' });
       nc.publish('central.REQHello.EventNACK', p.payload, { headers: toHeaders(p.headers) });
-      await eventually(() => central.readData('hello-messages', probe.fromNode, 'hello.log'), { what: 'the probe hello after the hostile one' });
+      await eventually(() => central.readData('hello-messages', probe.fromNode, 'hello.log'), {
+        what: 'the probe hello after the hostile one',
+      });
       assert.equal(fs.existsSync(outside), false, `${outside} was written`);
       assert.equal(fs.existsSync(path.join(ship1.dir, escape)), false);
       await assertStillServing();
@@ -263,10 +336,20 @@ describe('hostile payloads on the NATS subjects of a node', () => {
       // No fileName: the result file is named after the request's method, here a climbing one.
       const prev = wireMessage({ method: `../../../${escape}`, toNode: 'ship1' });
       const { data: _data, ...request } = prev;
-      const reply = wireMessage({ method: 'REQToFileAppend', isReply: true, fromNode: 'central', data: ['contained\n'], directory: 'fz', fileName: '', previousMessage: request });
+      const reply = wireMessage({
+        method: 'REQToFileAppend',
+        isReply: true,
+        fromNode: 'central',
+        data: ['contained\n'],
+        directory: 'fz',
+        fileName: '',
+        previousMessage: request,
+      });
       const e = await encodeMessage(reply, { serialization: 'cbor', compression: '' });
       assert.equal((await ask(e.payload, e.headers, 'ship1.REQToFileAppend.EventACK')).status, 'ok');
-      await eventually(() => ship1.readData('fz', 'ship1', `${escape}.result`) === 'contained\n', { what: 'the reply written inside the data folder' });
+      await eventually(() => ship1.readData('fz', 'ship1', `${escape}.result`) === 'contained\n', {
+        what: 'the reply written inside the data folder',
+      });
       assert.equal(fs.existsSync(outside), false, `${outside} was written`);
     } finally {
       fs.rmSync(outside, { force: true });
@@ -287,7 +370,11 @@ describe('hostile payloads on the NATS subjects of a node', () => {
   it('the same message published twice runs once, and the second answer says duplicate', async () => {
     const countFile = path.join(work, 'runs.txt');
     const cmd = (label: string): Message =>
-      wireMessage({ methodArgs: ['bash', '-c', `echo ${label} >> "$0"; echo ran-${label}`, countFile], directory: 'dup', fileName: `${label}.txt` });
+      wireMessage({
+        methodArgs: ['bash', '-c', `echo ${label} >> "$0"; echo ran-${label}`, countFile],
+        directory: 'dup',
+        fileName: `${label}.txt`,
+      });
     // One after the other.
     const seq = cmd('sequential');
     const s = await encodeMessage(seq, { serialization: 'cbor', compression: '' });
@@ -307,7 +394,10 @@ describe('hostile payloads on the NATS subjects of a node', () => {
     const m = await encodeMessage(marker, { serialization: 'cbor', compression: '' });
     assert.equal((await ask(m.payload, m.headers)).status, 'ok');
     await eventually(() => central.readData('dup', 'ship1', 'marker.txt'), { what: 'the marker reply' });
-    const runs = fs.readFileSync(countFile, 'utf8').split('\n').filter((l) => l !== '');
+    const runs = fs
+      .readFileSync(countFile, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     assert.deepEqual([...runs].sort(), ['marker', 'parallel', 'sequential']);
     assert.equal(await eventually(() => central.readData('dup', 'ship1', 'sequential.txt')), 'ran-sequential\n');
     assert.equal(central.readData('dup', 'ship1', 'parallel.txt'), 'ran-parallel\n');

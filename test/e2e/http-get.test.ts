@@ -70,12 +70,22 @@ describe('REQHttpGet', () => {
 
   /** The error line at central that mentions `what`. */
   const errorLine = (what: string): Promise<string> =>
-    eventually(() => central.readErrorLog().split('\n').find((l) => l.includes(what)), { what: `an error line with ${what}`, timeoutMs: 30_000 });
+    eventually(
+      () =>
+        central
+          .readErrorLog()
+          .split('\n')
+          .find((l) => l.includes(what)),
+      { what: `an error line with ${what}`, timeoutMs: 30_000 },
+    );
 
   it('replies with the body, which REQToFile writes on central', async () => {
     const tag = newTag('page');
     await send(get(`${base}/page`, tag));
-    const body = await eventually(() => central.readData('web', 'ship1', `${tag}.html`), { what: 'the page on central', timeoutMs: 30_000 });
+    const body = await eventually(() => central.readData('web', 'ship1', `${tag}.html`), {
+      what: 'the page on central',
+      timeoutMs: 30_000,
+    });
     assert.equal(body, page);
   });
 

@@ -11,7 +11,6 @@ import { eventually } from '../support/eventually.js';
 import { NatsServer } from '../support/nats-server.js';
 import { STEWARD_BIN, StewardProcess, type InputLine } from '../support/steward.js';
 
-
 /** Sends `input` over TCP, half-closes, and returns the answer lines. */
 function sendTcp(port: number, input: string): Promise<InputLine[]> {
   return new Promise((resolve, reject) => {
@@ -32,7 +31,12 @@ function sendTcp(port: number, input: string): Promise<InputLine[]> {
 }
 
 /** Raw HTTP request; returns status, content-type and body. */
-function request(port: number, method: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: string }> {
+function request(
+  port: number,
+  method: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, method, path: '/', headers }, (res) => {
       let out = '';
@@ -42,7 +46,8 @@ function request(port: number, method: string, body?: string, headers: Record<st
     });
     req.on('error', reject);
     if (body === undefined) req.end();
-    else if (headers['content-length'] !== undefined) req.write(body); // announces more than it sends
+    else if (headers['content-length'] !== undefined)
+      req.write(body); // announces more than it sends
     else req.end(body);
   });
 }
@@ -62,9 +67,16 @@ describe('TCP, HTTP and folder inputs', () => {
   let tagNo = 0;
 
   const newTag = (what: string): string => `${what}-${++tagNo}`;
-  const good = (tag: string): Record<string, unknown> => ({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', tag], directory: 'inputs', fileName: `${tag}.txt` });
+  const good = (tag: string): Record<string, unknown> => ({
+    toNode: 'ship1',
+    method: 'REQCliCommand',
+    methodArgs: ['echo', tag],
+    directory: 'inputs',
+    fileName: `${tag}.txt`,
+  });
   const bad = (tag: string): Record<string, unknown> => ({ ...good(tag), method: 'REQnCliCommand' });
-  const resultOf = (tag: string): Promise<string> => eventually(() => central.readData('inputs', 'ship1', `${tag}.txt`), { what: `the result of ${tag}`, timeoutMs: 30_000 });
+  const resultOf = (tag: string): Promise<string> =>
+    eventually(() => central.readData('inputs', 'ship1', `${tag}.txt`), { what: `the result of ${tag}`, timeoutMs: 30_000 });
   /** Writes a message file into the watched folder the safe way: a dot-file renamed into place. */
   const drop = (name: string, content: string): void => {
     fs.writeFileSync(path.join(inbox, `.${name}.part`), content);
@@ -81,7 +93,10 @@ describe('TCP, HTTP and folder inputs', () => {
     fs.mkdirSync(inbox);
     // Files already in the folder before the node starts are handled too.
     fs.writeFileSync(path.join(inbox, 'start-good.json'), JSON.stringify([good(atStartGood)]));
-    fs.writeFileSync(path.join(inbox, 'start-bad.yaml'), `- toNode: ship1\n  method: REQnCliCommand\n  methodArgs: [echo, ${atStartBad}]\n`);
+    fs.writeFileSync(
+      path.join(inbox, 'start-bad.yaml'),
+      `- toNode: ship1\n  method: REQnCliCommand\n  methodArgs: [echo, ${atStartBad}]\n`,
+    );
     const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}` };
     [central, ship1] = await Promise.all([
       StewardProcess.start({
@@ -132,7 +147,10 @@ describe('TCP, HTTP and folder inputs', () => {
         conn.end();
       })();
     });
-    const lines = answer.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as InputLine);
+    const lines = answer
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as InputLine);
     assert.equal(lines.length, 1);
     assert.equal(lines[0]?.status, 'error');
     assert.match(lines[0]?.error ?? '', /input larger than \d+ bytes: split it into several writes/);
@@ -158,7 +176,11 @@ describe('TCP, HTTP and folder inputs', () => {
 
   it('HTTP: YAML is accepted too', async () => {
     const a = newTag('http-yaml');
-    const res = await request(httpPort, 'POST', `toNode: ship1\nmethod: REQCliCommand\nmethodArgs: [echo, ${a}]\ndirectory: inputs\nfileName: ${a}.txt\n`);
+    const res = await request(
+      httpPort,
+      'POST',
+      `toNode: ship1\nmethod: REQCliCommand\nmethodArgs: [echo, ${a}]\ndirectory: inputs\nfileName: ${a}.txt\n`,
+    );
     assert.equal(res.status, 202, res.body);
     assert.equal(await resultOf(a), `${a}\n`);
   });
@@ -201,11 +223,14 @@ describe('TCP, HTTP and folder inputs', () => {
         if (m === null) reject(new Error(`no HTTP answer: ${JSON.stringify(raw.slice(0, 200))}`));
         else resolve({ status: Number(m[1]), body: m[2] ?? '' });
       });
-      conn.write(`${method} / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${size}\r\n\r\n`);
+      conn.write(
+        `${method} / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${size}\r\n\r\n`,
+      );
       const chunk = Buffer.alloc(1024 * 1024, 0x20);
       void (async () => {
         for (let sent = 0; sent < size && !conn.destroyed; sent += chunk.length) {
-          if (!conn.write(sent + chunk.length <= size ? chunk : chunk.subarray(0, size - sent))) await new Promise((r) => conn.once('drain', r));
+          if (!conn.write(sent + chunk.length <= size ? chunk : chunk.subarray(0, size - sent)))
+            await new Promise((r) => conn.once('drain', r));
         }
       })();
     });
@@ -266,7 +291,9 @@ describe('TCP, HTTP and folder inputs', () => {
   it('HTTP: garbage pipelined behind a good POST gets its 400 after the 202, and the good message is delivered', async () => {
     const tag = newTag('before-garbage');
     const post = JSON.stringify(good(tag));
-    const raw = await rawHttp(`POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(post)}\r\n\r\n${post}\u0001\u0002 not a request\r\n\r\n`);
+    const raw = await rawHttp(
+      `POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(post)}\r\n\r\n${post}\u0001\u0002 not a request\r\n\r\n`,
+    );
     assert.deepEqual(statusLines(raw), ['202', '400'], raw.slice(0, 800));
     assert.equal(await resultOf(tag), `${tag}\n`);
   });
@@ -313,9 +340,14 @@ describe('TCP, HTTP and folder inputs', () => {
   it('folder: files present at start are handled (the good one delivered and removed, the bad one moved aside)', async () => {
     assert.equal(await resultOf(atStartGood), `${atStartGood}\n`);
     await eventually(() => !fs.existsSync(path.join(inbox, 'start-good.json')), { what: 'start-good.json removed' });
-    const error = await eventually(() => fs.existsSync(path.join(inbox, 'failed', 'start-bad.yaml.error')) && fs.readFileSync(path.join(inbox, 'failed', 'start-bad.yaml.error'), 'utf8'), {
-      what: 'start-bad.yaml.error',
-    });
+    const error = await eventually(
+      () =>
+        fs.existsSync(path.join(inbox, 'failed', 'start-bad.yaml.error')) &&
+        fs.readFileSync(path.join(inbox, 'failed', 'start-bad.yaml.error'), 'utf8'),
+      {
+        what: 'start-bad.yaml.error',
+      },
+    );
     assert.match(error, /did you mean "REQCliCommand"/);
     assert.ok(fs.existsSync(path.join(inbox, 'failed', 'start-bad.yaml')));
     assert.ok(!fs.existsSync(path.join(inbox, 'start-bad.yaml')));
@@ -346,7 +378,10 @@ describe('TCP, HTTP and folder inputs', () => {
     const errorFile = path.join(inbox, 'failed', `${name}.error`);
     const error = await eventually(() => fs.existsSync(errorFile) && fs.readFileSync(errorFile, 'utf8'), { what: `${name}.error` });
     assert.match(error, /malformed/);
-    assert.equal(fs.readFileSync(path.join(inbox, 'failed', name), 'utf8'), '[{"toNode":"ship1","method":"REQCliCommand,"methodArgs":["echo"]}]');
+    assert.equal(
+      fs.readFileSync(path.join(inbox, 'failed', name), 'utf8'),
+      '[{"toNode":"ship1","method":"REQCliCommand,"methodArgs":["echo"]}]',
+    );
     assert.ok(!fs.existsSync(path.join(inbox, name)));
     assert.ok(central.running);
   });
@@ -360,11 +395,15 @@ describe('a listener that cannot bind', () => {
     const port = (blocker.address() as net.AddressInfo).port;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-bind-'));
     try {
-      const proc = spawn(STEWARD_BIN, ['-nodeName=central', '-centralNodeName=central', `-brokerAddress=127.0.0.1:${nats.port}`, `-tcpListener=127.0.0.1:${port}`], {
-        cwd: dir,
-        env: { ...process.env, CONFIG_FOLDER: './etc/' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const proc = spawn(
+        STEWARD_BIN,
+        ['-nodeName=central', '-centralNodeName=central', `-brokerAddress=127.0.0.1:${nats.port}`, `-tcpListener=127.0.0.1:${port}`],
+        {
+          cwd: dir,
+          env: { ...process.env, CONFIG_FOLDER: './etc/' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
       let stderr = '';
       proc.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
       const code = await new Promise<number | null>((r) => proc.once('exit', r));

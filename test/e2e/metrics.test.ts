@@ -62,8 +62,18 @@ describe('Prometheus metrics', () => {
   after(() => fleet?.close());
 
   it('counts deliveries, failures, retries and hellos the way an operator checks them', async () => {
-    const [ok] = await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'metered'], directory: 'metrics', fileName: 'out.txt' }));
-    const [lost] = await central.send(JSON.stringify({ toNode: 'ghost', method: 'REQCliCommand', methodArgs: ['echo', 'never'], ACKTimeout: 1, retries: 1 }));
+    const [ok] = await central.send(
+      JSON.stringify({
+        toNode: 'ship1',
+        method: 'REQCliCommand',
+        methodArgs: ['echo', 'metered'],
+        directory: 'metrics',
+        fileName: 'out.txt',
+      }),
+    );
+    const [lost] = await central.send(
+      JSON.stringify({ toNode: 'ghost', method: 'REQCliCommand', methodArgs: ['echo', 'never'], ACKTimeout: 1, retries: 1 }),
+    );
     assert.equal(ok?.status, 'accepted');
     assert.equal(lost?.status, 'accepted');
     await eventually(() => central.readData('metrics', 'ship1', 'out.txt') === 'metered\n', { what: 'the reply from ship1' });
@@ -91,9 +101,12 @@ describe('Prometheus metrics', () => {
     assert.ok(value('steward_error_messages_received_total') >= 1, 'central received the max-retries report');
 
     // Hello last-seen for ship1 (hellos every second), in unix seconds.
-    const seen = await eventually(async () => samples(await (await fetch(`${url}/metrics`)).text()).get('steward_hello_node_contact_last{nodeName="ship1"}'), {
-      what: "ship1's hello in the metrics",
-    });
+    const seen = await eventually(
+      async () => samples(await (await fetch(`${url}/metrics`)).text()).get('steward_hello_node_contact_last{nodeName="ship1"}'),
+      {
+        what: "ship1's hello in the metrics",
+      },
+    );
     assert.ok(seen >= startedS - 1 && seen <= Date.now() / 1000 + 1, `last hello from ship1 at ${seen}`);
     assert.ok(value('steward_hello_nodes_total') >= 1);
 

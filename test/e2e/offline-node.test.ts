@@ -25,7 +25,15 @@ describe('a node that is offline when the command is sent', () => {
     const runs = path.join(ship1.dir, 'runs.log');
     const answer = await central.send(
       JSON.stringify([
-        { toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['bash', '-c', `echo ran >> ${runs}; echo done`], ACKTimeout: 1, retries: 20, directory: 'offline', fileName: 'out.txt' },
+        {
+          toNode: 'ship1',
+          method: 'REQCliCommand',
+          methodArgs: ['bash', '-c', `echo ran >> ${runs}; echo done`],
+          ACKTimeout: 1,
+          retries: 20,
+          directory: 'offline',
+          fileName: 'out.txt',
+        },
       ]),
     );
     assert.equal(answer[0]?.status, 'accepted');
@@ -48,15 +56,26 @@ describe('a node that is offline when the command is sent', () => {
     const log = await eventually(() => central.readErrorLog().includes(id) && central.readErrorLog(), { what: 'the max-retries line' });
     const line = log.split('\n').find((l) => l.includes(id)) as string;
     assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z, node: central, info: toNode: ship1, fromNode: central, method: REQCliCommand, id: /);
-    assert.match(line, /attempts: 2, .*max retries reached, check if node is up and running and if it got a subscriber for the given REQ type$/);
+    assert.match(
+      line,
+      /attempts: 2, .*max retries reached, check if node is up and running and if it got a subscriber for the given REQ type$/,
+    );
     const audit = fs.readFileSync(path.join(central.dir, 'var', 'lib', 'audit.log'), 'utf8');
-    const entry = audit.split('\n').filter((l) => l.includes(id)).map((l) => JSON.parse(l) as { outcome: string; attempts: number })[0];
+    const entry = audit
+      .split('\n')
+      .filter((l) => l.includes(id))
+      .map((l) => JSON.parse(l) as { outcome: string; attempts: number })[0];
     assert.equal(entry?.outcome, 'failed');
     assert.equal(entry?.attempts, 2);
   });
 
   it('keeps delivering to a live node while 200 messages wait for a dead one', async () => {
-    const ship2 = await StewardProcess.start({ name: 'ship2', central: 'central', brokerUrl: `127.0.0.1:${fleet.nats.port}`, flags: ['-startPubREQHello=0'] });
+    const ship2 = await StewardProcess.start({
+      name: 'ship2',
+      central: 'central',
+      brokerUrl: `127.0.0.1:${fleet.nats.port}`,
+      flags: ['-startPubREQHello=0'],
+    });
     try {
       const dead = Array.from({ length: 200 }, (_, i) => ({
         toNode: 'ship1',
@@ -67,7 +86,9 @@ describe('a node that is offline when the command is sent', () => {
       }));
       const answers = await central.send(JSON.stringify(dead));
       assert.equal(answers.filter((a) => a.status === 'accepted').length, 200);
-      await central.send(JSON.stringify({ toNode: 'ship2', method: 'REQCliCommand', methodArgs: ['echo', 'alive'], directory: 'hol', fileName: 'out.txt' }));
+      await central.send(
+        JSON.stringify({ toNode: 'ship2', method: 'REQCliCommand', methodArgs: ['echo', 'alive'], directory: 'hol', fileName: 'out.txt' }),
+      );
       assert.equal(await eventually(() => central.readData('hol', 'ship2', 'out.txt'), { what: 'the live node reply' }), 'alive\n');
       // Each dead message has 6 attempts of 30 s: the live reply came while every one of them
       // was still waiting in central's outbox, so it did not wait behind them.

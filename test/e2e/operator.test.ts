@@ -48,7 +48,9 @@ describe('operator commands against real nodes', () => {
   after(() => fleet?.close());
 
   it("send prints each node's output and a summary, and exits 0 when all replied", async () => {
-    const r = await done(steward(['send', '--to', 'ship1,ship2', '--', 'bash', '-c', 'echo out-of-$(basename $PWD | cut -d- -f2)'], central.dir));
+    const r = await done(
+      steward(['send', '--to', 'ship1,ship2', '--', 'bash', '-c', 'echo out-of-$(basename $PWD | cut -d- -f2)'], central.dir),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /--- ship1 \([0-9A-Z]{26}\)\nout-of-ship1\n/);
     assert.match(r.stdout, /--- ship2 \([0-9A-Z]{26}\)\nout-of-ship2\n/);
@@ -59,7 +61,10 @@ describe('operator commands against real nodes', () => {
 
   it('send --file sends any message file (YAML here) and waits for its reply', async () => {
     const file = path.join(central.dir, 'msg.yaml');
-    fs.writeFileSync(file, '- toNode: ship2\n  method: REQCliCommand\n  methodArgs: [echo, from-file]\n  directory: files\n  fileName: out.txt\n');
+    fs.writeFileSync(
+      file,
+      '- toNode: ship2\n  method: REQCliCommand\n  methodArgs: [echo, from-file]\n  directory: files\n  fileName: out.txt\n',
+    );
     const r = await done(steward(['send', '--file', file], central.dir));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /--- ship2 \([0-9A-Z]{26}\)\nfrom-file\n/);
@@ -69,13 +74,24 @@ describe('operator commands against real nodes', () => {
   it('send --json prints one JSON object per reply', async () => {
     const r = await done(steward(['send', '--json', '--to', 'ship1', '--', 'echo', 'json-mode'], central.dir));
     assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.equal(lines.length, 1);
-    assert.deepEqual({ node: lines[0]?.node, status: lines[0]?.status, output: lines[0]?.output }, { node: 'ship1', status: 'replied', output: 'json-mode\n' });
+    assert.deepEqual(
+      { node: lines[0]?.node, status: lines[0]?.status, output: lines[0]?.output },
+      { node: 'ship1', status: 'replied', output: 'json-mode\n' },
+    );
   });
 
   it('send exits 1 and shows the error when a command fails or a node is unreachable', async () => {
-    const r = await done(steward(['send', '--to', 'ship1,nosuchnode', '--retries', '1', '--ack-timeout', '1', '--', 'bash', '-c', 'echo bad >&2; exit 4'], central.dir));
+    const r = await done(
+      steward(
+        ['send', '--to', 'ship1,nosuchnode', '--retries', '1', '--ack-timeout', '1', '--', 'bash', '-c', 'echo bad >&2; exit 4'],
+        central.dir,
+      ),
+    );
     assert.equal(r.code, 1);
     assert.match(r.stdout, /--- ship1 error: .*command exited with code 4.*error_output: bad/);
     assert.match(r.stdout, /--- nosuchnode failed: max retries reached after 2 attempts/);
@@ -84,7 +100,10 @@ describe('operator commands against real nodes', () => {
 
   it('send waits for a node that is offline when it starts, and finishes when the node is back', async () => {
     await ship2.stop();
-    const run = steward(['send', '--to', 'ship1,ship2', '--retries', '-1', '--ack-timeout', '1', '--', 'echo', 'late-but-there'], central.dir);
+    const run = steward(
+      ['send', '--to', 'ship1,ship2', '--retries', '-1', '--ack-timeout', '1', '--', 'echo', 'late-but-there'],
+      central.dir,
+    );
     await eventually(() => run.stdout().includes('--- ship1'), { what: 'ship1 output' });
     assert.equal(run.stdout().includes('--- ship2'), false);
     await ship2.start();
@@ -94,26 +113,42 @@ describe('operator commands against real nodes', () => {
   });
 
   it('nodes lists every node central heard from, online or offline', async () => {
-    await eventually(async () => (await done(steward(['nodes'], central.dir))).stdout.includes('ship2    online'), { what: 'ship2 online' });
+    await eventually(async () => (await done(steward(['nodes'], central.dir))).stdout.includes('ship2    online'), {
+      what: 'ship2 online',
+    });
     await ship2.stop();
-    const offline = await eventually(async () => {
-      const r = await done(steward(['nodes', '--json', '--sort', 'state'], central.dir));
-      const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { node: string; online: boolean });
-      return rows.find((x) => x.node === 'ship2' && !x.online) && rows;
-    }, { what: 'ship2 offline', timeoutMs: 20_000 });
-    assert.deepEqual(offline.map((x) => x.node), ['ship2', 'central', 'ship1']);
+    const offline = await eventually(
+      async () => {
+        const r = await done(steward(['nodes', '--json', '--sort', 'state'], central.dir));
+        const rows = r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { node: string; online: boolean });
+        return rows.find((x) => x.node === 'ship2' && !x.online) && rows;
+      },
+      { what: 'ship2 offline', timeoutMs: 20_000 },
+    );
+    assert.deepEqual(
+      offline.map((x) => x.node),
+      ['ship2', 'central', 'ship1'],
+    );
     await ship2.start();
   });
 
   it('queue shows pending messages with attempts, cancel drops them like a failure, status tells the story', async () => {
-    const sent = await done(steward(['send', '--no-wait', '--to', 'ghost', '--retries', '-1', '--ack-timeout', '2', '--', 'echo', 'never'], central.dir));
+    const sent = await done(
+      steward(['send', '--no-wait', '--to', 'ghost', '--retries', '-1', '--ack-timeout', '2', '--', 'echo', 'never'], central.dir),
+    );
     assert.equal(sent.code, 0, sent.stderr);
     const id = sent.stdout.split(/\s+/)[0] as string;
     const waiter = steward(['send', '--to', 'ghost', '--retries', '-1', '--ack-timeout', '2', '--', 'echo', 'never-either'], central.dir);
-    const q = await eventually(async () => {
-      const r = await done(steward(['queue'], central.dir));
-      return /ghost: 2 pending/.test(r.stdout) && r.stdout;
-    }, { what: 'the queue' });
+    const q = await eventually(
+      async () => {
+        const r = await done(steward(['queue'], central.dir));
+        return /ghost: 2 pending/.test(r.stdout) && r.stdout;
+      },
+      { what: 'the queue' },
+    );
     assert.match(q, new RegExp(`${id}\\s+REQCliCommand\\s+\\d+/inf\\s+(in \\d+s|now)\\s+no subscriber for ghost.REQCliCommand.CommandACK`));
     const st = await done(steward(['status', id], central.dir));
     assert.match(st.stdout, /state {5}pending/);

@@ -22,14 +22,28 @@ describe('a receiving node that dies and comes back', () => {
   it('reports a command that was running when it was killed as interrupted, and does not run it again', async () => {
     const started = path.join(ship1.dir, 'started.log');
     const answer = await central.send(
-      JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['bash', '-c', `echo run >> ${started}; sleep 30; echo finished`], methodTimeout: 60, directory: 'long', fileName: 'out.txt' }),
+      JSON.stringify({
+        toNode: 'ship1',
+        method: 'REQCliCommand',
+        methodArgs: ['bash', '-c', `echo run >> ${started}; sleep 30; echo finished`],
+        methodTimeout: 60,
+        directory: 'long',
+        fileName: 'out.txt',
+      }),
     );
     const id = answer[0]?.id as string;
     await eventually(() => lines(started).length === 1, { what: 'the command to start' });
     await ship1.kill9();
     await ship1.start();
-    const log = await eventually(() => central.readErrorLog().includes(`was interrupted`) && central.readErrorLog(), { what: 'the interrupted line' });
-    assert.match(log, new RegExp(`node: ship1, error: REQCliCommand ${id} from central was interrupted by a restart of ship1 \\(it was running, or about to start\\); it is not run again`));
+    const log = await eventually(() => central.readErrorLog().includes(`was interrupted`) && central.readErrorLog(), {
+      what: 'the interrupted line',
+    });
+    assert.match(
+      log,
+      new RegExp(
+        `node: ship1, error: REQCliCommand ${id} from central was interrupted by a restart of ship1 \\(it was running, or about to start\\); it is not run again`,
+      ),
+    );
     // Give a wrong re-run every chance to show up.
     await sleep(2000);
     assert.deepEqual(lines(started), ['run']);
@@ -53,7 +67,10 @@ describe('a receiving node that dies and comes back', () => {
       () => {
         const d = new Database(db, { readonly: true });
         try {
-          return (d.prepare("SELECT count(*) AS n FROM inbox WHERE state = 'received' AND method = 'REQCliCommand'").get() as { n: number }).n === 16;
+          return (
+            (d.prepare("SELECT count(*) AS n FROM inbox WHERE state = 'received' AND method = 'REQCliCommand'").get() as { n: number })
+              .n === 16
+          );
         } finally {
           d.close();
         }
@@ -83,7 +100,9 @@ describe('a receiving node stopped cleanly (SIGTERM) while commands run', () => 
     const n = 200;
     const executions = path.join(ship1.dir, 'executions.log');
     const results = path.join(central.dataDir, 'results', 'ship1', 'out.txt');
-    await central.send(JSON.stringify(countedCommands('ship1', n, executions, { ACKTimeout: 5, retries: -1, replyRetries: -1, methodTimeout: 60 })));
+    await central.send(
+      JSON.stringify(countedCommands('ship1', n, executions, { ACKTimeout: 5, retries: -1, replyRetries: -1, methodTimeout: 60 })),
+    );
     await eventually(() => lines(executions).length >= 20, { intervalMs: 5, what: 'the first commands to run' });
     await ship1.stop();
     await ship1.start();
@@ -95,14 +114,28 @@ describe('a receiving node stopped cleanly (SIGTERM) while commands run', () => 
   it('aborts a command still running after the grace time; the restart reports it interrupted', async () => {
     const started = path.join(ship1.dir, 'long-started.log');
     const [answer] = await central.send(
-      JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['bash', '-c', `echo run >> ${started}; sleep 30; echo finished`], methodTimeout: 60, directory: 'long', fileName: 'grace.txt' }),
+      JSON.stringify({
+        toNode: 'ship1',
+        method: 'REQCliCommand',
+        methodArgs: ['bash', '-c', `echo run >> ${started}; sleep 30; echo finished`],
+        methodTimeout: 60,
+        directory: 'long',
+        fileName: 'grace.txt',
+      }),
     );
     await eventually(() => lines(started).length === 1, { what: 'the command to start' });
     await ship1.stop();
     await ship1.start();
-    const line = await eventually(() => central.readErrorLog().split('\n').find((l) => l.includes(`REQCliCommand ${answer?.id as string} from central was interrupted`)), {
-      what: 'the interrupted line',
-    });
+    const line = await eventually(
+      () =>
+        central
+          .readErrorLog()
+          .split('\n')
+          .find((l) => l.includes(`REQCliCommand ${answer?.id as string} from central was interrupted`)),
+      {
+        what: 'the interrupted line',
+      },
+    );
     assert.match(line, /it is not run again/);
     await sleep(1000);
     assert.equal(lines(started).length, 1, 'not run again');
@@ -124,7 +157,17 @@ describe('hearing from a node', () => {
   after(() => fleet?.close());
 
   it('sends its waiting messages at once instead of waiting out the ACK timeout', async () => {
-    await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'woken'], ACKTimeout: 120, retries: 3, directory: 'wake', fileName: 'out.txt' }));
+    await central.send(
+      JSON.stringify({
+        toNode: 'ship1',
+        method: 'REQCliCommand',
+        methodArgs: ['echo', 'woken'],
+        ACKTimeout: 120,
+        retries: 3,
+        directory: 'wake',
+        fileName: 'out.txt',
+      }),
+    );
     // The first attempt found nobody; the next one is due in 120 s. ship1 comes back and says hello.
     await eventually(() => central.stderr.includes('"msg":"input handled"'));
     await sleep(500);

@@ -54,7 +54,8 @@ describe('REQRelay and REQRelayInitial', () => {
     ...extra,
   });
   const countFile = (tag: string): string => path.join(os.tmpdir(), `steward-relay-${process.pid}-${tag}.count`);
-  const runs = (tag: string): number => (fs.existsSync(countFile(tag)) ? fs.readFileSync(countFile(tag), 'utf8').split('\n').filter(Boolean).length : 0);
+  const runs = (tag: string): number =>
+    fs.existsSync(countFile(tag)) ? fs.readFileSync(countFile(tag), 'utf8').split('\n').filter(Boolean).length : 0;
 
   it('runs on node2, handles the reply on central and prints the copy on node1 (steps 1-6)', async () => {
     const tag = newTag('steps');
@@ -63,7 +64,10 @@ describe('REQRelay and REQRelayInitial', () => {
     assert.equal(answer?.toNode, 'node2');
     assert.equal(answer?.subject, 'node2.central.REQRelay.EventACK', 'it leaves node1 on the relay subject of its target');
     // Step 5: central handles the reply with the original replyMethod (REQToFileAppend).
-    const onCentral = await eventually(() => central.readData('relay', 'node2', `${tag}.log`), { what: 'the reply on central', timeoutMs: 30_000 });
+    const onCentral = await eventually(() => central.readData('relay', 'node2', `${tag}.log`), {
+      what: 'the reply on central',
+      timeoutMs: 30_000,
+    });
     assert.equal(onCentral, `relayed ${tag}\n`);
     // Step 6: node1 handles the copy with relayReplyMethod (REQToConsole prints it).
     await eventually(() => node1.stdout.includes(`relayed ${tag}\n`), { what: 'the copy printed on node1', timeoutMs: 30_000 });
@@ -76,7 +80,10 @@ describe('REQRelay and REQRelayInitial', () => {
     const tag = newTag('file');
     const [answer] = await node1.send(JSON.stringify([relayed(tag, { relayReplyMethod: 'REQToFileAppend' })]));
     assert.equal(answer?.status, 'accepted');
-    const onNode1 = await eventually(() => node1.readData('relay', 'node2', `${tag}.log`), { what: 'the copy on node1', timeoutMs: 30_000 });
+    const onNode1 = await eventually(() => node1.readData('relay', 'node2', `${tag}.log`), {
+      what: 'the copy on node1',
+      timeoutMs: 30_000,
+    });
     assert.equal(onNode1, `relayed ${tag}\n`);
     assert.equal(central.readData('relay', 'node2', `${tag}.log`), `relayed ${tag}\n`);
     assert.equal(runs(tag), 1);
@@ -114,10 +121,23 @@ describe('REQRelay and REQRelayInitial', () => {
     fs.writeFileSync(src, `file of node2 ${tag}\n`);
     const dst = path.join(central.dir, 'copied', `${tag}.txt`);
     const [answer] = await node1.send(
-      JSON.stringify([{ toNode: 'node2', relayViaNode: 'central', relayReplyMethod: 'REQToFileAppend', method: 'REQCopyFileFrom', methodArgs: [src, 'central', dst], directory: 'relay', fileName: `${tag}.log` }]),
+      JSON.stringify([
+        {
+          toNode: 'node2',
+          relayViaNode: 'central',
+          relayReplyMethod: 'REQToFileAppend',
+          method: 'REQCopyFileFrom',
+          methodArgs: [src, 'central', dst],
+          directory: 'relay',
+          fileName: `${tag}.log`,
+        },
+      ]),
     );
     assert.equal(answer?.status, 'accepted');
-    const reply = await eventually(() => node1.readData('relay', 'central', `${tag}.log`), { what: 'the copy reply on node1', timeoutMs: 30_000 });
+    const reply = await eventually(() => node1.readData('relay', 'central', `${tag}.log`), {
+      what: 'the copy reply on node1',
+      timeoutMs: 30_000,
+    });
     assert.match(reply, new RegExp(`^info: copied node2:${src} to central:${dst} \\(\\d+ bytes, sha256 [0-9a-f]{64}\\)\n$`));
     assert.equal(fs.readFileSync(dst, 'utf8'), `file of node2 ${tag}\n`);
   });
@@ -127,10 +147,17 @@ describe('REQRelay and REQRelayInitial', () => {
     const [answer] = await node1.send(JSON.stringify([relayed(tag, { relayViaNode: 'ship3', ACKTimeout: 1, retries: 1 })]));
     assert.equal(answer?.status, 'accepted');
     assert.equal(answer?.subject, 'node2.ship3.REQRelay.EventACK');
-    const line = await eventually(() => central.readErrorLog().split('\n').find((l) => l.includes('method: REQRelay') && l.includes('max retries reached')), {
-      what: 'the max-retries line',
-      timeoutMs: 30_000,
-    });
+    const line = await eventually(
+      () =>
+        central
+          .readErrorLog()
+          .split('\n')
+          .find((l) => l.includes('method: REQRelay') && l.includes('max retries reached')),
+      {
+        what: 'the max-retries line',
+        timeoutMs: 30_000,
+      },
+    );
     assert.match(line, /toNode: ship3, fromNode: node1/);
     assert.equal(runs(tag), 0);
   });
@@ -151,10 +178,16 @@ describe('REQRelay and REQRelayInitial', () => {
       ['error', 'error', 'error', 'error', 'accepted'],
     );
     assert.match(answers[0]?.error ?? '', /relayViaNode "central\/\.\.\/node2" is not a valid node name/);
-    assert.match(answers[1]?.error ?? '', /REQRelay is what steward sends when it relays; give the real method with "relayViaNode" instead/);
+    assert.match(
+      answers[1]?.error ?? '',
+      /REQRelay is what steward sends when it relays; give the real method with "relayViaNode" instead/,
+    );
     assert.match(answers[2]?.error ?? '', /REQRelayInitial is what steward sends/);
     assert.match(answers[3]?.error ?? '', /unknown relayReplyMethod "REQToConsol" \(did you mean "REQToConsole"\?\)/);
-    await eventually(() => central.readData('relay', 'node2', `${tag}.log`) === `relayed ${tag}\n`, { what: 'the good message relayed', timeoutMs: 30_000 });
+    await eventually(() => central.readData('relay', 'node2', `${tag}.log`) === `relayed ${tag}\n`, {
+      what: 'the good message relayed',
+      timeoutMs: 30_000,
+    });
   });
 
   it('rejects a REQRelay whose subject names another target than its payload, and reports relays no node may ask for', async () => {
@@ -201,7 +234,14 @@ describe('REQRelay and REQRelayInitial', () => {
         const enc = await encodeMessage(m, { serialization: 'cbor', compression: '' });
         const ack = await nc.request(`${m.relayToNode ?? ''}.central.REQRelay.EventACK`, enc.payload, { timeout: 5000 });
         assert.match(ack.string(), /"status":"ok"/);
-        await eventually(() => central.readErrorLog().split('\n').some((l) => expected.test(l) && l.includes(m.id)), { what: `the error line ${String(expected)}` });
+        await eventually(
+          () =>
+            central
+              .readErrorLog()
+              .split('\n')
+              .some((l) => expected.test(l) && l.includes(m.id)),
+          { what: `the error line ${String(expected)}` },
+        );
       }
     } finally {
       await nc.close();
@@ -250,16 +290,39 @@ describe('relaying under the broker permissions of docs/nats-server.md', () => {
 
   it('node1 reaches node2 through central, but not directly', async () => {
     const [central, node1] = fleet.nodes as [StewardProcess, StewardProcess];
-    const viaCentral = { toNode: 'node2', relayViaNode: 'central', relayReplyMethod: 'REQToFileAppend', method: 'REQCliCommand', methodArgs: ['echo', 'through central'], directory: 'auth', fileName: 'via.log' };
-    const direct = { toNode: 'node2', method: 'REQCliCommand', methodArgs: ['echo', 'direct'], directory: 'auth', fileName: 'direct.log', ACKTimeout: 1, retries: 1 };
+    const viaCentral = {
+      toNode: 'node2',
+      relayViaNode: 'central',
+      relayReplyMethod: 'REQToFileAppend',
+      method: 'REQCliCommand',
+      methodArgs: ['echo', 'through central'],
+      directory: 'auth',
+      fileName: 'via.log',
+    };
+    const direct = {
+      toNode: 'node2',
+      method: 'REQCliCommand',
+      methodArgs: ['echo', 'direct'],
+      directory: 'auth',
+      fileName: 'direct.log',
+      ACKTimeout: 1,
+      retries: 1,
+    };
     const answers = await node1.send(JSON.stringify([viaCentral, direct]));
     assert.deepEqual(
       answers.map((a) => a.status),
       ['accepted', 'accepted'],
     );
-    assert.equal(await eventually(() => node1.readData('auth', 'node2', 'via.log'), { what: 'the relayed reply on node1', timeoutMs: 30_000 }), 'through central\n');
+    assert.equal(
+      await eventually(() => node1.readData('auth', 'node2', 'via.log'), { what: 'the relayed reply on node1', timeoutMs: 30_000 }),
+      'through central\n',
+    );
     const refused = await eventually(
-      () => central.readErrorLog().split('\n').find((l) => l.includes('fromNode: node1') && l.includes('method: REQCliCommand') && l.includes('max retries reached')),
+      () =>
+        central
+          .readErrorLog()
+          .split('\n')
+          .find((l) => l.includes('fromNode: node1') && l.includes('method: REQCliCommand') && l.includes('max retries reached')),
       { what: 'the max-retries line of the direct message', timeoutMs: 30_000 },
     );
     assert.match(refused, /toNode: node2/);

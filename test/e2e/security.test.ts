@@ -35,7 +35,10 @@ function connectFailures(node: StewardProcess): string[] {
 
 /** Waits until `node` logged two failed connects (so it is retrying) and checks it still takes messages. */
 async function assertKeepsRetrying(node: StewardProcess, expected: RegExp): Promise<void> {
-  const failures = await eventually(() => connectFailures(node).length >= 2 && connectFailures(node), { what: 'two failed connects', timeoutMs: 30_000 });
+  const failures = await eventually(() => connectFailures(node).length >= 2 && connectFailures(node), {
+    what: 'two failed connects',
+    timeoutMs: 30_000,
+  });
   for (const f of failures) assert.match(f, expected);
   assert.ok(node.running, 'the daemon stays up');
   const [answer] = await node.send(JSON.stringify(cmd('central', ['echo', 'queued'])));
@@ -58,7 +61,12 @@ describe('a broker with TLS, nkeys and least-privilege permissions per node', ()
     dir = tmp('pki');
     ca = makeCA(dir, 'ca');
     const server = issueCert(dir, ca, 'server', 'server');
-    keys = { central: makeNkeyUser(dir, 'central'), ship1: makeNkeyUser(dir, 'ship1'), ship2: makeNkeyUser(dir, 'ship2'), ship3: makeNkeyUser(dir, 'ship3') };
+    keys = {
+      central: makeNkeyUser(dir, 'central'),
+      ship1: makeNkeyUser(dir, 'ship1'),
+      ship2: makeNkeyUser(dir, 'ship2'),
+      ship3: makeNkeyUser(dir, 'ship3'),
+    };
     const { central: c, ...ships } = keys;
     fleet = await startFleet(['central', 'ship1', 'ship2'], {
       natsArgs: natsConf(dir, tlsBlock(server) + authorization(c, ships)),
@@ -92,7 +100,9 @@ describe('a broker with TLS, nkeys and least-privilege permissions per node', ()
     const line = await eventually(() => lines(central.errorLog).find((l) => l.includes(id)), { what: 'the max-retries line on central' });
     assert.match(line, /node: ship1, info: toNode: ship2, fromNode: ship1, method: REQCliCommand, .*attempts: 2, .*max retries reached/);
     // ship2 does run what central sends it, into the same file: the only line there is central's.
-    const [control] = await central.send(JSON.stringify(cmd('ship2', ['bash', '-c', `echo from-central >> ${runs}; echo ok`], { directory: 'control' })));
+    const [control] = await central.send(
+      JSON.stringify(cmd('ship2', ['bash', '-c', `echo from-central >> ${runs}; echo ok`], { directory: 'control' })),
+    );
     assert.equal(control?.status, 'accepted');
     await eventually(() => central.readData('control', 'ship2', 'out.txt') === 'ok\n', { what: "the control command's reply" });
     assert.deepEqual(lines(runs), ['from-central']);
@@ -100,7 +110,9 @@ describe('a broker with TLS, nkeys and least-privilege permissions per node', ()
 
   it('never runs a command that ship1 sends to central', async () => {
     const runs = path.join(central.dir, 'runs-from-ship1.log');
-    const [answer] = await ship1.send(JSON.stringify(cmd('central', ['bash', '-c', `echo from-ship1 >> ${runs}`], { ACKTimeout: 1, retries: 0 })));
+    const [answer] = await ship1.send(
+      JSON.stringify(cmd('central', ['bash', '-c', `echo from-ship1 >> ${runs}`], { ACKTimeout: 1, retries: 0 })),
+    );
     const id = answer?.id as string;
     const failed = await eventually(() => failedRows(ship1).find((r) => r.startsWith(id)), { what: "ship1's failed outbox row" });
     assert.match(failed, /Permissions Violation for Publish to "central\.REQCliCommand\.CommandACK"/);
@@ -164,7 +176,10 @@ describe('a broker with TLS, nkeys and least-privilege permissions per node', ()
     });
     try {
       await node.start({ waitConnected: false });
-      await assertKeepsRetrying(node, /^the broker refused the connection \(Authorization Violation\): is this node's public key in its authorization block\?$/);
+      await assertKeepsRetrying(
+        node,
+        /^the broker refused the connection \(Authorization Violation\): is this node's public key in its authorization block\?$/,
+      );
     } finally {
       await node.stop();
       node.cleanup();
@@ -190,16 +205,48 @@ describe('bad security files', () => {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   const cases: [string, (d: string) => string[], RegExp][] = [
-    ['a missing seed file', (d) => [`-nkeySeedFile=${d}/missing.nk`], /^steward: -nkeySeedFile=.*\/missing\.nk: the file does not exist\n$/],
-    ['a relative missing seed file', () => ['-nkeySeedFile=keys/ship1.nk'], /^steward: -nkeySeedFile=keys\/ship1\.nk: the file does not exist \(looked in \/.*\/keys\/ship1\.nk\)\n$/],
-    ['a seed file that holds no seed', (d) => [`-nkeySeedFile=${d}/garbage.nk`], /^steward: -nkeySeedFile=.*garbage\.nk: the file holds no nkey seed \(a line starting with SU\)\n$/],
+    [
+      'a missing seed file',
+      (d) => [`-nkeySeedFile=${d}/missing.nk`],
+      /^steward: -nkeySeedFile=.*\/missing\.nk: the file does not exist\n$/,
+    ],
+    [
+      'a relative missing seed file',
+      () => ['-nkeySeedFile=keys/ship1.nk'],
+      /^steward: -nkeySeedFile=keys\/ship1\.nk: the file does not exist \(looked in \/.*\/keys\/ship1\.nk\)\n$/,
+    ],
+    [
+      'a seed file that holds no seed',
+      (d) => [`-nkeySeedFile=${d}/garbage.nk`],
+      /^steward: -nkeySeedFile=.*garbage\.nk: the file holds no nkey seed \(a line starting with SU\)\n$/,
+    ],
     ['a certificate given as seed file', (d) => [`-nkeySeedFile=${d}/ca.pem`], /: the file holds no nkey seed/],
-    ['a folder given as seed file', (d) => [`-nkeySeedFile=${d}/a-folder`], /^steward: -nkeySeedFile=.*a-folder: this is a folder, not a file\n$/],
+    [
+      'a folder given as seed file',
+      (d) => [`-nkeySeedFile=${d}/a-folder`],
+      /^steward: -nkeySeedFile=.*a-folder: this is a folder, not a file\n$/,
+    ],
     ['a missing root CA', (d) => [`-rootCAPath=${d}/nope.pem`], /^steward: -rootCAPath=.*nope\.pem: the file does not exist\n$/],
-    ['a seed given as root CA', (d) => [`-rootCAPath=${d}/ship1.nk`], /^steward: -rootCAPath=.*ship1\.nk: the file is not a PEM certificate \(no -----BEGIN CERTIFICATE----- block\)\n$/],
-    ['a client certificate without its key', (d) => [`-tlsCertPath=${d}/client.pem`], /^steward: -tlsCertPath=.*client\.pem needs -tlsKeyPath/],
-    ['a key that is not PEM', (d) => [`-tlsCertPath=${d}/client.pem`, `-tlsKeyPath=${d}/ship1.nk`], /^steward: -tlsKeyPath=.*ship1\.nk: the file is not a PEM private key/],
-    ['a key of another certificate', (d) => [`-tlsCertPath=${d}/client.pem`, `-tlsKeyPath=${d}/ca.key`], /^steward: -tlsKeyPath=.*ca\.key: this key does not belong to the certificate in -tlsCertPath=/],
+    [
+      'a seed given as root CA',
+      (d) => [`-rootCAPath=${d}/ship1.nk`],
+      /^steward: -rootCAPath=.*ship1\.nk: the file is not a PEM certificate \(no -----BEGIN CERTIFICATE----- block\)\n$/,
+    ],
+    [
+      'a client certificate without its key',
+      (d) => [`-tlsCertPath=${d}/client.pem`],
+      /^steward: -tlsCertPath=.*client\.pem needs -tlsKeyPath/,
+    ],
+    [
+      'a key that is not PEM',
+      (d) => [`-tlsCertPath=${d}/client.pem`, `-tlsKeyPath=${d}/ship1.nk`],
+      /^steward: -tlsKeyPath=.*ship1\.nk: the file is not a PEM private key/,
+    ],
+    [
+      'a key of another certificate',
+      (d) => [`-tlsCertPath=${d}/client.pem`, `-tlsKeyPath=${d}/ca.key`],
+      /^steward: -tlsKeyPath=.*ca\.key: this key does not belong to the certificate in -tlsCertPath=/,
+    ],
   ];
 
   for (const [what, flags, expected] of cases) {
@@ -243,7 +290,12 @@ describe('a node with TLS files and a broker without TLS', () => {
   it('keeps retrying with a line that says the broker offers no TLS', async () => {
     const dir = tmp('notls');
     const nats = await NatsServer.start();
-    const node = new StewardProcess({ name: 'ship1', central: 'central', brokerUrl: `127.0.0.1:${nats.port}`, flags: [`-rootCAPath=${makeCA(dir, 'ca').cert}`] });
+    const node = new StewardProcess({
+      name: 'ship1',
+      central: 'central',
+      brokerUrl: `127.0.0.1:${nats.port}`,
+      flags: [`-rootCAPath=${makeCA(dir, 'ca').cert}`],
+    });
     try {
       await node.start({ waitConnected: false });
       await assertKeepsRetrying(node, /^the broker does not offer TLS \(.+\), but this node has -rootCAPath or -tlsCertPath/);
@@ -325,7 +377,10 @@ describe('a broker that requires client certificates (mutual TLS)', () => {
     });
     try {
       await node.start({ waitConnected: false });
-      await assertKeepsRetrying(node, /^timeout: no answer from the broker within 1 s; if it requires TLS client certificates, give -tlsCertPath and -tlsKeyPath$/);
+      await assertKeepsRetrying(
+        node,
+        /^timeout: no answer from the broker within 1 s; if it requires TLS client certificates, give -tlsCertPath and -tlsKeyPath$/,
+      );
     } finally {
       await node.stop();
       node.cleanup();

@@ -69,7 +69,15 @@ describe('the seed README walk-through', () => {
 
   it('fans a toNodes message out to every node, each result in its own node folder', async () => {
     const lines = await central.send(
-      JSON.stringify([{ toNodes: ['ship1', 'ship2'], method: 'REQCliCommand', methodArgs: ['bash', '-c', 'echo from $0; hostname >/dev/null'], directory: 'fan', fileName: 'out.txt' }]),
+      JSON.stringify([
+        {
+          toNodes: ['ship1', 'ship2'],
+          method: 'REQCliCommand',
+          methodArgs: ['bash', '-c', 'echo from $0; hostname >/dev/null'],
+          directory: 'fan',
+          fileName: 'out.txt',
+        },
+      ]),
     );
     assert.deepEqual(
       lines.map((l) => [l.status, l.toNode]),
@@ -88,7 +96,8 @@ describe('the seed README walk-through', () => {
   it('accepts YAML, a single object, keys in any letter case and trailing commas', async () => {
     const yaml = 'toNode: ship2\nmethod: REQCliCommand\nmethodArgs: [echo, yaml-ok]\ndirectory: yaml\nfileName: out.txt\n';
     assert.equal((await central.send(yaml))[0]?.status, 'accepted');
-    const json = '{"TONODE":"ship1","Method":"REQCliCommand","methodargs":["echo","case-ok"],"directory":"case","fileName":"out.txt","replyMethodTimeOut":10,}';
+    const json =
+      '{"TONODE":"ship1","Method":"REQCliCommand","methodargs":["echo","case-ok"],"directory":"case","fileName":"out.txt","replyMethodTimeOut":10,}';
     assert.equal((await central.send(json))[0]?.status, 'accepted');
     assert.equal(await eventually(() => central.readData('yaml', 'ship2', 'out.txt')), 'yaml-ok\n');
     assert.equal(await eventually(() => central.readData('case', 'ship1', 'out.txt')), 'case-ok\n');
@@ -106,7 +115,15 @@ describe('the seed README walk-through', () => {
   });
 
   it('sends a failing command to the central error log with its stderr, and still replies with stdout', async () => {
-    await central.send(JSON.stringify({ toNode: 'ship2', method: 'REQCliCommand', methodArgs: ['bash', '-c', 'echo partial; echo broken-thing >&2; exit 3'], directory: 'fail', fileName: 'out.txt' }));
+    await central.send(
+      JSON.stringify({
+        toNode: 'ship2',
+        method: 'REQCliCommand',
+        methodArgs: ['bash', '-c', 'echo partial; echo broken-thing >&2; exit 3'],
+        directory: 'fail',
+        fileName: 'out.txt',
+      }),
+    );
     assert.equal(await eventually(() => central.readData('fail', 'ship2', 'out.txt')), 'partial\n');
     const log = await eventually(() => central.readErrorLog().includes('broken-thing') && central.readErrorLog(), { what: 'error line' });
     assert.match(log, /node: ship2, error: REQCliCommand: command exited with code 3, .*error_output: broken-thing/);

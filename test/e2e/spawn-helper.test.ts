@@ -36,7 +36,11 @@ describe('the spawn helper', () => {
     const execLog = path.join(execDir, `${tag}.log`);
     const input = JSON.stringify(
       Array.from({ length: n }, (_, i) =>
-        cmd(to, ['bash', '-c', `echo ${tag}-${i} >> ${execLog}; ${extra}echo reply-${tag}-${i}`], { directory: 'helper', fileName: `${tag}.txt`, methodTimeout: 60 }),
+        cmd(to, ['bash', '-c', `echo ${tag}-${i} >> ${execLog}; ${extra}echo reply-${tag}-${i}`], {
+          directory: 'helper',
+          fileName: `${tag}.txt`,
+          methodTimeout: 60,
+        }),
       ),
     );
     return { input, execLog, expected: Array.from({ length: n }, (_, i) => `${tag}-${i}`) };
@@ -52,11 +56,20 @@ describe('the spawn helper', () => {
     const b = burst('auto', 'burst', 200, 'sleep 0.2; ');
     const answers = await central.send(b.input);
     assert.equal(answers.filter((a) => a.status === 'accepted').length, 200);
-    const replies = await eventually(() => {
-      const got = lines(path.join(central.dataDir, 'helper', 'auto', 'burst.txt'));
-      return got.length >= 200 && got;
-    }, { what: '200 replies', timeoutMs: 60_000 });
-    assert.deepEqual(tally(replies, b.expected.map((e) => `reply-${e}`)), { duplicates: [], missing: [], unexpected: [] });
+    const replies = await eventually(
+      () => {
+        const got = lines(path.join(central.dataDir, 'helper', 'auto', 'burst.txt'));
+        return got.length >= 200 && got;
+      },
+      { what: '200 replies', timeoutMs: 60_000 },
+    );
+    assert.deepEqual(
+      tally(
+        replies,
+        b.expected.map((e) => `reply-${e}`),
+      ),
+      { duplicates: [], missing: [], unexpected: [] },
+    );
     assert.deepEqual(tally(lines(b.execLog), b.expected), { duplicates: [], missing: [], unexpected: [] }, 'each command ran once');
     assert.match(auto.stderr, /spawn helper started/);
     // Ten seconds without a command, and it is gone.
@@ -71,12 +84,22 @@ describe('the spawn helper', () => {
     const [helper] = spawnHelpersOf(on.pid);
     assert.ok(helper !== undefined, 'the helper runs them');
     process.kill(helper, 'SIGKILL');
-    const reports = await eventually(() => {
-      const r = central.readErrorLog().split('\n').filter((l) => l.includes('the spawn helper stopped'));
-      return r.length >= 12 && r;
-    }, { what: 'the 12 reports at central', timeoutMs: 30_000 });
+    const reports = await eventually(
+      () => {
+        const r = central
+          .readErrorLog()
+          .split('\n')
+          .filter((l) => l.includes('the spawn helper stopped'));
+        return r.length >= 12 && r;
+      },
+      { what: 'the 12 reports at central', timeoutMs: 30_000 },
+    );
     assert.equal(reports.length, 12);
-    for (const r of reports) assert.match(r, /node: on, error: REQCliCommand: the spawn helper stopped \(SIGKILL\) while the command ran: it may have run, its outcome is unknown; no reply is sent/);
+    for (const r of reports)
+      assert.match(
+        r,
+        /node: on, error: REQCliCommand: the spawn helper stopped \(SIGKILL\) while the command ran: it may have run, its outcome is unknown; no reply is sent/,
+      );
     assert.ok(on.running, 'the node is still up');
 
     const later = burst('on', 'after-kill', 5);
@@ -85,7 +108,11 @@ describe('the spawn helper', () => {
     // The commands cut off from their helper were not run again, by anyone.
     await new Promise((r) => setTimeout(r, 3500));
     assert.deepEqual(tally(lines(b.execLog), b.expected), { duplicates: [], missing: [], unexpected: [] });
-    assert.equal(lines(path.join(central.dataDir, 'helper', 'on', 'killed.txt')).length, 0, 'no reply for a command whose outcome is unknown');
+    assert.equal(
+      lines(path.join(central.dataDir, 'helper', 'on', 'killed.txt')).length,
+      0,
+      'no reply for a command whose outcome is unknown',
+    );
   });
 
   it('a helper killed -9 with many commands still to start: only those it had been given are lost track of, the others run', async () => {
@@ -98,7 +125,11 @@ describe('the spawn helper', () => {
     process.kill(helper, 'SIGKILL');
     // Each command ends one of two ways: it ran and replied, or central has its lost-track line.
     const file = path.join(central.dataDir, 'helper', 'on', 'held.txt');
-    const reported = (): number => central.readErrorLog().split('\n').filter((l) => l.includes('the spawn helper stopped') && l.includes('held-')).length;
+    const reported = (): number =>
+      central
+        .readErrorLog()
+        .split('\n')
+        .filter((l) => l.includes('the spawn helper stopped') && l.includes('held-')).length;
     await eventually(() => lines(file).length + reported() === 40, { what: 'every command accounted for', timeoutMs: 60_000 });
     // At most 8 spawn requests are out unanswered besides the commands running at the kill.
     assert.ok(reported() <= running + 8 + 2, `${reported()} lost track of, ${running} were running`);

@@ -10,7 +10,10 @@ describe('a method switched off with its startSub flag', () => {
   let ship1: StewardProcess;
 
   before(async () => {
-    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'], flagsFor: { ship1: ['-startSubREQCliCommand=false'] } });
+    fleet = await startFleet(['central', 'ship1'], {
+      flags: ['-startPubREQHello=0'],
+      flagsFor: { ship1: ['-startSubREQCliCommand=false'] },
+    });
     [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
   });
 
@@ -18,14 +21,28 @@ describe('a method switched off with its startSub flag', () => {
 
   it('has no subscriber: the sender retries and ends with the max-retries line', async () => {
     assert.doesNotMatch(ship1.stderr.split('\n').find((l) => l.includes('"msg":"subscribed"')) ?? '', /"REQCliCommand"/);
-    const [answer] = await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'off'], ACKTimeout: 1, retries: 1 }));
+    const [answer] = await central.send(
+      JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'off'], ACKTimeout: 1, retries: 1 }),
+    );
     const id = answer?.id as string;
-    const line = await eventually(() => central.readErrorLog().split('\n').find((l) => l.includes(id)), { what: 'the max-retries line' });
-    assert.match(line, /info: toNode: ship1, fromNode: central, method: REQCliCommand, .*attempts: 2, .*max retries reached, check if node is up and running and if it got a subscriber for the given REQ type/);
+    const line = await eventually(
+      () =>
+        central
+          .readErrorLog()
+          .split('\n')
+          .find((l) => l.includes(id)),
+      { what: 'the max-retries line' },
+    );
+    assert.match(
+      line,
+      /info: toNode: ship1, fromNode: central, method: REQCliCommand, .*attempts: 2, .*max retries reached, check if node is up and running and if it got a subscriber for the given REQ type/,
+    );
   });
 
   it('leaves the other methods of the node working', async () => {
-    await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQPing', replyMethod: 'REQPong', directory: 'sw', fileName: 'pong.log' }));
+    await central.send(
+      JSON.stringify({ toNode: 'ship1', method: 'REQPing', replyMethod: 'REQPong', directory: 'sw', fileName: 'pong.log' }),
+    );
     assert.match(await eventually(() => central.readData('sw', 'ship1', 'pong.log'), { what: 'the pong' }), /pong received from ship1/);
   });
 });

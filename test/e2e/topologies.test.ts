@@ -53,7 +53,12 @@ leafnodes {
 const PATIENT = { ACKTimeout: 2, retries: -1, replyACKTimeout: 2, replyRetries: -1, methodTimeout: 60 };
 
 /** Sends `count` counted commands from `from` to `to`; they append to `<to.dir>/<tag>.log` and reply into `<tag>.txt`. */
-async function sendCounted(from: StewardProcess, to: StewardProcess, tag: string, count: number): Promise<{ ran: string; replies: string; count: number }> {
+async function sendCounted(
+  from: StewardProcess,
+  to: StewardProcess,
+  tag: string,
+  count: number,
+): Promise<{ ran: string; replies: string; count: number }> {
   const ran = path.join(to.dir, `${tag}.log`);
   const answers = await from.send(JSON.stringify(countedCommands(to.opts.name, count, ran, { ...PATIENT, fileName: `${tag}.txt` })));
   assert.deepEqual(
@@ -66,10 +71,20 @@ async function sendCounted(from: StewardProcess, to: StewardProcess, tag: string
 
 /** Waits for every reply, then checks that each command ran exactly once and each reply arrived exactly once. */
 async function assertOnce(batch: { ran: string; replies: string; count: number }, what: string): Promise<void> {
-  await eventually(() => lines(batch.replies).length >= batch.count, { what: `${batch.count} replies of ${what}`, timeoutMs: 40_000, intervalMs: 200 });
-  const ran = tally(lines(batch.ran), Array.from({ length: batch.count }, (_, n) => String(n)));
+  await eventually(() => lines(batch.replies).length >= batch.count, {
+    what: `${batch.count} replies of ${what}`,
+    timeoutMs: 40_000,
+    intervalMs: 200,
+  });
+  const ran = tally(
+    lines(batch.ran),
+    Array.from({ length: batch.count }, (_, n) => String(n)),
+  );
   assert.deepEqual(ran, { duplicates: [], missing: [], unexpected: [] }, `${what}: every command ran exactly once`);
-  const replies = tally(lines(batch.replies), Array.from({ length: batch.count }, (_, n) => `reply-${n}`));
+  const replies = tally(
+    lines(batch.replies),
+    Array.from({ length: batch.count }, (_, n) => `reply-${n}`),
+  );
   assert.deepEqual(replies, { duplicates: [], missing: [], unexpected: [] }, `${what}: every reply arrived exactly once`);
 }
 
@@ -84,7 +99,9 @@ describe('a NATS cluster of three servers', () => {
     const c = await ConfiguredNatsServer.start('C', clusterConfig('C', [a.ports.cluster, b.ports.cluster]), { cluster: true });
     servers.push(a, b, c);
     for (const s of servers) {
-      await eventually(async () => (await s.monitor<{ num_routes: number }>('routez')).num_routes === 2, { what: `server ${s.name} routed to the other two` });
+      await eventually(async () => (await s.monitor<{ num_routes: number }>('routez')).num_routes === 2, {
+        what: `server ${s.name} routed to the other two`,
+      });
     }
     const flags = ['-startPubREQHello=0'];
     // central lists only A (the client learns the others from the cluster); ship1 lists B and C

@@ -51,7 +51,9 @@ describe('nodes with different wire settings', () => {
     const node = (n: Name): StewardProcess => fleet.nodes[NAMES.indexOf(n)] as StewardProcess;
     const pairs = NAMES.flatMap((from) => NAMES.filter((to) => to !== from).map((to) => [from, to] as const));
     for (const [from, to] of pairs) {
-      const answer = await node(from).send(JSON.stringify(cmd(to, ['echo', `${from}-to-${to}`], { directory: 'mix', retries: -1, ACKTimeout: 2 })));
+      const answer = await node(from).send(
+        JSON.stringify(cmd(to, ['echo', `${from}-to-${to}`], { directory: 'mix', retries: -1, ACKTimeout: 2 })),
+      );
       assert.equal(answer[0]?.status, 'accepted', `${from} accepts its command for ${to}`);
     }
     for (const [from, to] of pairs) {
@@ -64,8 +66,15 @@ describe('nodes with different wire settings', () => {
     assert.deepEqual(undecodable, []);
     for (const n of NAMES) {
       const mine = seen.filter((s) => s.startsWith(`${n} `));
-      const want = [`${n} REQCliCommand ${SETTINGS[n].serial} ${SETTINGS[n].cmp}`, `${n} REQToFileAppend ${SETTINGS[n].serial} ${SETTINGS[n].cmp}`];
-      assert.deepEqual([...new Set(mine)].sort(), want, `${n} publishes with serial=${SETTINGS[n].serial} cmp=${SETTINGS[n].cmp || '(none)'}`);
+      const want = [
+        `${n} REQCliCommand ${SETTINGS[n].serial} ${SETTINGS[n].cmp}`,
+        `${n} REQToFileAppend ${SETTINGS[n].serial} ${SETTINGS[n].cmp}`,
+      ];
+      assert.deepEqual(
+        [...new Set(mine)].sort(),
+        want,
+        `${n} publishes with serial=${SETTINGS[n].serial} cmp=${SETTINGS[n].cmp || '(none)'}`,
+      );
     }
     assert.equal(node('central').readErrorLog(), '', 'no node reported an error (e.g. a payload it could not decode) to central');
   });

@@ -78,7 +78,9 @@ interface ChaosOptions {
 async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: boolean }> {
   const log = o.log;
   const started = Date.now();
-  log(`chaos: seed ${o.seed}, ${o.iterations} iterations from ${o.first}, ${o.cluster ? 'a cluster of 3 servers' : 'one broker'}; reproduce with: ${o.repro}`);
+  log(
+    `chaos: seed ${o.seed}, ${o.iterations} iterations from ${o.first}, ${o.cluster ? 'a cluster of 3 servers' : 'one broker'}; reproduce with: ${o.repro}`,
+  );
   const world = await World.start(NODES, 'central', { cluster: o.cluster });
   const monitor = new Monitor(world);
   const results: IterationResult[] = [];
@@ -102,7 +104,8 @@ async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: bo
     for (const [name, n] of world.nodes) {
       await n.stop();
       const e = n.exit;
-      if (e === undefined || e.code !== 0) uncleanStops.push(`${name}: ${e === undefined ? 'still running' : e.signal ?? `code ${e.code}`}`);
+      if (e === undefined || e.code !== 0)
+        uncleanStops.push(`${name}: ${e === undefined ? 'still running' : (e.signal ?? `code ${e.code}`)}`);
     }
   } finally {
     await monitor.stop();
@@ -118,7 +121,9 @@ async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: bo
     const again = rejudge(r, o.shape, centralLog);
     if (again.lost < r.tally.lost) late += r.tally.lost - again.lost;
     if (again.duplicated !== r.tally.duplicated || again.lost !== r.tally.lost || again.unexpected !== r.tally.unexpected) {
-      log(`it ${r.index} changed after its check: lost ${r.tally.lost} -> ${again.lost}, duplicated ${r.tally.duplicated} -> ${again.duplicated}`);
+      log(
+        `it ${r.index} changed after its check: lost ${r.tally.lost} -> ${again.lost}, duplicated ${r.tally.duplicated} -> ${again.duplicated}`,
+      );
       for (const d of again.details) log(`        ${d}`);
     }
     r.tally = again;
@@ -129,7 +134,9 @@ async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: bo
   const errorLines = errorLogLines(centralLog, ids);
   const latencies = results.flatMap((r) => r.recoveryLatenciesMs);
   const quiet = results.map((r) => r.quietMs);
-  const unhandled = [...world.nodes.values()].flatMap((n) => n.stderr.split('\n').filter((l) => /unhandled rejection|uncaught exception/.test(l)));
+  const unhandled = [...world.nodes.values()].flatMap((n) =>
+    n.stderr.split('\n').filter((l) => /unhandled rejection|uncaught exception/.test(l)),
+  );
   const summary: Summary = {
     seed: o.seed,
     iterations: results.length,
@@ -151,13 +158,17 @@ async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: bo
     helperKills: { ...world.helperKills },
   };
   log('');
-  log(`chaos: seed ${o.seed}, ${results.length} iterations, ${o.cluster ? 'cluster of 3 servers' : 'one broker'}, ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+  log(
+    `chaos: seed ${o.seed}, ${results.length} iterations, ${o.cluster ? 'cluster of 3 servers' : 'one broker'}, ${((Date.now() - started) / 60_000).toFixed(1)} min`,
+  );
   log(summaryTable(summary));
   for (const c of monitor.crashes) log(`CRASH of ${c.node} in iteration ${c.iteration} (${c.exit}):\n${c.logTail}`);
   for (const u of uncleanStops) log(`UNCLEAN STOP ${u}`);
   // Logged, not fatal: the daemon's handler keeps it running. Reported so it gets fixed.
   for (const u of unhandled.slice(0, 10)) log(`WARNING: a daemon logged ${u}`);
-  log(`central's error log: ${errorLines.total} lines, ${errorLines.twins.length} twice, ${errorLines.unrelated.length} about none of the commands`);
+  log(
+    `central's error log: ${errorLines.total} lines, ${errorLines.twins.length} twice, ${errorLines.unrelated.length} about none of the commands`,
+  );
   for (const l of errorLines.twins.slice(0, 5)) log(`  DUPLICATED error line: ${l}`);
   for (const l of errorLines.unrelated.slice(0, 5)) log(`  unrelated error line: ${l.slice(0, 400)}`);
   if (late > 0) log(`${late} commands arrived only after their iteration's bound of ${o.quiesceMs / 1000} s`);
@@ -217,7 +228,9 @@ async function main(): Promise<number> {
   if (values.plan) {
     for (let k = first; k < first + iterations; k++) {
       const p = planOf(seed, k, shape);
-      log(`it ${k}: ${p.faults.map(describeFault).join(' ')}; ${p.batches.length} batches, ${p.batches.reduce((a, b) => a + b.count, 0)} commands`);
+      log(
+        `it ${k}: ${p.faults.map(describeFault).join(' ')}; ${p.batches.length} batches, ${p.batches.reduce((a, b) => a + b.count, 0)} commands`,
+      );
     }
     return 0;
   }

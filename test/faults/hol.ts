@@ -49,11 +49,23 @@ function summarize(xs: readonly number[]): Latencies {
 async function probe(central: StewardProcess, to: string, file: string, tag: string): Promise<number> {
   const resultFile = path.join(central.dataDir, 'hol', to, file);
   const before = fs.existsSync(resultFile) ? fs.statSync(resultFile).size : 0;
-  const msg = { toNode: to, method: 'REQCliCommand', methodArgs: ['echo', tag], directory: 'hol', fileName: file, ACKTimeout: 5, retries: -1 };
+  const msg = {
+    toNode: to,
+    method: 'REQCliCommand',
+    methodArgs: ['echo', tag],
+    directory: 'hol',
+    fileName: file,
+    ACKTimeout: 5,
+    retries: -1,
+  };
   const t0 = performance.now();
   const res = await writeSocket(central.socketPath, JSON.stringify(msg));
   if (res.lines[0]?.status !== 'accepted') throw new Error(`probe ${tag} was not accepted: ${JSON.stringify(res.lines)}`);
-  await eventually(() => fs.existsSync(resultFile) && fs.statSync(resultFile).size > before, { what: `the reply to ${tag}`, timeoutMs: 30_000, intervalMs: 2 });
+  await eventually(() => fs.existsSync(resultFile) && fs.statSync(resultFile).size > before, {
+    what: `the reply to ${tag}`,
+    timeoutMs: 30_000,
+    intervalMs: 2,
+  });
   return performance.now() - t0;
 }
 
@@ -76,7 +88,9 @@ export async function measureHeadOfLine(o: HeadOfLineOptions): Promise<HeadOfLin
   const nats = await NatsServer.start();
   const flags = ['-startPubREQHello=0'];
   const brokerUrl = `127.0.0.1:${nats.port}`;
-  const nodes = await Promise.all(['central', 'live', 'dead'].map((name) => StewardProcess.start({ name, central: 'central', brokerUrl, flags })));
+  const nodes = await Promise.all(
+    ['central', 'live', 'dead'].map((name) => StewardProcess.start({ name, central: 'central', brokerUrl, flags })),
+  );
   const [central, , dead] = nodes as [StewardProcess, StewardProcess, StewardProcess];
   try {
     await dead.kill9();

@@ -102,7 +102,13 @@ const sleepUntil = (t: number): Promise<void> => sleep(Math.max(0, t - Date.now(
  * faults strike; once every fault has healed, waits (bounded) until every accepted command is
  * accounted for and every store has settled, then judges every command.
  */
-export async function runIteration(world: World, index: number, plan: IterationPlan, shape: Shape, opts: IterationOptions): Promise<IterationResult> {
+export async function runIteration(
+  world: World,
+  index: number,
+  plan: IterationPlan,
+  shape: Shape,
+  opts: IterationOptions,
+): Promise<IterationResult> {
   const central = world.node('central');
   const files = shape.flows.map((f) => flowFiles(index, f, world.node(f.from), world.node(f.to)));
   const commands: Command[] = [];

@@ -42,7 +42,8 @@ describe('the fault schedule', () => {
       for (const f of p.faults) {
         for (const key of holds(f)) {
           const spans = busy.get(key) ?? [];
-          for (const s of spans) assert.ok(f.atMs >= s.to || f.atMs + f.durationMs <= s.from, `${key} overlaps in ${JSON.stringify(p.faults)}`);
+          for (const s of spans)
+            assert.ok(f.atMs >= s.to || f.atMs + f.durationMs <= s.from, `${key} overlaps in ${JSON.stringify(p.faults)}`);
           spans.push({ from: f.atMs, to: f.atMs + f.durationMs });
           busy.set(key, spans);
         }

@@ -84,7 +84,10 @@ export function observe(files: readonly FlowFiles[]): Observed {
     const r = countLines(f.results, 'reply-');
     exec[i] = e.counts;
     replies[i] = r.counts;
-    unexpected.push(...e.unexpected.map((l) => `exec log of flow ${i}: ${JSON.stringify(l)}`), ...r.unexpected.map((l) => `results of flow ${i}: ${JSON.stringify(l)}`));
+    unexpected.push(
+      ...e.unexpected.map((l) => `exec log of flow ${i}: ${JSON.stringify(l)}`),
+      ...r.unexpected.map((l) => `results of flow ${i}: ${JSON.stringify(l)}`),
+    );
   });
   return { exec, replies, unexpected };
 }

@@ -42,7 +42,11 @@ export function commandMessage(flow: Flow, files: FlowFiles, iteration: number, 
     toNode: flow.to,
     method: 'REQCliCommand',
     // The exec line is written first: a command killed while it sleeps has run (once).
-    methodArgs: ['bash', '-c', `echo ${n} >> ${files.execLog}; ${batch.runMs > 0 ? `sleep ${(batch.runMs / 1000).toFixed(3)}; ` : ''}echo reply-${n}`],
+    methodArgs: [
+      'bash',
+      '-c',
+      `echo ${n} >> ${files.execLog}; ${batch.runMs > 0 ? `sleep ${(batch.runMs / 1000).toFixed(3)}; ` : ''}echo reply-${n}`,
+    ],
     replyMethod: 'REQToFileAppend',
     directory: 'results',
     fileName: `it${iteration}.txt`,

@@ -151,7 +151,11 @@ export class World {
 
   /** Waits until every node has (re)subscribed since its last start and is connected now. */
   async allConnected(timeoutMs: number): Promise<void> {
-    await eventually(() => [...this.nodes.values()].every((n) => n.running && connectedNow(n)), { what: 'every node connected to the broker', timeoutMs, intervalMs: 200 });
+    await eventually(() => [...this.nodes.values()].every((n) => n.running && connectedNow(n)), {
+      what: 'every node connected to the broker',
+      timeoutMs,
+      intervalMs: 200,
+    });
   }
 
   /** Stops everything; the nodes' folders stay until cleanup(). */

@@ -1,7 +1,19 @@
 import { stringify as yamlStringify } from 'yaml';
 import { parseInput } from '../../src/message/parse.js';
 import { METHOD_NAMES } from '../../src/methods/registry.js';
-import { FIELDS, NUMBERS, STRINGS, makeSafe, makeSafePairs, put, seedMessages, traversals, unsafeReason, type FuzzContext, type InputObject } from './corpus.js';
+import {
+  FIELDS,
+  NUMBERS,
+  STRINGS,
+  makeSafe,
+  makeSafePairs,
+  put,
+  seedMessages,
+  traversals,
+  unsafeReason,
+  type FuzzContext,
+  type InputObject,
+} from './corpus.js';
 import { Pairs, deepText, emit, hugeString, jsonSafe, mutateBytes, mutateObject, serialize } from './mutate.js';
 import { Rng } from './rng.js';
 import type { Canary, Case, CaseOptions, Framing, HttpShape, NodeRole, Path, TextCase, TextPath } from './types.js';
@@ -16,8 +28,26 @@ export * from './types.js';
 
 export function canaryMessage(c: FuzzContext, k: Canary): InputObject {
   return k.kind === 'append'
-    ? { toNode: c.target, method: 'REQToFileAppend', data: [`${k.tag}\n`], directory: c.canaryDir, fileName: 'lines.txt', replyMethod: 'REQNone', ACKTimeout: 10, retries: 5 }
-    : { toNode: c.target, method: 'REQCliCommand', methodArgs: ['echo', k.tag], directory: c.cliCanaryDir, fileName: 'lines.txt', ACKTimeout: 10, retries: 5, replyRetries: 5 };
+    ? {
+        toNode: c.target,
+        method: 'REQToFileAppend',
+        data: [`${k.tag}\n`],
+        directory: c.canaryDir,
+        fileName: 'lines.txt',
+        replyMethod: 'REQNone',
+        ACKTimeout: 10,
+        retries: 5,
+      }
+    : {
+        toNode: c.target,
+        method: 'REQCliCommand',
+        methodArgs: ['echo', k.tag],
+        directory: c.cliCanaryDir,
+        fileName: 'lines.txt',
+        ACKTimeout: 10,
+        retries: 5,
+        replyRetries: 5,
+      };
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
@@ -43,7 +73,13 @@ const GATE_MAX_BYTES = 256 * 1024;
 
 /** Why steward's own parser would accept a harmful message from this document (undefined: none). */
 export function harmful(body: Buffer, c: FuzzContext, nodeName: string): string | undefined {
-  const outcomes = parseInput(body, { nodeName, methods: METHOD_NAMES, defaultAckTimeoutMs: 5000, defaultRetries: 3, defaultMethodTimeoutMs: 10_000 });
+  const outcomes = parseInput(body, {
+    nodeName,
+    methods: METHOD_NAMES,
+    defaultAckTimeoutMs: 5000,
+    defaultRetries: 3,
+    defaultMethodTimeoutMs: 10_000,
+  });
   for (const o of outcomes) {
     const why = o.ok ? unsafeReason(o.message, c) : undefined;
     if (why !== undefined) return why;
@@ -66,9 +102,15 @@ function makeCaseFrom(rng: Rng, index: number, o: CaseOptions): Case {
 function textCase(path: TextPath, index: number, rng: Rng, o: CaseOptions): TextCase {
   const c = o.ctx;
   const node: NodeRole = rng.chance(0.7) ? 'central' : 'target';
-  const newCanary = (k: number, strict: boolean): Canary => ({ tag: `CANARY-${o.seed}-${index}-${k}`, kind: rng.chance(0.92) ? 'append' : 'cli', strict, via: node });
+  const newCanary = (k: number, strict: boolean): Canary => ({
+    tag: `CANARY-${o.seed}-${index}-${k}`,
+    kind: rng.chance(0.92) ? 'append' : 'cli',
+    strict,
+    via: node,
+  });
   const base = { path, index, node, repeat: 1, framing: framing(rng, path), control: false, ...shapeFor(path, rng, index) };
-  if (path === 'socket' && rng.chance(0.04)) return { ...base, ...controlRequest(rng, c), canaries: [], firstIsCanary: false, control: true };
+  if (path === 'socket' && rng.chance(0.04))
+    return { ...base, ...controlRequest(rng, c), canaries: [], firstIsCanary: false, control: true };
   // One input in eight is a canary alone: a good message between the bad ones.
   if (rng.chance(0.125)) {
     const k = newCanary(0, true);
@@ -89,7 +131,11 @@ function textCase(path: TextPath, index: number, rng: Rng, o: CaseOptions): Text
     // Broken bytes between two canaries: the first must still be accepted; the second may be
     // lost with the broken element's structure, but never delivered twice.
     const [a, b] = [newCanary(0, true), newCanary(1, false)];
-    const body = Buffer.concat([Buffer.from(`[${emit(canaryMessage(c, a))},\n`), doc.bytes, Buffer.from(`,\n${emit(canaryMessage(c, b))}]`)]);
+    const body = Buffer.concat([
+      Buffer.from(`[${emit(canaryMessage(c, a))},\n`),
+      doc.bytes,
+      Buffer.from(`,\n${emit(canaryMessage(c, b))}]`),
+    ]);
     return { ...base, gen: `sandwich-bytes:${doc.gen}`, body, canaries: [a, b], firstIsCanary: true };
   }
   return { ...base, gen: doc.gen, body: doc.bytes, canaries: [], firstIsCanary: false };
@@ -117,9 +163,28 @@ function shapeFor(path: TextPath, rng: Rng, index: number): { http?: HttpShape; 
       [1, 'PATCH'],
       [2, 'post'],
     ]);
-    const url = rng.pick(['/', '/', '/', '/messages', '/../../etc/passwd', '/?x=1', `/${'a'.repeat(rng.pick([10, 8000]))}`, '/%00', '//x', '*']);
+    const url = rng.pick([
+      '/',
+      '/',
+      '/',
+      '/messages',
+      '/../../etc/passwd',
+      '/?x=1',
+      `/${'a'.repeat(rng.pick([10, 8000]))}`,
+      '/%00',
+      '//x',
+      '*',
+    ]);
     const headers: Record<string, string> = {};
-    const ct = rng.pick(['application/json', 'application/yaml', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', '\u00ff']);
+    const ct = rng.pick([
+      'application/json',
+      'application/yaml',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      '',
+      '\u00ff',
+    ]);
     if (ct !== '') headers['content-type'] = ct;
     if (rng.chance(0.05)) headers.expect = '100-continue';
     if (rng.chance(0.03)) headers['content-length'] = String(300 * 1024 * 1024); // announces more than the cap
@@ -198,7 +263,26 @@ function document(rng: Rng, o: CaseOptions): { gen: string; bytes: Buffer; value
     case 'random-bytes':
       return { gen, bytes: rng.bytes(rng.size(8192)) };
     case 'random-text': {
-      const parts = ['{', '}', '[', ']', ',', ':', '"toNode"', '"method"', `"${c.target}"`, '"REQCliCommand"', '- ', '\n', ' ', '"', 'null', '1', 'a: b', '...'];
+      const parts = [
+        '{',
+        '}',
+        '[',
+        ']',
+        ',',
+        ':',
+        '"toNode"',
+        '"method"',
+        `"${c.target}"`,
+        '"REQCliCommand"',
+        '- ',
+        '\n',
+        ' ',
+        '"',
+        'null',
+        '1',
+        'a: b',
+        '...',
+      ];
       return { gen, bytes: Buffer.from(Array.from({ length: rng.size(400) }, () => rng.pick(parts)).join('')) };
     }
     case 'seed':
@@ -239,7 +323,9 @@ function document(rng: Rng, o: CaseOptions): { gen: string; bytes: Buffer; value
         // Many messages in one input: all to the node that never runs, or all refused.
         const n = rng.pick([200, 1000, 3000]);
         const refused = rng.chance(0.5);
-        const one = refused ? { toNode: c.target, method: 'REQnCliCommand' } : { toNode: c.ghost, method: 'REQNone', ACKTimeout: 1, retries: 1 };
+        const one = refused
+          ? { toNode: c.target, method: 'REQnCliCommand' }
+          : { toNode: c.ghost, method: 'REQNone', ACKTimeout: 1, retries: 1 };
         return { gen: `huge-array-${n}`, bytes: Buffer.from(JSON.stringify(Array.from({ length: n }, () => one))) };
       } else put(s, rng.pick(FIELDS), 'k'.repeat(rng.pick([70_000, 1_000_000, 3_000_000])));
       makeSafe(s, c);
@@ -248,13 +334,38 @@ function document(rng: Rng, o: CaseOptions): { gen: string; bytes: Buffer; value
     case 'traversal': {
       // Well-formed messages that write a result file: only the path is hostile.
       const method = rng.pick(['REQToFile', 'REQToFileAppend', 'REQPing', 'REQCliCommand', 'REQToFileAppend']);
-      const m: InputObject = { toNode: rng.chance(0.9) ? c.target : c.central, method, data: ['escape attempt\n'], methodArgs: ['echo', 'escape'] };
+      const m: InputObject = {
+        toNode: rng.chance(0.9) ? c.target : c.central,
+        method,
+        data: ['escape attempt\n'],
+        methodArgs: ['echo', 'escape'],
+      };
       if (rng.chance(0.8)) m.directory = rng.pick(traversals(c));
       if (rng.chance(0.8)) m.fileName = rng.pick(traversals(c));
       return asValue(m);
     }
     default: {
-      const v = rng.pick(['', ' ', '\n\n', '[]', '{}', 'null', '0', '""', '\ufeff', '\ufeff[]', '[,]', '[null]', '[[]]', '---', '- ', '~', '[{}]', '{"method":null}', '\u0000']);
+      const v = rng.pick([
+        '',
+        ' ',
+        '\n\n',
+        '[]',
+        '{}',
+        'null',
+        '0',
+        '""',
+        '\ufeff',
+        '\ufeff[]',
+        '[,]',
+        '[null]',
+        '[[]]',
+        '---',
+        '- ',
+        '~',
+        '[{}]',
+        '{"method":null}',
+        '\u0000',
+      ]);
       return { gen: 'empty', bytes: Buffer.from(v) };
     }
   }
@@ -303,7 +414,11 @@ function controlRequest(rng: Rng, c: FuzzContext): { gen: string; body: Buffer }
     { control: 'cancel', ids: rng.pick([[], ['nope'], 'nope', [1, null], Array.from({ length: 500 }, (_, i) => `id${i}`)]) },
     { control: 'cancel', to: rng.pick([c.ghost, 'nobody', '', 5, null, '../x']) },
     { control: 'send', input: rng.pick(['', '[]', 'not json', JSON.stringify({ toNode: c.ghost, method: 'REQNone' })]) },
-    { control: 'send', messages: rng.pick([null, [], [{ toNode: c.ghost, method: 'REQNone' }], 'x', { toNode: c.ghost, method: 'REQNone' }]), watch: rng.chance(0.3) },
+    {
+      control: 'send',
+      messages: rng.pick([null, [], [{ toNode: c.ghost, method: 'REQNone' }], 'x', { toNode: c.ghost, method: 'REQNone' }]),
+      watch: rng.chance(0.3),
+    },
     { control: 'send', input: 5, watch: 'yes' },
     { control: rng.pick(['', 'NODES', 'shutdown', 'exit', null, 1, [], {}, '__proto__', 'constructor', 'toString']) },
     { control: 'nodes', extra: deepText(rng, 100_000) },

@@ -37,8 +37,30 @@ export type InputObject = Record<string, unknown>;
 export function seedMessages(c: FuzzContext): InputObject[] {
   const t = c.target;
   return [
-    { toNode: t, method: 'REQCliCommand', methodArgs: ['echo', 'fuzz'], replyMethod: 'REQToFileAppend', directory: 'fz/cli', fileName: 'cli.txt', ACKTimeout: 5, retries: 1, methodTimeout: 5 },
-    { directory: '/var/cli/command_result/', fileName: 'some-file-name.result', toNode: t, method: 'REQCliCommand', methodArgs: ['echo', 'seed readme'], replyMethod: 'REQToFileAppend', ACKTimeout: 5, retries: 3, replyACKTimeout: 5, replyRetries: 3, methodTimeout: 10 },
+    {
+      toNode: t,
+      method: 'REQCliCommand',
+      methodArgs: ['echo', 'fuzz'],
+      replyMethod: 'REQToFileAppend',
+      directory: 'fz/cli',
+      fileName: 'cli.txt',
+      ACKTimeout: 5,
+      retries: 1,
+      methodTimeout: 5,
+    },
+    {
+      directory: '/var/cli/command_result/',
+      fileName: 'some-file-name.result',
+      toNode: t,
+      method: 'REQCliCommand',
+      methodArgs: ['echo', 'seed readme'],
+      replyMethod: 'REQToFileAppend',
+      ACKTimeout: 5,
+      retries: 3,
+      replyACKTimeout: 5,
+      replyRetries: 3,
+      methodTimeout: 10,
+    },
     { toNode: t, method: 'REQToFileAppend', data: ['appended line\n'], directory: 'fz/append', fileName: 'a.txt' },
     { toNode: t, method: 'REQToFile', data: ['whole file\n'], directory: 'fz/file', fileName: 'f.txt' },
     { toNode: t, method: 'REQPing', replyMethod: 'REQPong', directory: 'fz/ping', fileName: 'ping.txt' },
@@ -47,20 +69,60 @@ export function seedMessages(c: FuzzContext): InputObject[] {
     { toNode: t, method: 'REQOpProcessList', directory: 'fz/op', fileName: 'list.txt', replyMethodTimeOut: 5 },
     { toNode: t, method: 'REQOpProcessStart', methodArgs: ['REQNone'], directory: 'fz/op', fileName: 'start.txt' },
     { toNode: t, method: 'REQTailFile', methodArgs: [c.missingFile], methodTimeout: 2, directory: 'fz/tail', fileName: 'tail.txt' },
-    { toNode: t, method: 'REQHttpGet', methodArgs: [`http://127.0.0.1:${c.closedPort}/`], methodTimeout: 2, replyMethod: 'REQToFile', directory: 'fz/http', fileName: 'get.html' },
+    {
+      toNode: t,
+      method: 'REQHttpGet',
+      methodArgs: [`http://127.0.0.1:${c.closedPort}/`],
+      methodTimeout: 2,
+      replyMethod: 'REQToFile',
+      directory: 'fz/http',
+      fileName: 'get.html',
+    },
     { toNode: t, method: 'REQToConsole', data: ['to console\n'], replyMethod: 'REQNone' },
     { toNode: t, method: 'REQNone', replyMethod: 'REQNone' },
     { toNodes: [t, c.ghost, c.central], method: 'REQToFileAppend', data: ['fan-out\n'], directory: 'fz/fan', fileName: 'fan.txt' },
     { toNode: t, method: 'REQCliCommandCont', methodArgs: ['echo', 'cont'], methodTimeout: 3, directory: 'fz/cont', fileName: 'cont.txt' },
     { toNode: c.ghost, method: 'REQCliCommand', methodArgs: ['echo', 'never'], ACKTimeout: 1, retries: 1 },
     { toNode: c.ghost, method: 'REQOpProcessStop', methodArgs: ['REQToFileAppend'], ACKTimeout: 1, retries: 1 },
-    { toNode: t, method: 'REQCopyFileFrom', methodArgs: ['/etc/hostname', c.central, 'data/fz-copy/hostname'], directory: 'fz/copy', fileName: 'copy.txt' },
+    {
+      toNode: t,
+      method: 'REQCopyFileFrom',
+      methodArgs: ['/etc/hostname', c.central, 'data/fz-copy/hostname'],
+      directory: 'fz/copy',
+      fileName: 'copy.txt',
+    },
     { toNode: c.central, method: 'REQCopyFileFrom', methodArgs: ['/etc/hostname', t, 'data/fz-copy/hostname', '1024'] },
     { toNode: t, method: 'REQCopyFileTo', methodArgs: ['chunk', 'data/fz-copy/x', 'copyid', '0', '0'], data: ['aGVsbG8='] },
-    { toNode: t, method: 'REQCliCommand', methodArgs: ['echo', 'relayed'], relayViaNode: c.central, relayReplyMethod: 'REQToFileAppend', directory: 'fz/relay', fileName: 'relay.txt' },
+    {
+      toNode: t,
+      method: 'REQCliCommand',
+      methodArgs: ['echo', 'relayed'],
+      relayViaNode: c.central,
+      relayReplyMethod: 'REQToFileAppend',
+      directory: 'fz/relay',
+      fileName: 'relay.txt',
+    },
     { toNode: t, method: 'REQnCliCommand', methodArgs: ['echo', 'typo'] },
-    { toNode: t, method: 'REQCliCommand', methodArgs: ['echo', '{{STEWARD_DATA}}'], data: ['data'], replyMethod: 'REQCliCommand', replyMethodArgs: ['echo', '{{STEWARD_DATA}}'], directory: 'fz/chain', fileName: 'chain.txt' },
-    { ToNode: t, METHOD: 'REQToFileAppend', Data: 'scalar data', RelayViaNode: '', relayReplyMethod: 'REQNone', id: 'ignored', fromNode: 'ignored', isReply: false },
+    {
+      toNode: t,
+      method: 'REQCliCommand',
+      methodArgs: ['echo', '{{STEWARD_DATA}}'],
+      data: ['data'],
+      replyMethod: 'REQCliCommand',
+      replyMethodArgs: ['echo', '{{STEWARD_DATA}}'],
+      directory: 'fz/chain',
+      fileName: 'chain.txt',
+    },
+    {
+      ToNode: t,
+      METHOD: 'REQToFileAppend',
+      Data: 'scalar data',
+      RelayViaNode: '',
+      relayReplyMethod: 'REQNone',
+      id: 'ignored',
+      fromNode: 'ignored',
+      isReply: false,
+    },
   ];
 }
 
@@ -103,63 +165,276 @@ export function seedWireMessages(c: FuzzContext): Message[] {
     wireMessage(c, { method: 'REQNone' }),
     wireMessage(c, { method: 'REQOpProcessList', replyMethod: 'REQNone' }),
     // A reply: its result path is built from previousMessage.
-    wireMessage(c, { isReply: true, fromNode: c.target, toNode: c.target, data: ['reply\n'], fileName: '', previousMessage: { ...prev, toNode: c.target } }),
+    wireMessage(c, {
+      isReply: true,
+      fromNode: c.target,
+      toNode: c.target,
+      data: ['reply\n'],
+      fileName: '',
+      previousMessage: { ...prev, toNode: c.target },
+    }),
     wireMessage(c, { toNode: c.central, method: 'REQErrorLog', data: ['wire error'] }),
   ];
 }
 
 export const METHODS = [
-  'REQCliCommand', 'REQCliCommandCont', 'REQTailFile', 'REQHttpGet', 'REQHello', 'REQErrorLog', 'REQPing', 'REQPong',
-  'REQToFile', 'REQToFileAppend', 'REQToConsole', 'REQOpProcessList', 'REQOpProcessStart', 'REQOpProcessStop', 'REQNone',
-  'REQCopyFileFrom', 'REQCopyFileTo', 'REQRelay', 'REQRelayInitial',
+  'REQCliCommand',
+  'REQCliCommandCont',
+  'REQTailFile',
+  'REQHttpGet',
+  'REQHello',
+  'REQErrorLog',
+  'REQPing',
+  'REQPong',
+  'REQToFile',
+  'REQToFileAppend',
+  'REQToConsole',
+  'REQOpProcessList',
+  'REQOpProcessStart',
+  'REQOpProcessStop',
+  'REQNone',
+  'REQCopyFileFrom',
+  'REQCopyFileTo',
+  'REQRelay',
+  'REQRelayInitial',
 ] as const;
 
 export const KIND_OF: Record<string, string> = {
-  REQCliCommand: 'CommandACK', REQCliCommandCont: 'CommandACK', REQTailFile: 'EventACK', REQHttpGet: 'EventACK',
-  REQHello: 'EventNACK', REQErrorLog: 'EventACK', REQPing: 'EventACK', REQPong: 'EventACK', REQToFile: 'EventACK',
-  REQToFileAppend: 'EventACK', REQToConsole: 'EventACK', REQOpProcessList: 'CommandACK', REQOpProcessStart: 'CommandACK',
-  REQOpProcessStop: 'CommandACK', REQNone: 'EventACK', REQCopyFileFrom: 'EventACK', REQCopyFileTo: 'EventACK', REQRelay: 'EventACK',
+  REQCliCommand: 'CommandACK',
+  REQCliCommandCont: 'CommandACK',
+  REQTailFile: 'EventACK',
+  REQHttpGet: 'EventACK',
+  REQHello: 'EventNACK',
+  REQErrorLog: 'EventACK',
+  REQPing: 'EventACK',
+  REQPong: 'EventACK',
+  REQToFile: 'EventACK',
+  REQToFileAppend: 'EventACK',
+  REQToConsole: 'EventACK',
+  REQOpProcessList: 'CommandACK',
+  REQOpProcessStart: 'CommandACK',
+  REQOpProcessStop: 'CommandACK',
+  REQNone: 'EventACK',
+  REQCopyFileFrom: 'EventACK',
+  REQCopyFileTo: 'EventACK',
+  REQRelay: 'EventACK',
   REQRelayInitial: 'EventACK',
 };
 
 export const FIELDS = [
-  'toNode', 'toNodes', 'method', 'methodArgs', 'replyMethod', 'replyMethodArgs', 'data', 'ACKTimeout', 'retries',
-  'replyACKTimeout', 'replyRetries', 'methodTimeout', 'replyMethodTimeout', 'directory', 'fileName', 'relayViaNode',
-  'relayReplyMethod', 'id', 'fromNode', 'isReply', 'previousMessage',
+  'toNode',
+  'toNodes',
+  'method',
+  'methodArgs',
+  'replyMethod',
+  'replyMethodArgs',
+  'data',
+  'ACKTimeout',
+  'retries',
+  'replyACKTimeout',
+  'replyRetries',
+  'methodTimeout',
+  'replyMethodTimeout',
+  'directory',
+  'fileName',
+  'relayViaNode',
+  'relayReplyMethod',
+  'id',
+  'fromNode',
+  'isReply',
+  'previousMessage',
 ] as const;
 
 /** Paths that would leave the data folder if they were taken as they are. */
 export function traversals(c: FuzzContext): string[] {
   const m = c.escapeMarker;
   return [
-    '..', '../..', '../../..', '../../../..', '../../../../../../../../..', `../../../../${m}`, `../../../../../../../../../tmp/${m}`,
-    `/tmp/${m}`, `${c.absEscape}/${m}`, c.absEscape, '/', '//', '/.', '/..', '.', './', '', '~', `~/${m}`,
-    '..\\..\\..\\..', `..\\..\\..\\..\\${m}`, `a/../../../../${m}`, `a/./b/../../../../../${m}`, '....//....//', `..%2f..%2f${m}`,
-    `%2e%2e/%2e%2e/${m}`, `\u0000../../../../${m}`, `..\u0000/..\u0000/${m}`, `\uff0e\uff0e/\uff0e\uff0e/${m}`, `..\u2215..\u2215${m}`,
-    `${'../'.repeat(64)}${m}`, `${'a/'.repeat(200)}x`, 'x'.repeat(255), 'x'.repeat(256), `${'y'.repeat(300)}/z`,
-    '/proc/self/fd/1', '/dev/null', `/dev/shm/${m}`, 'CON', 'nul:', 'a:b', ' ', '\n', '\t..', '..\n', `${m}\u202e`,
+    '..',
+    '../..',
+    '../../..',
+    '../../../..',
+    '../../../../../../../../..',
+    `../../../../${m}`,
+    `../../../../../../../../../tmp/${m}`,
+    `/tmp/${m}`,
+    `${c.absEscape}/${m}`,
+    c.absEscape,
+    '/',
+    '//',
+    '/.',
+    '/..',
+    '.',
+    './',
+    '',
+    '~',
+    `~/${m}`,
+    '..\\..\\..\\..',
+    `..\\..\\..\\..\\${m}`,
+    `a/../../../../${m}`,
+    `a/./b/../../../../../${m}`,
+    '....//....//',
+    `..%2f..%2f${m}`,
+    `%2e%2e/%2e%2e/${m}`,
+    `\u0000../../../../${m}`,
+    `..\u0000/..\u0000/${m}`,
+    `\uff0e\uff0e/\uff0e\uff0e/${m}`,
+    `..\u2215..\u2215${m}`,
+    `${'../'.repeat(64)}${m}`,
+    `${'a/'.repeat(200)}x`,
+    'x'.repeat(255),
+    'x'.repeat(256),
+    `${'y'.repeat(300)}/z`,
+    '/proc/self/fd/1',
+    '/dev/null',
+    `/dev/shm/${m}`,
+    'CON',
+    'nul:',
+    'a:b',
+    ' ',
+    '\n',
+    '\t..',
+    '..\n',
+    `${m}\u202e`,
   ];
 }
 
 /** Names a fuzzer may put where a node name goes. */
 export function nodeNames(c: FuzzContext): string[] {
-  return [c.target, c.central, c.ghost, '', ' ', 'a', '-', '_', 'x'.repeat(128), 'x'.repeat(129), '..', '../x', 'a.b', 'a*', 'a>', '*', '>',
-    'ship 1', 'ship\n1', 'ship\u00001', 'şhip', '𝔰𝔥𝔦𝔭', c.target.toUpperCase(), `${c.target} `, '$SYS', '_INBOX', 'fuzzer'];
+  return [
+    c.target,
+    c.central,
+    c.ghost,
+    '',
+    ' ',
+    'a',
+    '-',
+    '_',
+    'x'.repeat(128),
+    'x'.repeat(129),
+    '..',
+    '../x',
+    'a.b',
+    'a*',
+    'a>',
+    '*',
+    '>',
+    'ship 1',
+    'ship\n1',
+    'ship\u00001',
+    'şhip',
+    '𝔰𝔥𝔦𝔭',
+    c.target.toUpperCase(),
+    `${c.target} `,
+    '$SYS',
+    '_INBOX',
+    'fuzzer',
+  ];
 }
 
 export const NUMBERS: readonly number[] = [
-  0, -0, 1, -1, -2, 2, 1.5, -1.5, 0.001, 7, 59, 60, 3600, 86400, 2147483, 2147484, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53 - 1,
-  2 ** 53, 2 ** 53 + 2, -(2 ** 53), 1e15, 1e21, 1e300, Number.MAX_VALUE, Number.MIN_VALUE, -1e21,
+  0,
+  -0,
+  1,
+  -1,
+  -2,
+  2,
+  1.5,
+  -1.5,
+  0.001,
+  7,
+  59,
+  60,
+  3600,
+  86400,
+  2147483,
+  2147484,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53 - 1,
+  2 ** 53,
+  2 ** 53 + 2,
+  -(2 ** 53),
+  1e15,
+  1e21,
+  1e300,
+  Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  -1e21,
 ];
 
 /** Strings that mean something to YAML, shells, templates or path code. Never a real program name. */
 export const STRINGS: readonly string[] = [
-  '', ' ', 'a', 'null', 'Null', '~', 'true', 'False', 'on', 'off', 'NO', '.inf', '-.Inf', '.NaN', '0x1F', '0o17', '1e3', '-1',
-  '12:30:00', '2001-12-14t21:59:43.10-05:00', '{{STEWARD_DATA}}', '{{STEWARD_DATA}}{{STEWARD_DATA}}', '{{', '}}', '%s%s%n',
-  '$HOME', '$(true)', '`true`', ';true', '|true', '&& true', '\\', '"', "'", '\u0000', 'a\u0000b', '\u0007\u001b[31m',
-  '\ufeff', '\ud800', '\udfff', '\u202e', '\u2028', '\uffff', '😀', 'ﷺ', 'Ω'.repeat(50), '\r\n', '\n---\n', '- a', '? a',
-  '& a', '* a', '!tag', '!!binary aGVsbG8=', '<<', '#', '%YAML 1.2', '@', '`', '|', '>', 'REQ', 'REQNone', 'REQCliCommand',
-  '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'control',
+  '',
+  ' ',
+  'a',
+  'null',
+  'Null',
+  '~',
+  'true',
+  'False',
+  'on',
+  'off',
+  'NO',
+  '.inf',
+  '-.Inf',
+  '.NaN',
+  '0x1F',
+  '0o17',
+  '1e3',
+  '-1',
+  '12:30:00',
+  '2001-12-14t21:59:43.10-05:00',
+  '{{STEWARD_DATA}}',
+  '{{STEWARD_DATA}}{{STEWARD_DATA}}',
+  '{{',
+  '}}',
+  '%s%s%n',
+  '$HOME',
+  '$(true)',
+  '`true`',
+  ';true',
+  '|true',
+  '&& true',
+  '\\',
+  '"',
+  "'",
+  '\u0000',
+  'a\u0000b',
+  '\u0007\u001b[31m',
+  '\ufeff',
+  '\ud800',
+  '\udfff',
+  '\u202e',
+  '\u2028',
+  '\uffff',
+  '😀',
+  'ﷺ',
+  'Ω'.repeat(50),
+  '\r\n',
+  '\n---\n',
+  '- a',
+  '? a',
+  '& a',
+  '* a',
+  '!tag',
+  '!!binary aGVsbG8=',
+  '<<',
+  '#',
+  '%YAML 1.2',
+  '@',
+  '`',
+  '|',
+  '>',
+  'REQ',
+  'REQNone',
+  'REQCliCommand',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'control',
 ];
 
 /** Programs a mutated command may run: they exit at once and write nothing. */
@@ -177,7 +452,9 @@ const LONG_METHODS = new Set(['REQTailFile', 'REQCliCommandCont', 'REQHttpGet'])
  */
 export function makeSafePairs(pairs: [string, unknown][], c: FuzzContext): void {
   const valuesOf = (...names: string[]): unknown[] => pairs.filter(([k]) => names.includes(k.toLowerCase())).map(([, v]) => v);
-  const methods = valuesOf('method', 'replymethod', 'relayreplymethod', 'relayoriginalmethod').filter((m): m is string => typeof m === 'string');
+  const methods = valuesOf('method', 'replymethod', 'relayreplymethod', 'relayoriginalmethod').filter(
+    (m): m is string => typeof m === 'string',
+  );
   for (const p of valuesOf('previousmessage')) {
     if (p !== null && typeof p === 'object' && !Array.isArray(p)) {
       const rm = (p as Record<string, unknown>).replyMethod;
@@ -189,7 +466,9 @@ export function makeSafePairs(pairs: [string, unknown][], c: FuzzContext): void 
     for (const a of args) if (a.length > 0 && !(typeof a[0] === 'string' && SAFE_PROGRAMS.has(a[0]))) a[0] = 'echo';
   }
   if (methods.includes('REQHttpGet')) {
-    for (const a of args) if (a.length > 0) a[0] = `http://127.0.0.1:${c.closedPort}/${typeof a[0] === 'string' ? Buffer.from(a[0].slice(0, 50)).toString('hex') : ''}`;
+    for (const a of args)
+      if (a.length > 0)
+        a[0] = `http://127.0.0.1:${c.closedPort}/${typeof a[0] === 'string' ? Buffer.from(a[0].slice(0, 50)).toString('hex') : ''}`;
   }
   if (methods.includes('REQTailFile')) for (const a of args) if (a.length > 0) a[0] = c.missingFile;
   // A copy writes where it is told, by design (relative to the node's folder): into its data folder here.
@@ -233,12 +512,16 @@ export function unsafeReason(m: Message, c: FuzzContext): string | undefined {
     }
   }
   if (methods.includes('REQTailFile')) {
-    for (const a of [m.methodArgs, m.replyMethodArgs]) if (a.length > 0 && a[0] !== c.missingFile) return `REQTailFile of ${JSON.stringify(a[0])}`;
+    for (const a of [m.methodArgs, m.replyMethodArgs])
+      if (a.length > 0 && a[0] !== c.missingFile) return `REQTailFile of ${JSON.stringify(a[0])}`;
   }
   const copyDest = method === 'REQCopyFileFrom' ? m.methodArgs[2] : method === 'REQCopyFileTo' ? m.methodArgs[1] : undefined;
   if (copyDest !== undefined && !/^data\/fz-copy\/f-[A-Za-z0-9_.-]*$/.test(copyDest)) return `a copy to ${JSON.stringify(copyDest)}`;
   if (LONG_METHODS.has(method) && (m.methodTimeoutMs < 0 || m.methodTimeoutMs > 3000)) return `${method} without a 3 s timeout`;
-  if ([m.replyMethod, m.relayReplyMethod].some((x) => LONG_METHODS.has(x)) && (m.replyMethodTimeoutMs < 0 || m.replyMethodTimeoutMs > 3000)) {
+  if (
+    [m.replyMethod, m.relayReplyMethod].some((x) => LONG_METHODS.has(x)) &&
+    (m.replyMethodTimeoutMs < 0 || m.replyMethodTimeoutMs > 3000)
+  ) {
     return 'a long-running reply method without a 3 s timeout';
   }
   return undefined;

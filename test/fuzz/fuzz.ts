@@ -49,8 +49,18 @@ const only = opt.only?.split(',').map(Number);
 // Big inputs (megabytes, 100,000 levels of nesting) cost the nodes seconds each: a quarter of
 // the long run's rate in short runs, so that the CI run of 3,000 inputs stays within a minute.
 const bigRate = opt['big-rate'] !== undefined ? Number(opt['big-rate']) : count >= 20_000 ? 1 : 0.25;
-if (!(bigRate >= 0) || !Number.isInteger(seed) || !Number.isInteger(count) || count < 1 || !Number.isInteger(concurrency) || concurrency < 1 || (only ?? []).some((n) => !Number.isInteger(n))) {
-  process.stderr.write('usage: fuzz.ts [--count N] [--seed S] [--concurrency C] [--only i,j] [--timeout ms] [--big-rate R] [--max-minutes M] [--keep] [--json file] [--verbose]\n');
+if (
+  !(bigRate >= 0) ||
+  !Number.isInteger(seed) ||
+  !Number.isInteger(count) ||
+  count < 1 ||
+  !Number.isInteger(concurrency) ||
+  concurrency < 1 ||
+  (only ?? []).some((n) => !Number.isInteger(n))
+) {
+  process.stderr.write(
+    'usage: fuzz.ts [--count N] [--seed S] [--concurrency C] [--only i,j] [--timeout ms] [--big-rate R] [--max-minutes M] [--keep] [--json file] [--verbose]\n',
+  );
   process.exit(2);
 }
 const indices = only ?? Array.from({ length: count }, (_, i) => i);
@@ -77,7 +87,9 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   const stale = staleBuild();
   if (stale !== undefined) log(`WARNING: ${stale}`);
-  log(`seed ${seed}, ${indices.length} inputs, concurrency ${concurrency}, big-input rate ${bigRate}  (the same run again: npm run test:fuzz -- --seed ${seed} --count ${count} --big-rate ${bigRate})`);
+  log(
+    `seed ${seed}, ${indices.length} inputs, concurrency ${concurrency}, big-input rate ${bigRate}  (the same run again: npm run test:fuzz -- --seed ${seed} --count ${count} --big-rate ${bigRate})`,
+  );
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-fuzz-'));
   const logDir = path.join(root, 'logs');
   const outDir = path.join(root, 'out');
@@ -101,9 +113,18 @@ async function main(): Promise<number> {
   for (const s of findMarker(['/tmp', '/dev/shm', os.tmpdir()], ctx.escapeMarker)) fs.rmSync(s, { recursive: true, force: true }); // left by an earlier run of this seed
 
   const nats = await NatsServer.start();
-  const common = ['-centralNodeName=central', `-brokerAddress=127.0.0.1:${nats.port}`, '-natsConnectRetryInterval=1', '-startPubREQHello=5', '-defaultMessageTimeout=3'];
+  const common = [
+    '-centralNodeName=central',
+    `-brokerAddress=127.0.0.1:${nats.port}`,
+    '-natsConnectRetryInterval=1',
+    '-startPubREQHello=5',
+    '-defaultMessageTimeout=3',
+  ];
   const nodes = {
-    central: new FuzzNode('central', path.join(base, 'central'), logDir, await freePort(), await freePort(), [...common, '-startSubREQRelay=true']),
+    central: new FuzzNode('central', path.join(base, 'central'), logDir, await freePort(), await freePort(), [
+      ...common,
+      '-startSubREQRelay=true',
+    ]),
     target: new FuzzNode('target', path.join(base, 'target'), logDir, await freePort(), await freePort(), common),
   };
   await Promise.all([nodes.central.start(), nodes.target.start()]);
@@ -111,7 +132,9 @@ async function main(): Promise<number> {
   const before = snapshot(root, allowed);
   const nc: NatsConnection = await connect({ servers: nats.url, name: 'fuzzer' });
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-  log(`sandbox ${root}; nats ${nats.url}; central pid ${nodes.central.pid}, target pid ${nodes.target.pid}; broker max payload ${maxPayload}`);
+  log(
+    `sandbox ${root}; nats ${nats.url}; central pid ${nodes.central.pid}, target pid ${nodes.target.pid}; broker max payload ${maxPayload}`,
+  );
 
   let bomb: Buffer | undefined;
   const caseOpts: CaseOptions = {
@@ -123,7 +146,12 @@ async function main(): Promise<number> {
     gzipBomb: () => (bomb ??= Buffer.concat(Array.from({ length: 300 }, () => gzipSync(Buffer.alloc(1024 * 1024), { level: 9 })))),
   };
 
-  const stats = new Map<Path, PathStats>(PATHS.map((p) => [p, { inputs: 0, answered: 0, accepted: 0, rejected: 0, unanswered: 0, unpromised: 0, latencies: [], labels: new Map() }]));
+  const stats = new Map<Path, PathStats>(
+    PATHS.map((p) => [
+      p,
+      { inputs: 0, answered: 0, accepted: 0, rejected: 0, unanswered: 0, unpromised: 0, latencies: [], labels: new Map() },
+    ]),
+  );
   const violations: { index: number; path: Path; gen: string; text: string }[] = [];
   const notes = new Map<string, number>();
   const sent: Sent[] = [];
@@ -156,7 +184,10 @@ async function main(): Promise<number> {
       s.folderState = st;
     }
   }, 250);
-  const progress = setInterval(() => log(`${done}/${indices.length} inputs, ${Math.round(done / ((Date.now() - t0) / 1000))}/s, folder backlog ${folderPending.size}`), 10_000);
+  const progress = setInterval(
+    () => log(`${done}/${indices.length} inputs, ${Math.round(done / ((Date.now() - t0) / 1000))}/s, folder backlog ${folderPending.size}`),
+    10_000,
+  );
 
   const runOne = async (index: number): Promise<void> => {
     const c = makeCase(index, caseOpts);
@@ -179,7 +210,15 @@ async function main(): Promise<number> {
       else {
         while (folderPending.size >= 200 && crashed === undefined) await delay(50);
         const d = dropFile(node.inbox, c);
-        if ('skipped' in d) o = { answered: true, unpromised: true, accepted: 0, errors: 0, label: 'not-written', note: `cannot write the file: ${d.skipped}` };
+        if ('skipped' in d)
+          o = {
+            answered: true,
+            unpromised: true,
+            accepted: 0,
+            errors: 0,
+            label: 'not-written',
+            note: `cannot write the file: ${d.skipped}`,
+          };
         else {
           s.folderName = d.name;
           folderPending.set(d.name, s);
@@ -232,7 +271,16 @@ async function main(): Promise<number> {
         ? { answered: true, accepted: 1, errors: 0, label: 'removed' }
         : state === 'failed'
           ? { answered: true, accepted: 0, errors: 1, label: 'moved to failed/' }
-          : { answered: false, accepted: 0, errors: 0, label: state, violation: state === 'pending' ? `file ${JSON.stringify(s.folderName)} never handled: still in the watched folder` : `file ${JSON.stringify(s.folderName)} moved aside without its .error file` };
+          : {
+              answered: false,
+              accepted: 0,
+              errors: 0,
+              label: state,
+              violation:
+                state === 'pending'
+                  ? `file ${JSON.stringify(s.folderName)} never handled: still in the watched folder`
+                  : `file ${JSON.stringify(s.folderName)} moved aside without its .error file`,
+            };
     s.outcome = o;
     tallyOutcome(st, o);
     if (o.violation !== undefined) violation(s, o.violation);
@@ -250,8 +298,30 @@ async function main(): Promise<number> {
   for (const role of ['central', 'target'] as const) {
     if (!nodes[role].running) continue;
     const k: Canary = { tag: `CANARY-${seed}-final-${role}`, kind: 'append', strict: true, via: role };
-    const o = await sendStream(() => net.connect(nodes[role].socketPath), { path: 'socket', index: -1, node: role, gen: 'final', body: Buffer.from(JSON.stringify(canaryMessage(ctx, k))), repeat: 1, framing: 'halfclose', canaries: [k], firstIsCanary: true, control: false }, seed, timeoutMs);
-    if (o.accepted !== 1) violations.push({ index: -1, path: 'socket', gen: 'final', text: `the final canary on ${role} was not accepted: ${o.label} ${o.violation ?? ''}` });
+    const o = await sendStream(
+      () => net.connect(nodes[role].socketPath),
+      {
+        path: 'socket',
+        index: -1,
+        node: role,
+        gen: 'final',
+        body: Buffer.from(JSON.stringify(canaryMessage(ctx, k))),
+        repeat: 1,
+        framing: 'halfclose',
+        canaries: [k],
+        firstIsCanary: true,
+        control: false,
+      },
+      seed,
+      timeoutMs,
+    );
+    if (o.accepted !== 1)
+      violations.push({
+        index: -1,
+        path: 'socket',
+        gen: 'final',
+        text: `the final canary on ${role} was not accepted: ${o.label} ${o.violation ?? ''}`,
+      });
     finalTags.push(k.tag);
   }
   const strictTags = new Set([...canaries.filter((x) => x.strict).map((x) => x.k.tag), ...finalTags]);
@@ -281,7 +351,10 @@ async function main(): Promise<number> {
   await delay(1500); // a late duplicate would show now
   counts = readCounts();
   const canaryStats = { strict: 0, strictOnce: 0, missing: [] as string[], duplicated: [] as string[], loose: 0, looseDelivered: 0 };
-  for (const { k, s, strict } of [...canaries, ...finalTags.map((tag) => ({ k: { tag, kind: 'append' as const, strict: true, via: 'central' as const }, s: undefined, strict: true }))]) {
+  for (const { k, s, strict } of [
+    ...canaries,
+    ...finalTags.map((tag) => ({ k: { tag, kind: 'append' as const, strict: true, via: 'central' as const }, s: undefined, strict: true })),
+  ]) {
     const n = counts.get(k.tag) ?? 0;
     if (strict) {
       canaryStats.strict++;
@@ -294,7 +367,9 @@ async function main(): Promise<number> {
     if (n > 1) canaryStats.duplicated.push(`${k.tag} x${n}`);
     if (s !== undefined && (n > 1 || (strict && n === 0))) violation(s, `canary ${k.tag} (${k.kind}) delivered ${n} times`);
   }
-  for (const t of finalTags) if ((counts.get(t) ?? 0) !== 1) violations.push({ index: -1, path: 'socket', gen: 'final', text: `final canary ${t} delivered ${counts.get(t) ?? 0} times` });
+  for (const t of finalTags)
+    if ((counts.get(t) ?? 0) !== 1)
+      violations.push({ index: -1, path: 'socket', gen: 'final', text: `final canary ${t} delivered ${counts.get(t) ?? 0} times` });
 
   clearInterval(monitor);
   clearInterval(progress);
@@ -303,15 +378,24 @@ async function main(): Promise<number> {
   // Nothing written outside the nodes' own folders.
   const outside = diffSnapshots(before, snapshot(root, allowed));
   const escaped = findMarker(['/tmp', '/dev/shm', os.tmpdir(), os.homedir(), '/'], ctx.escapeMarker);
-  for (const p of [...outside, ...escaped.map((e) => `escaped: ${e}`)]) violations.push({ index: -1, path: 'socket', gen: 'sandbox', text: `written outside the data folders: ${p}` });
+  for (const p of [...outside, ...escaped.map((e) => `escaped: ${e}`)])
+    violations.push({ index: -1, path: 'socket', gen: 'sandbox', text: `written outside the data folders: ${p}` });
   for (const e of escaped) fs.rmSync(e, { recursive: true, force: true }); // reported; ours (the name holds the run's marker)
 
-  const cpu = { central: nodes.central.cpuSeconds(), target: nodes.target.cpuSeconds(), fuzzer: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6 };
+  const cpu = {
+    central: nodes.central.cpuSeconds(),
+    target: nodes.target.cpuSeconds(),
+    fuzzer: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+  };
   await nc.close();
   const stopMs = { central: await nodes.central.stop(), target: await nodes.target.stop() };
-  for (const [n, ms] of Object.entries(stopMs)) if (ms === undefined) violations.push({ index: -1, path: 'socket', gen: 'stop', text: `${n} did not stop within 15 s of SIGTERM` });
+  for (const [n, ms] of Object.entries(stopMs))
+    if (ms === undefined) violations.push({ index: -1, path: 'socket', gen: 'stop', text: `${n} did not stop within 15 s of SIGTERM` });
   await nats.close();
-  const logs: Record<string, LogScan> = { central: await scanLog(nodes.central.stderrFile), target: await scanLog(nodes.target.stderrFile) };
+  const logs: Record<string, LogScan> = {
+    central: await scanLog(nodes.central.stderrFile),
+    target: await scanLog(nodes.target.stderrFile),
+  };
   if (crashed !== undefined) violations.push({ index: -1, path: 'socket', gen: 'crash', text: crashed });
 
   const report: Report = {
@@ -337,7 +421,11 @@ async function main(): Promise<number> {
     cpu,
   };
   printReport(report);
-  if (opt.json !== undefined) fs.writeFileSync(opt.json, JSON.stringify(report, (_k, v: unknown): unknown => (v instanceof Map ? (Object.fromEntries(v) as unknown) : v), 2));
+  if (opt.json !== undefined)
+    fs.writeFileSync(
+      opt.json,
+      JSON.stringify(report, (_k, v: unknown): unknown => (v instanceof Map ? (Object.fromEntries(v) as unknown) : v), 2),
+    );
   const failed = violations.length > 0;
   if (failed || opt.keep) log(`kept the sandbox for inspection: ${root} (repro inputs in ${outDir})`);
   else fs.rmSync(root, { recursive: true, force: true });
@@ -349,7 +437,13 @@ function strictInput(c: Case, o: Outcome): boolean {
   if (c.path === 'nats') return o.label === 'ack ok' || o.label === 'ack duplicate';
   if (o.unpromised) return false;
   if (c.path === 'socket' || c.path === 'tcp') return c.framing !== 'abort' && !c.control;
-  if (c.path === 'http') return c.http !== undefined && c.http.raw === undefined && c.http.method.toUpperCase() === 'POST' && c.http.headers['content-length'] === undefined;
+  if (c.path === 'http')
+    return (
+      c.http !== undefined &&
+      c.http.raw === undefined &&
+      c.http.method.toUpperCase() === 'POST' &&
+      c.http.headers['content-length'] === undefined
+    );
   return true;
 }
 
@@ -379,7 +473,15 @@ function replayCommand(index: number): string {
 function saveRepro(outDir: string, c: Case, text: string): void {
   const file = path.join(outDir, `input-${c.index}`);
   const { body: _b, payload: _p, ...meta } = c as Case & { body?: Buffer; payload?: Buffer };
-  fs.writeFileSync(`${file}.json`, JSON.stringify({ violation: text, replay: replayCommand(c.index), ...meta }, (_k, v: unknown) => (v instanceof Buffer || (v !== null && typeof v === 'object' && (v as { type?: string }).type === 'Buffer') ? '<bytes>' : v), 2));
+  fs.writeFileSync(
+    `${file}.json`,
+    JSON.stringify(
+      { violation: text, replay: replayCommand(c.index), ...meta },
+      (_k, v: unknown) =>
+        v instanceof Buffer || (v !== null && typeof v === 'object' && (v as { type?: string }).type === 'Buffer') ? '<bytes>' : v,
+      2,
+    ),
+  );
   const bytes = 'body' in c ? c.body : c.payload;
   fs.writeFileSync(`${file}.bin`, bytes);
 }

@@ -21,7 +21,9 @@ export function staleBuild(): string | undefined {
   } catch {
     return 'dist/ is not built: run npm run build first';
   }
-  const newer = fs.readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' }).find((f) => f.endsWith('.ts') && fs.statSync(path.join(root, 'src', f)).mtimeMs > built);
+  const newer = fs
+    .readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' })
+    .find((f) => f.endsWith('.ts') && fs.statSync(path.join(root, 'src', f)).mtimeMs > built);
   return newer === undefined ? undefined : `src/${newer} is newer than dist/: run npm run build first, or this fuzzes the old build`;
 }
 
@@ -94,7 +96,8 @@ export class FuzzNode {
     this.proc = proc;
     await eventually(
       () => {
-        if (this.exit !== undefined) throw new Error(`steward ${this.name} exited (${JSON.stringify(this.exit)}): ${tail(this.stderrFile)}`);
+        if (this.exit !== undefined)
+          throw new Error(`steward ${this.name} exited (${JSON.stringify(this.exit)}): ${tail(this.stderrFile)}`);
         return fs.readFileSync(this.stderrFile, 'utf8').includes('"msg":"subscribed"');
       },
       { what: `steward ${this.name} to start`, timeoutMs: 30_000 },
@@ -104,7 +107,11 @@ export class FuzzNode {
   /** CPU seconds the process has used so far (Linux /proc), or undefined. */
   cpuSeconds(): number | undefined {
     try {
-      const fields = fs.readFileSync(`/proc/${this.pid ?? 0}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      const fields =
+        fs
+          .readFileSync(`/proc/${this.pid ?? 0}/stat`, 'utf8')
+          .split(') ')[1]
+          ?.split(' ') ?? [];
       return (Number(fields[11]) + Number(fields[12])) / 100;
     } catch {
       return undefined;
@@ -215,7 +222,10 @@ export async function scanLog(file: string): Promise<LogScan> {
       v = undefined;
     }
     if (v === undefined || typeof v !== 'object' || v === null || typeof v.level !== 'number') {
-      const key = line.replace(/\(node:\d+\)/, '(node:PID)').replace(/\d{4,}/g, 'N').slice(0, 160);
+      const key = line
+        .replace(/\(node:\d+\)/, '(node:PID)')
+        .replace(/\d{4,}/g, 'N')
+        .slice(0, 160);
       scan.stray.set(key, (scan.stray.get(key) ?? 0) + 1);
       continue;
     }

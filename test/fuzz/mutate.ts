@@ -73,7 +73,15 @@ export function deepText(rng: Rng, depth: number): Raw {
 }
 
 export function hugeString(rng: Rng, maxPayload: number): string {
-  const n = rng.pick([maxPayload - 4096, maxPayload - 1100, maxPayload - 900, maxPayload, maxPayload + 1, 2 * maxPayload, rng.range(1, 300_000)]);
+  const n = rng.pick([
+    maxPayload - 4096,
+    maxPayload - 1100,
+    maxPayload - 900,
+    maxPayload,
+    maxPayload + 1,
+    2 * maxPayload,
+    rng.range(1, 300_000),
+  ]);
   const ch = rng.pick(['x', 'é', '😀', '\u0000', '\\', '"']);
   return ch.repeat(Math.max(1, Math.floor(n / Buffer.byteLength(ch))));
 }
@@ -85,8 +93,10 @@ export function fuzzValue(rng: Rng, c: FuzzContext, field: string, maxPayload: n
   if (r < 25) {
     if (lower === 'directory' || lower === 'filename') return rng.pick(traversals(c));
     if (lower.includes('node')) return rng.chance(0.7) ? rng.pick(nodeNames(c)) : [rng.pick(nodeNames(c)), rng.pick(nodeNames(c))];
-    if (lower.includes('method') && !lower.includes('args') && !lower.includes('timeout')) return rng.pick([...METHODS, 'REQCopyFileTo', 'REQRelay', 'reqclicommand', 'REQCliCommand ', 'REQ\u0000None', '']);
-    if (lower.includes('args') || lower === 'data') return Array.from({ length: rng.int(5) }, () => (rng.chance(0.3) ? rng.pick(traversals(c)) : rng.pick(STRINGS)));
+    if (lower.includes('method') && !lower.includes('args') && !lower.includes('timeout'))
+      return rng.pick([...METHODS, 'REQCopyFileTo', 'REQRelay', 'reqclicommand', 'REQCliCommand ', 'REQ\u0000None', '']);
+    if (lower.includes('args') || lower === 'data')
+      return Array.from({ length: rng.int(5) }, () => (rng.chance(0.3) ? rng.pick(traversals(c)) : rng.pick(STRINGS)));
     if (lower.includes('timeout') || lower.includes('retries')) return rng.pick(NUMBERS);
   }
   if (r < 40) return rng.pick(NUMBERS);
@@ -102,7 +112,8 @@ export function fuzzValue(rng: Rng, c: FuzzContext, field: string, maxPayload: n
   }
   if (r < 85 && depth < 3) {
     const o: Record<string, unknown> = {};
-    for (let i = rng.int(4); i > 0; i--) put(o, rng.pick([...FIELDS, '__proto__', rng.word()]), fuzzValue(rng, c, rng.pick(FIELDS), maxPayload, depth + 1));
+    for (let i = rng.int(4); i > 0; i--)
+      put(o, rng.pick([...FIELDS, '__proto__', rng.word()]), fuzzValue(rng, c, rng.pick(FIELDS), maxPayload, depth + 1));
     return o;
   }
   if (r < 90) return rng.pick(traversals(c));
@@ -128,7 +139,11 @@ export function mutateObject(rng: Rng, o: Record<string, unknown>, c: FuzzContex
       const variants = [k.toUpperCase(), k.toLowerCase(), `${k}s`, k.slice(1), `${k} `, ` ${k}`, `${k}\u0000`, k.replace(/e/g, '3')];
       put(o, rng.pick(variants), v);
     } else if (op === 5) {
-      put(o, rng.pick(['unknownField', 'control', '__proto__', 'constructor', 'toNodes2', 'methodargs2', rng.word(1, 40), 'x'.repeat(10_000)]), fuzzValue(rng, c, 'x', maxPayload));
+      put(
+        o,
+        rng.pick(['unknownField', 'control', '__proto__', 'constructor', 'toNodes2', 'methodargs2', rng.word(1, 40), 'x'.repeat(10_000)]),
+        fuzzValue(rng, c, 'x', maxPayload),
+      );
     } else if (op === 6) {
       const f = rng.pick(['directory', 'fileName']);
       o[f] = rng.pick(traversals(c));
@@ -150,9 +165,48 @@ export function mutateObject(rng: Rng, o: Record<string, unknown>, c: FuzzContex
   return o;
 }
 
-const TOKENS = ['[', ']', '{', '}', ',', ':', '"', "'", '\\', '\u0000', '\n', '\t', '---\n', '...\n', '- ', '? ', '&a ', '*a', '!!binary ', '!!set ',
-  '<<: ', '#', '%YAML 1.1\n', 'null', 'true', '-1', '1e999', 'NaN', '\ufeff', '\ud800', '\u2028', '😀', '}, {', '],[', '"toNode"', '"method"',
-  '"control"', '..', '/', '{{STEWARD_DATA}}'];
+const TOKENS = [
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  ':',
+  '"',
+  "'",
+  '\\',
+  '\u0000',
+  '\n',
+  '\t',
+  '---\n',
+  '...\n',
+  '- ',
+  '? ',
+  '&a ',
+  '*a',
+  '!!binary ',
+  '!!set ',
+  '<<: ',
+  '#',
+  '%YAML 1.1\n',
+  'null',
+  'true',
+  '-1',
+  '1e999',
+  'NaN',
+  '\ufeff',
+  '\ud800',
+  '\u2028',
+  '😀',
+  '}, {',
+  '],[',
+  '"toNode"',
+  '"method"',
+  '"control"',
+  '..',
+  '/',
+  '{{STEWARD_DATA}}',
+];
 
 /** Byte-level mutations: flips, inserts, deletes, duplicated or truncated chunks, special tokens. */
 export function mutateBytes(rng: Rng, input: Buffer): Buffer {
@@ -169,7 +223,11 @@ export function mutateBytes(rng: Rng, input: Buffer): Buffer {
     else if (op === 5) {
       const len = rng.range(1, Math.max(1, Math.min(64, b.length - at)));
       const chunk = b.subarray(at, at + len);
-      b = Buffer.concat([b.subarray(0, at), ...Array.from({ length: rng.range(2, rng.chance(0.1) ? 1000 : 4) }, () => chunk), b.subarray(at + len)]);
+      b = Buffer.concat([
+        b.subarray(0, at),
+        ...Array.from({ length: rng.range(2, rng.chance(0.1) ? 1000 : 4) }, () => chunk),
+        b.subarray(at + len),
+      ]);
     } else if (op === 6) b = Buffer.concat([b.subarray(0, at), rng.bytes(rng.range(1, 8)), b.subarray(at)]);
     else b = Buffer.concat([b.subarray(0, at), Buffer.from(rng.pick(TOKENS)), b.subarray(at + 1)]);
   }

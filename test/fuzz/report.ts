@@ -62,31 +62,80 @@ export function printReport(r: Report): void {
   const total = { inputs: 0, answered: 0, accepted: 0, rejected: 0, unanswered: 0, unpromised: 0 };
   for (const [p, s] of r.stats) {
     const sorted = [...s.latencies].sort((a, b) => a - b);
-    out.push(row([p, s.inputs, s.answered, s.accepted, s.rejected, s.unanswered, s.unpromised, p === 'folder' ? '-' : pct(sorted, 50), p === 'folder' ? '-' : pct(sorted, 99)], w));
+    out.push(
+      row(
+        [
+          p,
+          s.inputs,
+          s.answered,
+          s.accepted,
+          s.rejected,
+          s.unanswered,
+          s.unpromised,
+          p === 'folder' ? '-' : pct(sorted, 50),
+          p === 'folder' ? '-' : pct(sorted, 99),
+        ],
+        w,
+      ),
+    );
     for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += s[k];
   }
   out.push(row(['total', total.inputs, total.answered, total.accepted, total.rejected, total.unanswered, total.unpromised, '', ''], w));
   out.push('');
   const c = r.canaries;
-  out.push(`canaries: ${c.strict} that must arrive: ${c.strictOnce} delivered exactly once, ${c.missing.length} missing, ${c.duplicated.length} duplicated; ${c.loose} after broken bytes (at most once): ${c.looseDelivered} delivered`);
-  out.push(`daemons: ${r.crashed === undefined ? 'no crash' : 'CRASHED'}; alive at the end: ${Object.entries(r.alive).map(([n, a]) => `${n} ${a ? 'yes' : 'NO'}`).join(', ')}; stop after SIGTERM: ${Object.entries(r.stopMs).map(([n, ms]) => `${n} ${ms === undefined ? 'KILLED' : `${ms} ms`}`).join(', ')}`);
+  out.push(
+    `canaries: ${c.strict} that must arrive: ${c.strictOnce} delivered exactly once, ${c.missing.length} missing, ${c.duplicated.length} duplicated; ${c.loose} after broken bytes (at most once): ${c.looseDelivered} delivered`,
+  );
+  out.push(
+    `daemons: ${r.crashed === undefined ? 'no crash' : 'CRASHED'}; alive at the end: ${Object.entries(r.alive)
+      .map(([n, a]) => `${n} ${a ? 'yes' : 'NO'}`)
+      .join(', ')}; stop after SIGTERM: ${Object.entries(r.stopMs)
+      .map(([n, ms]) => `${n} ${ms === undefined ? 'KILLED' : `${ms} ms`}`)
+      .join(', ')}`,
+  );
   out.push(`writes outside the nodes' folders: ${r.outside}`);
-  out.push(`time: ${r.seconds.toFixed(1)} s (${r.sendSeconds.toFixed(1)} s sending, ${Math.round(r.done / r.sendSeconds)} inputs/s); CPU seconds: ${Object.entries(r.cpu).map(([n, s]) => `${n} ${s === undefined ? '?' : s.toFixed(1)}`).join(', ')}`);
+  out.push(
+    `time: ${r.seconds.toFixed(1)} s (${r.sendSeconds.toFixed(1)} s sending, ${Math.round(r.done / r.sendSeconds)} inputs/s); CPU seconds: ${Object.entries(
+      r.cpu,
+    )
+      .map(([n, s]) => `${n} ${s === undefined ? '?' : s.toFixed(1)}`)
+      .join(', ')}`,
+  );
   for (const [n, l] of Object.entries(r.logs)) {
-    const errs = [...l.errors].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([m, k]) => `${k}x ${JSON.stringify(m)}`);
-    const stray = [...l.stray].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([m, k]) => `${k}x ${JSON.stringify(m)}`);
-    out.push(`${n} log: ${l.lines} lines, ${l.fatal} fatal; error lines: ${errs.length === 0 ? 'none' : errs.join('; ')}; non-JSON lines: ${stray.length === 0 ? 'none' : stray.join('; ')}`);
+    const errs = [...l.errors]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([m, k]) => `${k}x ${JSON.stringify(m)}`);
+    const stray = [...l.stray]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([m, k]) => `${k}x ${JSON.stringify(m)}`);
+    out.push(
+      `${n} log: ${l.lines} lines, ${l.fatal} fatal; error lines: ${errs.length === 0 ? 'none' : errs.join('; ')}; non-JSON lines: ${stray.length === 0 ? 'none' : stray.join('; ')}`,
+    );
   }
   out.push('');
   out.push('answers by path:');
-  for (const [p, s] of r.stats) out.push(`  ${p}: ${[...s.labels].sort((a, b) => b[1] - a[1]).map(([l, n]) => `${l} ${n}`).join(', ')}`);
-  out.push(`inputs by generator: ${[...r.gens].sort().map(([g, n]) => `${g} ${n}`).join(', ')}`);
+  for (const [p, s] of r.stats)
+    out.push(
+      `  ${p}: ${[...s.labels]
+        .sort((a, b) => b[1] - a[1])
+        .map(([l, n]) => `${l} ${n}`)
+        .join(', ')}`,
+    );
+  out.push(
+    `inputs by generator: ${[...r.gens]
+      .sort()
+      .map(([g, n]) => `${g} ${n}`)
+      .join(', ')}`,
+  );
   if (r.notes.size > 0) {
     out.push('notes (not failures):');
     for (const [n, k] of [...r.notes].sort((a, b) => b[1] - a[1]).slice(0, 15)) out.push(`  ${k}x ${n}`);
   }
   out.push('');
-  if (r.violations.length === 0) out.push('RESULT: PASS (no crash, every input answered, every canary delivered once, nothing written outside)');
+  if (r.violations.length === 0)
+    out.push('RESULT: PASS (no crash, every input answered, every canary delivered once, nothing written outside)');
   else {
     out.push(`RESULT: FAIL, ${r.violations.length} violations:`);
     const grouped = new Map<string, { n: number; first: (typeof r.violations)[number] }>();

@@ -40,7 +40,8 @@ export function judgeLines(items: unknown[], control: boolean): Pick<Outcome, 'a
   if (control) return { accepted, errors };
   for (const it of items) {
     const l = it as InputLine;
-    if (l === null || typeof l !== 'object') return { accepted, errors, violation: `answer is not an object: ${JSON.stringify(it).slice(0, 200)}` };
+    if (l === null || typeof l !== 'object')
+      return { accepted, errors, violation: `answer is not an object: ${JSON.stringify(it).slice(0, 200)}` };
     if (typeof l.index !== 'number') return { accepted, errors, violation: `answer without index: ${JSON.stringify(l).slice(0, 200)}` };
     if (l.status === 'accepted' && typeof l.id === 'string') {
       accepted++;
@@ -89,8 +90,21 @@ export function sendStream(connect: () => net.Socket, c: TextCase, seed: number,
       if (p.bad !== undefined) {
         // A client that does not half-close may be answered on a prefix of its input (the node
         // answers 0.5 s after a complete-looking document) and then cut off mid-answer.
-        if (c.framing === 'noclose') return finish({ answered: true, accepted: 0, errors: 0, label: 'cut-short', note: `answer cut short without a half-close (${how})` });
-        return finish({ answered: false, accepted: 0, errors: 0, label: 'bad-line', violation: `${p.bad} (${how}, ${text.length} characters read)` });
+        if (c.framing === 'noclose')
+          return finish({
+            answered: true,
+            accepted: 0,
+            errors: 0,
+            label: 'cut-short',
+            note: `answer cut short without a half-close (${how})`,
+          });
+        return finish({
+          answered: false,
+          accepted: 0,
+          errors: 0,
+          label: 'bad-line',
+          violation: `${p.bad} (${how}, ${text.length} characters read)`,
+        });
       }
       const j = judgeLines(p.items, c.control);
       const answered = j.violation === undefined;
@@ -99,7 +113,13 @@ export function sendStream(connect: () => net.Socket, c: TextCase, seed: number,
         // The fuzzer itself paused longer than the node's idle rule between two writes (its
         // event loop was busy, e.g. making a big input): the node may rightly have answered on
         // what had come so far, which is not what this input promised.
-        return finish({ answered, ...j, label, unpromised: true, note: `the fuzzer paused over ${STALL_MS} ms between two writes (answered on what had come, as the 0.5 s rule says)` });
+        return finish({
+          answered,
+          ...j,
+          label,
+          unpromised: true,
+          note: `the fuzzer paused over ${STALL_MS} ms between two writes (answered on what had come, as the 0.5 s rule says)`,
+        });
       }
       finish({ answered, ...j, label });
     };
@@ -110,7 +130,14 @@ export function sendStream(connect: () => net.Socket, c: TextCase, seed: number,
       // An input over the cap is answered and then cut: keep what was read.
       if (text !== '') judge('error');
       else if (c.framing === 'abort') judge('abort');
-      else finish({ answered: false, accepted: 0, errors: 0, label: 'conn-error', violation: `connection error before any answer: ${err.message}` });
+      else
+        finish({
+          answered: false,
+          accepted: 0,
+          errors: 0,
+          label: 'conn-error',
+          violation: `connection error before any answer: ${err.message}`,
+        });
     });
     const timer = setTimeout(() => judge(`timeout ${timeoutMs} ms`), timeoutMs);
     conn.once('connect', () => {
@@ -172,10 +199,20 @@ export function sendHttp(port: number, c: TextCase, timeoutMs: number): Promise<
     try {
       req = http.request({ host: '127.0.0.1', port, method: shape.method, path: shape.url, headers, agent: false });
     } catch (err) {
-      resolve({ answered: true, unpromised: true, accepted: 0, errors: 0, label: 'client-refused', note: `the HTTP client refused the request: ${(err as Error).message}` });
+      resolve({
+        answered: true,
+        unpromised: true,
+        accepted: 0,
+        errors: 0,
+        label: 'client-refused',
+        note: `the HTTP client refused the request: ${(err as Error).message}`,
+      });
       return;
     }
-    const timer = setTimeout(() => finish({ answered: false, accepted: 0, errors: 0, label: 'no-answer', violation: `no HTTP answer within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ answered: false, accepted: 0, errors: 0, label: 'no-answer', violation: `no HTTP answer within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     req.on('response', (res) => {
       let body = '';
       res.on('data', (b: Buffer) => (body += b.toString('utf8')));
@@ -184,7 +221,14 @@ export function sendHttp(port: number, c: TextCase, timeoutMs: number): Promise<
       res.on('close', () => finish(judgeHttp(c, res.statusCode ?? 0, body)));
     });
     req.on('error', (err) => {
-      if (!settled) finish({ answered: false, accepted: 0, errors: 0, label: 'http-error', violation: `HTTP request failed before an answer: ${err.message}` });
+      if (!settled)
+        finish({
+          answered: false,
+          accepted: 0,
+          errors: 0,
+          label: 'http-error',
+          violation: `HTTP request failed before an answer: ${err.message}`,
+        });
     });
     void (async () => {
       try {
@@ -209,14 +253,30 @@ function judgeHttp(c: TextCase, status: number, body: string): Outcome {
     return { answered: true, accepted: 0, errors: 0, label, violation: `${method} answered ${status}, expected 405` };
   }
   if (c.http?.headers['content-length'] !== undefined || c.repeat > 1) {
-    return status === 413 ? { answered: true, accepted: 0, errors: 1, label } : { answered: true, accepted: 0, errors: 0, label, violation: `an input over the cap answered ${status}, expected 413` };
+    return status === 413
+      ? { answered: true, accepted: 0, errors: 1, label }
+      : { answered: true, accepted: 0, errors: 0, label, violation: `an input over the cap answered ${status}, expected 413` };
   }
-  if (status !== 202 && status !== 400) return { answered: true, accepted: 0, errors: 0, label, violation: `POST answered ${status}: ${body.slice(0, 300)}`, note: 'unexpected status' };
+  if (status !== 202 && status !== 400)
+    return {
+      answered: true,
+      accepted: 0,
+      errors: 0,
+      label,
+      violation: `POST answered ${status}: ${body.slice(0, 300)}`,
+      note: 'unexpected status',
+    };
   let items: unknown;
   try {
     items = JSON.parse(body);
   } catch {
-    return { answered: true, accepted: 0, errors: 0, label, violation: `HTTP ${status} body is not JSON: ${JSON.stringify(body.slice(0, 200))}` };
+    return {
+      answered: true,
+      accepted: 0,
+      errors: 0,
+      label,
+      violation: `HTTP ${status} body is not JSON: ${JSON.stringify(body.slice(0, 200))}`,
+    };
   }
   if (!Array.isArray(items)) return { answered: true, accepted: 0, errors: 0, label, violation: 'HTTP answer is not an array' };
   const j = judgeLines(items, false);
@@ -237,9 +297,17 @@ function sendRawHttp(port: number, raw: Buffer, timeoutMs: number): Promise<Outc
       clearTimeout(timer);
       conn.destroy();
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
-      resolve(m === null
-        ? { answered: false, accepted: 0, errors: 0, label: 'raw no-answer', violation: `malformed HTTP request got no status line: ${JSON.stringify(text.slice(0, 100))}` }
-        : { answered: true, accepted: 0, errors: 0, label: `raw http ${m[1]}` });
+      resolve(
+        m === null
+          ? {
+              answered: false,
+              accepted: 0,
+              errors: 0,
+              label: 'raw no-answer',
+              violation: `malformed HTTP request got no status line: ${JSON.stringify(text.slice(0, 100))}`,
+            }
+          : { answered: true, accepted: 0, errors: 0, label: `raw http ${m[1]}` },
+      );
     };
     const timer = setTimeout(finish, timeoutMs);
     conn.on('data', (b: Buffer) => {
@@ -277,7 +345,8 @@ export function folderState(inbox: string, name: string): FolderState {
     const start = Buffer.from(name).subarray(0, 100).toString();
     const dir = path.join(inbox, 'failed');
     const moved = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.startsWith(start) && !n.endsWith('.error')) : [];
-    const errorOf = (n: string): string => (fs.existsSync(path.join(dir, `${n}.error`)) ? fs.readFileSync(path.join(dir, `${n}.error`), 'utf8') : '');
+    const errorOf = (n: string): string =>
+      fs.existsSync(path.join(dir, `${n}.error`)) ? fs.readFileSync(path.join(dir, `${n}.error`), 'utf8') : '';
     if (moved.some((n) => errorOf(n).startsWith(`file: ${name}\n`))) return 'failed';
   }
   return 'removed';
@@ -292,7 +361,14 @@ export async function sendNats(nc: NatsConnection, c: NatsCase, timeoutMs: numbe
       for (const [k, v] of Object.entries(c.headers)) h.set(k, v);
     }
   } catch (err) {
-    return { answered: true, unpromised: true, accepted: 0, errors: 0, label: 'client-refused', note: `headers refused by the client: ${(err as Error).message}` };
+    return {
+      answered: true,
+      unpromised: true,
+      accepted: 0,
+      errors: 0,
+      label: 'client-refused',
+      note: `headers refused by the client: ${(err as Error).message}`,
+    };
   }
   if (c.payload.length + 1024 > (nc.info?.max_payload ?? 1024 * 1024)) {
     return { answered: true, unpromised: true, accepted: 0, errors: 0, label: 'too-large-for-broker' };
@@ -305,20 +381,39 @@ export async function sendNats(nc: NatsConnection, c: NatsCase, timeoutMs: numbe
       try {
         ack = JSON.parse(Buffer.from(reply.data).toString('utf8')) as typeof ack;
       } catch {
-        return { answered: false, accepted: 0, errors: 0, label: 'bad-ack', violation: `the answer is not an ACK: ${Buffer.from(reply.data).toString('utf8').slice(0, 200)}` };
+        return {
+          answered: false,
+          accepted: 0,
+          errors: 0,
+          label: 'bad-ack',
+          violation: `the answer is not an ACK: ${Buffer.from(reply.data).toString('utf8').slice(0, 200)}`,
+        };
       }
       const status = String(ack.status);
       if (!['ok', 'duplicate', 'rejected'].includes(status) || typeof ack.id !== 'string') {
-        return { answered: false, accepted: 0, errors: 0, label: 'bad-ack', violation: `ACK of unknown shape: ${JSON.stringify(ack).slice(0, 200)}` };
+        return {
+          answered: false,
+          accepted: 0,
+          errors: 0,
+          label: 'bad-ack',
+          violation: `ACK of unknown shape: ${JSON.stringify(ack).slice(0, 200)}`,
+        };
       }
-      last = { answered: true, accepted: status === 'rejected' ? 0 : 1, errors: status === 'rejected' ? 1 : 0, label: `ack ${status}`, ack: status };
+      last = {
+        answered: true,
+        accepted: status === 'rejected' ? 0 : 1,
+        errors: status === 'rejected' ? 1 : 0,
+        label: `ack ${status}`,
+        ack: status,
+      };
       if (c.canary !== undefined && status !== (i === 0 ? 'ok' : 'duplicate')) {
         last.violation = `canary ${c.canary.tag} send ${i + 1} was ACKed ${status}${typeof ack.error === 'string' ? `: ${ack.error}` : ''}`;
       }
     } catch (err) {
       const why = describeNatsError(err);
       if (why === 'no-responders') last = { answered: true, accepted: 0, errors: 0, label: 'no responders' };
-      else if (why === 'timeout') return { answered: false, accepted: 0, errors: 0, label: 'no-ack', violation: `no ACK within ${timeoutMs} ms on ${c.subject}` };
+      else if (why === 'timeout')
+        return { answered: false, accepted: 0, errors: 0, label: 'no-ack', violation: `no ACK within ${timeoutMs} ms on ${c.subject}` };
       else return { answered: true, unpromised: true, accepted: 0, errors: 0, label: 'client-error', note: `NATS client error: ${why}` };
     }
   }
@@ -326,7 +421,11 @@ export async function sendNats(nc: NatsConnection, c: NatsCase, timeoutMs: numbe
 }
 
 function describeNatsError(err: unknown): string {
-  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined; e !== undefined && e !== null; e = e.cause as typeof e) {
+  for (
+    let e = err as { name?: string; message?: string; cause?: unknown } | undefined;
+    e !== undefined && e !== null;
+    e = e.cause as typeof e
+  ) {
     const text = `${e.name ?? ''} ${e.message ?? ''}`;
     if (/no ?responders|503/i.test(text)) return 'no-responders';
     if (/timeout/i.test(text)) return 'timeout';

@@ -21,12 +21,25 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
     const k: Canary = { tag: `CANARY-${o.seed}-${index}-0`, kind: 'append', strict: true, via: 'target' };
     const m = canaryWire(c, k, id());
     const e = encodeWire(rng, m);
-    return { path: 'nats', index, gen: `canary/${e.form}`, subject: `${c.target}.REQToFileAppend.EventACK`, payload: e.payload, headers: e.headers, sends: rng.chance(0.2) ? 2 : 1, canary: k };
+    return {
+      path: 'nats',
+      index,
+      gen: `canary/${e.form}`,
+      subject: `${c.target}.REQToFileAppend.EventACK`,
+      payload: e.payload,
+      headers: e.headers,
+      sends: rng.chance(0.2) ? 2 : 1,
+      canary: k,
+    };
   }
   const method = rng.pick(METHODS);
   const subject = rng.weighted<() => string>([
     [70, () => `${c.target}.${method}.${KIND_OF[method] ?? 'EventACK'}`],
-    [8, () => `${c.central}.${rng.pick(['REQErrorLog.EventACK', 'REQHello.EventNACK', 'REQToFileAppend.EventACK', 'REQCliCommand.CommandACK'])}`],
+    [
+      8,
+      () =>
+        `${c.central}.${rng.pick(['REQErrorLog.EventACK', 'REQHello.EventNACK', 'REQToFileAppend.EventACK', 'REQCliCommand.CommandACK'])}`,
+    ],
     [6, () => `${c.target}.${method}.${rng.pick(['CommandACK', 'CommandNACK', 'EventACK', 'EventNACK'])}`],
     [4, () => `${c.target}.${rng.pick(['REQnCliCommand', 'REQCopyFile', 'X', rng.word()])}.CommandACK`],
     // The relay's subject: central relays to the target (it runs with -startSubREQRelay=true).
@@ -47,12 +60,26 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
     s.id = id();
     if (subject.endsWith('.REQRelay.EventACK')) {
       // What a node relaying through central publishes (see src/message/relay.ts).
-      Object.assign(s, { method: 'REQRelay', toNode: c.central, relayToNode: c.target, relayFromNode: s.fromNode, relayOriginalMethod: rng.pick(['REQToFileAppend', 'REQCliCommand', 'REQNone', 'REQRelay']) });
+      Object.assign(s, {
+        method: 'REQRelay',
+        toNode: c.central,
+        relayToNode: c.target,
+        relayFromNode: s.fromNode,
+        relayOriginalMethod: rng.pick(['REQToFileAppend', 'REQCliCommand', 'REQNone', 'REQRelay']),
+      });
     } else if (rng.chance(0.7)) s.method = subject.split('.')[1] ?? s.method;
     makeSafeWire(s, c);
     return s;
   };
-  const done = (g: string, e: { payload: Buffer; headers: Record<string, string> }): NatsCase => ({ path: 'nats', index, gen: g, subject, payload: e.payload, headers: e.headers, sends: 1 });
+  const done = (g: string, e: { payload: Buffer; headers: Record<string, string> }): NatsCase => ({
+    path: 'nats',
+    index,
+    gen: g,
+    subject,
+    payload: e.payload,
+    headers: e.headers,
+    sends: 1,
+  });
   switch (gen) {
     case 'random-bytes':
       return done(gen, { payload: rng.bytes(rng.size(16_384)), headers: rng.chance(0.5) ? {} : fuzzHeaders(rng) });
@@ -66,8 +93,13 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
         const op = rng.int(6);
         if (op < 3) put(m, rng.pick(Object.keys(m)), wireValue(rng, c, o.maxPayload));
         else if (op === 3) delete m[rng.pick(Object.keys(m))];
-        else if (op === 4) put(m, rng.pick(['extra', '__proto__', 'constructor', 'previousMessage', 'methodTimeout']), wireValue(rng, c, o.maxPayload));
-        else m.previousMessage = { ...(typeof m.previousMessage === 'object' && m.previousMessage !== null ? m.previousMessage : {}), [rng.pick(['method', 'toNode', 'id', 'fromNode', 'directory', 'fileName', 'replyMethod'])]: wireValue(rng, c, o.maxPayload) };
+        else if (op === 4)
+          put(m, rng.pick(['extra', '__proto__', 'constructor', 'previousMessage', 'methodTimeout']), wireValue(rng, c, o.maxPayload));
+        else
+          m.previousMessage = {
+            ...(typeof m.previousMessage === 'object' && m.previousMessage !== null ? m.previousMessage : {}),
+            [rng.pick(['method', 'toNode', 'id', 'fromNode', 'directory', 'fileName', 'replyMethod'])]: wireValue(rng, c, o.maxPayload),
+          };
       }
       makeSafeWire(m, c);
       const e = encodeWire(rng, m);
@@ -100,7 +132,8 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
       m.method = rng.pick(['REQToFile', 'REQToFileAppend', 'REQPing', 'REQPong']);
       const reply = rng.chance(0.5);
       if (reply) m.isReply = true;
-      if (reply || rng.chance(0.3)) m.previousMessage = { ...wireMessageShape(c), ...hostilePrevious(rng, c) } as NonNullable<Message['previousMessage']>;
+      if (reply || rng.chance(0.3))
+        m.previousMessage = { ...wireMessageShape(c), ...hostilePrevious(rng, c) } as NonNullable<Message['previousMessage']>;
       if (rng.chance(0.7)) m.directory = rng.pick(traversals(c));
       // An empty fileName (as replies often have) makes the node name the file after the method.
       m.fileName = rng.weighted<() => string>([
@@ -109,7 +142,15 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
         [2, () => m.fileName],
       ])();
       const e = encodeWire(rng, m);
-      return { path: 'nats', index, gen: `wire-traversal${reply ? '-reply' : ''}/${e.form}`, subject: `${c.target}.${m.method}.EventACK`, payload: e.payload, headers: e.headers, sends: 1 };
+      return {
+        path: 'nats',
+        index,
+        gen: `wire-traversal${reply ? '-reply' : ''}/${e.form}`,
+        subject: `${c.target}.${m.method}.EventACK`,
+        payload: e.payload,
+        headers: e.headers,
+        sends: 1,
+      };
     }
   }
 }
@@ -124,7 +165,12 @@ function hostilePrevious(rng: Rng, c: FuzzContext): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const climbs = traversals(c).filter((t) => (t.match(/\.\.[/\\]/g) ?? []).length >= 3);
   for (const f of ['method', 'toNode', 'directory', 'fileName']) {
-    if (rng.chance(0.6)) out[f] = rng.weighted<() => string>([[4, () => rng.pick(climbs)], [3, () => rng.pick(traversals(c))], [3, () => rng.pick(STRINGS)]])();
+    if (rng.chance(0.6))
+      out[f] = rng.weighted<() => string>([
+        [4, () => rng.pick(climbs)],
+        [3, () => rng.pick(traversals(c))],
+        [3, () => rng.pick(STRINGS)],
+      ])();
   }
   return out;
 }
@@ -222,4 +268,3 @@ function zstdBomb(blocks: number): Buffer {
   }
   return Buffer.concat(parts);
 }
-

@@ -42,7 +42,10 @@ describe('configuration', () => {
     const dir = tmp();
     const etc = path.join(dir, 'etc');
     fs.mkdirSync(etc);
-    fs.writeFileSync(path.join(etc, 'config.toml'), 'NodeName = "fromfile"\nCentralNodeName = "central"\nDefaultMessageRetries = 7\nDefaultMessageTimeout = 3\n');
+    fs.writeFileSync(
+      path.join(etc, 'config.toml'),
+      'NodeName = "fromfile"\nCentralNodeName = "central"\nDefaultMessageRetries = 7\nDefaultMessageTimeout = 3\n',
+    );
     const cfg = loadConfig(etc, { defaultMessageTimeout: 4 });
     assert.equal(cfg.nodeName, 'fromfile');
     assert.equal(cfg.defaultRetries, 7);
@@ -60,7 +63,10 @@ describe('configuration', () => {
     const etc = path.join(tmp(), 'etc');
     fs.mkdirSync(etc);
     fs.writeFileSync(path.join(etc, 'config.toml'), 'NodeName = "x\n');
-    assert.throws(() => loadConfig(etc, {}), (e: unknown) => e instanceof UsageError && /is not valid TOML/.test(e.message));
+    assert.throws(
+      () => loadConfig(etc, {}),
+      (e: unknown) => e instanceof UsageError && /is not valid TOML/.test(e.message),
+    );
     fs.writeFileSync(path.join(etc, 'config.toml'), 'NodeNam = "x"\n');
     assert.throws(() => loadConfig(etc, {}), /unknown key NodeNam \(did you mean "NodeName"\?\)/);
     fs.writeFileSync(path.join(etc, 'config.toml'), 'NodeName = "x"\nCentralNodeName = "c"\nDefaultMessageRetries = "many"\n');

@@ -42,7 +42,11 @@ describe('sending while the store makes the commit durable', () => {
       `-databaseFolder=${path.join(dir, 'var')}`,
       `-subscribersDataFolder=${path.join(dir, 'data')}`,
     ]);
-    central = new StewardNode({ cfg: loadConfig(path.join(dir, 'etc'), values), logger: pino({ level: 'silent' }), storeOptions: { syncFile } });
+    central = new StewardNode({
+      cfg: loadConfig(path.join(dir, 'etc'), values),
+      logger: pino({ level: 'silent' }),
+      storeOptions: { syncFile },
+    });
     await central.start();
   });
 

@@ -16,10 +16,27 @@ const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'steward-store-'
 
 function msg(toNode: string, extra: Partial<Message> = {}): Message {
   return {
-    id: newId(), toNode, fromNode: 'central', method: 'REQCliCommand', methodArgs: ['true'], replyMethod: 'REQToFileAppend',
-    replyMethodArgs: [], isReply: false, data: [], ackTimeoutMs: 1000, retries: 1, replyAckTimeoutMs: 0, replyRetries: 0,
-    methodTimeoutMs: 1000, replyMethodTimeoutMs: 0, directory: '', fileName: '', relayViaNode: '', relayReplyMethod: '',
-    createdMs: Date.now(), ...extra,
+    id: newId(),
+    toNode,
+    fromNode: 'central',
+    method: 'REQCliCommand',
+    methodArgs: ['true'],
+    replyMethod: 'REQToFileAppend',
+    replyMethodArgs: [],
+    isReply: false,
+    data: [],
+    ackTimeoutMs: 1000,
+    retries: 1,
+    replyAckTimeoutMs: 0,
+    replyRetries: 0,
+    methodTimeoutMs: 1000,
+    replyMethodTimeoutMs: 0,
+    directory: '',
+    fileName: '',
+    relayViaNode: '',
+    relayReplyMethod: '',
+    createdMs: Date.now(),
+    ...extra,
   };
 }
 
@@ -30,7 +47,10 @@ describe('the SQLite store', () => {
     let outbox = new Outbox(db);
     const a = [msg('ship1'), msg('ship2'), msg('ship1'), msg('ship1')];
     const added = await outbox.add(a);
-    assert.deepEqual(added.map((e) => e?.seq), [1, 2, 3, 4]);
+    assert.deepEqual(
+      added.map((e) => e?.seq),
+      [1, 2, 3, 4],
+    );
     assert.deepEqual(JSON.parse(added[0]?.json ?? ''), a[0], 'the stored JSON is the message');
     assert.deepEqual(await outbox.add([a[0] as Message]), [undefined], 'the same id is not stored twice');
     await outbox.failed((a[2] as Message).id, 3, 'max-retries', Date.now());
@@ -39,8 +59,14 @@ describe('the SQLite store', () => {
     db = new Db(dir);
     outbox = new Outbox(db);
     assert.deepEqual(outbox.destinations(), ['ship1']);
-    assert.deepEqual(outbox.pending('ship1', 0, 10).map((e) => e.message.id), [(a[0] as Message).id, (a[3] as Message).id]);
-    assert.deepEqual(outbox.pending('ship1', 1, 10).map((e) => e.seq), [4]);
+    assert.deepEqual(
+      outbox.pending('ship1', 0, 10).map((e) => e.message.id),
+      [(a[0] as Message).id, (a[3] as Message).id],
+    );
+    assert.deepEqual(
+      outbox.pending('ship1', 1, 10).map((e) => e.seq),
+      [4],
+    );
     assert.equal(outbox.pendingCount(), 2);
     db.close();
   });
@@ -66,7 +92,14 @@ describe('the SQLite store', () => {
     assert.deepEqual(await inbox.receive(m1, 1), { fresh: true, checkpoint: undefined });
     assert.deepEqual(await inbox.receive(m1, 2, () => 'never planned'), { fresh: false, checkpoint: undefined });
     const both = await Promise.all([inbox.receive(m2, 3, () => '{"x":1}'), inbox.receive(m2, 3, () => '{"x":2}')]);
-    assert.deepEqual(both, [{ fresh: true, checkpoint: '{"x":1}' }, { fresh: false, checkpoint: undefined }], 'a copy in the same commit is not planned');
+    assert.deepEqual(
+      both,
+      [
+        { fresh: true, checkpoint: '{"x":1}' },
+        { fresh: false, checkpoint: undefined },
+      ],
+      'a copy in the same commit is not planned',
+    );
     await inbox.receive(m3, 4);
     await inbox.started(m2.id);
     await inbox.finished(m3.id, 'done');
@@ -92,7 +125,9 @@ describe('the SQLite store', () => {
     const resolved: string[] = [];
     const committed: string[] = [];
     const m1 = msg('ship1');
-    const first = outbox.add([m1], (entries) => committed.push(...entries.map((e) => e?.message.id ?? '-'))).then(() => resolved.push('first'));
+    const first = outbox
+      .add([m1], (entries) => committed.push(...entries.map((e) => e?.message.id ?? '-')))
+      .then(() => resolved.push('first'));
     await eventually(() => syncs.length === 1);
     assert.equal(syncs[0]?.file, path.join(dir, 'steward.db-wal'), 'the file synced is the WAL');
     // Committed (the row is there) but not yet durable: handed on for sending, not acknowledged.
@@ -103,9 +138,13 @@ describe('the SQLite store', () => {
     // they were asked for: they could not be durable before the next sync anyway.
     const m2 = msg('ship1');
     const m3 = msg('ship1');
-    const second = outbox.add([m2], (entries) => committed.push(...entries.map((e) => e?.message.id ?? '-'))).then(() => resolved.push('second'));
+    const second = outbox
+      .add([m2], (entries) => committed.push(...entries.map((e) => e?.message.id ?? '-')))
+      .then(() => resolved.push('second'));
     await new Promise((r) => setTimeout(r, 10));
-    const third = outbox.add([m3], (entries) => committed.push(...entries.map((e) => e?.message.id ?? '-'))).then(() => resolved.push('third'));
+    const third = outbox
+      .add([m3], (entries) => committed.push(...entries.map((e) => e?.message.id ?? '-')))
+      .then(() => resolved.push('third'));
     await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(resolved, [], 'nothing resolves before its sync');
     assert.deepEqual(committed, [m1.id], 'not committed while the sync runs');
@@ -143,7 +182,10 @@ describe('the SQLite store', () => {
     assert.equal((await added)[0]?.message.id, m.id, 'close settles the writes that waited for a sync');
     pendingSync?.(null); // the late callback changes nothing
     db = new Db(dir);
-    assert.deepEqual(new Outbox(db).pending('ship1', 0, 10).map((e) => e.message.id), [m.id]);
+    assert.deepEqual(
+      new Outbox(db).pending('ship1', 0, 10).map((e) => e.message.id),
+      [m.id],
+    );
     db.close();
   });
 });
@@ -220,8 +262,14 @@ describe('the audit log', () => {
     audit.close();
     const first = fs.readFileSync(path.join(dir, 'audit.log.1'), 'utf8').trim().split('\n');
     const second = fs.readFileSync(path.join(dir, 'audit.log'), 'utf8').trim().split('\n');
-    assert.deepEqual(first.map((l) => (JSON.parse(l) as { outcome: string }).outcome), ['delivered']);
+    assert.deepEqual(
+      first.map((l) => (JSON.parse(l) as { outcome: string }).outcome),
+      ['delivered'],
+    );
     const line = JSON.parse(second[0] ?? '') as { outcome: string; attempts: number; error: string; message: Message };
-    assert.deepEqual([second.length, line.outcome, line.attempts, line.error, line.message.id], [1, 'failed', 3, 'max-retries: no ACK', m.id]);
+    assert.deepEqual(
+      [second.length, line.outcome, line.attempts, line.error, line.message.id],
+      [1, 'failed', 3, 'max-retries: no ACK', m.id],
+    );
   });
 });

@@ -18,7 +18,10 @@ export function lines(file: string): string[] {
 }
 
 /** Compares lines with the lines expected once each: which came twice or more, which never, which were not expected. */
-export function tally(got: readonly string[], expected: readonly string[]): { duplicates: string[]; missing: string[]; unexpected: string[] } {
+export function tally(
+  got: readonly string[],
+  expected: readonly string[],
+): { duplicates: string[]; missing: string[]; unexpected: string[] } {
   const counts = new Map<string, number>();
   for (const l of got) counts.set(l, (counts.get(l) ?? 0) + 1);
   const want = new Set(expected);
@@ -57,9 +60,13 @@ export function settled(...nodes: StewardProcess[]): boolean {
 /** Outbox rows a node gave up on (budget spent or rejected), as `id method: error`. */
 export function failedRows(node: StewardProcess): string[] {
   return withStore(node, (db) =>
-    (db.prepare("SELECT id, method, last_error AS e FROM outbox WHERE state = 'failed'").all() as { id: string; method: string; e: string }[]).map(
-      (r) => `${r.id} ${r.method}: ${r.e}`,
-    ),
+    (
+      db.prepare("SELECT id, method, last_error AS e FROM outbox WHERE state = 'failed'").all() as {
+        id: string;
+        method: string;
+        e: string;
+      }[]
+    ).map((r) => `${r.id} ${r.method}: ${r.e}`),
   );
 }
 
@@ -92,13 +99,19 @@ export function countedCommands(
  */
 export function assertRanAndRepliedOnce(executions: string, results: string, n: number): void {
   const ran = lines(executions);
-  const ranTally = tally(ran, Array.from({ length: n }, (_, i) => String(i)));
+  const ranTally = tally(
+    ran,
+    Array.from({ length: n }, (_, i) => String(i)),
+  );
   assert.deepEqual(ranTally.duplicates, [], 'no command ran twice');
   assert.deepEqual(ranTally.missing, [], 'every command ran');
   assert.deepEqual(ranTally.unexpected, [], 'the executions log holds only the commands sent');
   assert.equal(ran.length, n);
   const replies = lines(results);
-  const replyTally = tally(replies, Array.from({ length: n }, (_, i) => `reply-${i}`));
+  const replyTally = tally(
+    replies,
+    Array.from({ length: n }, (_, i) => `reply-${i}`),
+  );
   assert.deepEqual(replyTally.duplicates, [], 'no reply was appended twice');
   assert.deepEqual(replyTally.missing, [], 'every reply arrived');
   assert.deepEqual(replyTally.unexpected, [], 'the result file holds only the replies (no holes, no overlaps)');

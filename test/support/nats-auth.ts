@@ -4,7 +4,14 @@ import type { NkeyUser } from './pki.js';
  * The methods a node sends to central on its own: errors, hellos, and the reply methods central
  * uses. Not REQCliCommand: a node must not run commands on central (docs/nats-server.md).
  */
-export const TO_CENTRAL = ['REQErrorLog.EventACK', 'REQHello.EventNACK', 'REQToFileAppend.EventACK', 'REQToFile.EventACK', 'REQToConsole.EventACK', 'REQPong.EventACK'];
+export const TO_CENTRAL = [
+  'REQErrorLog.EventACK',
+  'REQHello.EventNACK',
+  'REQToFileAppend.EventACK',
+  'REQToFile.EventACK',
+  'REQToConsole.EventACK',
+  'REQPong.EventACK',
+];
 
 /** Subjects added to one user's lists (relaying, docs/nats-server.md). */
 export interface ExtraRights {

@@ -40,7 +40,11 @@ export class ConfiguredNatsServer {
   }
 
   /** Starts `name` from `render`; say which extra listeners the config opens so start() waits for them. */
-  static async start(name: string, render: RenderConfig, listens: { cluster?: boolean; leaf?: boolean } = {}): Promise<ConfiguredNatsServer> {
+  static async start(
+    name: string,
+    render: RenderConfig,
+    listens: { cluster?: boolean; leaf?: boolean } = {},
+  ): Promise<ConfiguredNatsServer> {
     const s = new ConfiguredNatsServer(name, render, { cluster: listens.cluster ?? false, leaf: listens.leaf ?? false });
     await s.launch();
     return s;

@@ -79,7 +79,13 @@ export class StewardProcess {
     const logStart = this.stderr.length;
     const proc = spawn(
       STEWARD_BIN,
-      [`-nodeName=${o.name}`, `-centralNodeName=${o.central}`, `-brokerAddress=${o.brokerUrl}`, '-natsConnectRetryInterval=1', ...(o.flags ?? [])],
+      [
+        `-nodeName=${o.name}`,
+        `-centralNodeName=${o.central}`,
+        `-brokerAddress=${o.brokerUrl}`,
+        '-natsConnectRetryInterval=1',
+        ...(o.flags ?? []),
+      ],
       { cwd: this.dir, env: { ...process.env, CONFIG_FOLDER: './etc/' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     proc.stdout?.on('data', (b: Buffer) => (this.stdout += b.toString()));

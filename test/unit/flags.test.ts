@@ -22,7 +22,10 @@ describe('Go-style flags', () => {
   });
 
   it('names the closest flag when a flag is unknown', () => {
-    assert.throws(() => parseFlags(['-nodename2=x']), (err: unknown) => err instanceof UsageError && /unknown flag -nodename2 \(did you mean "nodeName"\?\)/.test(err.message));
+    assert.throws(
+      () => parseFlags(['-nodename2=x']),
+      (err: unknown) => err instanceof UsageError && /unknown flag -nodename2 \(did you mean "nodeName"\?\)/.test(err.message),
+    );
     assert.throws(() => parseFlags(['--node=ship2']), /unknown flag -node \(did you mean "nodeName"\?\)/);
   });
 

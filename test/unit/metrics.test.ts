@@ -20,7 +20,11 @@ describe('the promHostAndPort value', () => {
 
   it('refuses what is not host:port with a usage error naming the flag', () => {
     for (const bad of ['2112', 'localhost', 'localhost:', 'localhost:0', 'localhost:70000', '::1:2112', '[nothost]:2112']) {
-      assert.throws(() => parseListenAddress('promHostAndPort', bad), (err: unknown) => err instanceof UsageError && err.message.startsWith('-promHostAndPort='), bad);
+      assert.throws(
+        () => parseListenAddress('promHostAndPort', bad),
+        (err: unknown) => err instanceof UsageError && err.message.startsWith('-promHostAndPort='),
+        bad,
+      );
     }
   });
 });

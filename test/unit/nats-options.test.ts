@@ -20,7 +20,13 @@ describe('NATS connection settings', () => {
   });
 
   it('converts the seed units once: connect timeout and retry interval in s, jitter in ms, TLS jitter in s', () => {
-    const cfg = loadConfig(etc(), { ...names, natsConnOptTimeout: 7, natsConnectRetryInterval: 3, natsReconnectJitter: 250, natsReconnectJitterTLS: 2 });
+    const cfg = loadConfig(etc(), {
+      ...names,
+      natsConnOptTimeout: 7,
+      natsConnectRetryInterval: 3,
+      natsReconnectJitter: 250,
+      natsReconnectJitterTLS: 2,
+    });
     assert.deepEqual(
       [cfg.connectTimeoutMs, cfg.connectRetryIntervalMs, cfg.reconnectJitterMs, cfg.reconnectJitterTlsMs],
       [7000, 3000, 250, 2000],
@@ -41,7 +47,12 @@ describe('NATS connection settings', () => {
   });
 
   it('refuses a connect timeout or retry interval below 1 s and a negative jitter', () => {
-    for (const bad of [{ natsConnOptTimeout: 0 }, { natsConnectRetryInterval: 0 }, { natsReconnectJitter: -1 }, { natsReconnectJitterTLS: -1 }]) {
+    for (const bad of [
+      { natsConnOptTimeout: 0 },
+      { natsConnectRetryInterval: 0 },
+      { natsReconnectJitter: -1 },
+      { natsReconnectJitterTLS: -1 },
+    ]) {
       assert.throws(() => loadConfig(etc(), { ...names, ...bad }), UsageError, JSON.stringify(bad));
     }
   });

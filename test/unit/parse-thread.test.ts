@@ -5,14 +5,25 @@ import { parseInput } from '../../src/message/parse.js';
 import { OFF_THREAD_BYTES, ParseThread, isCompleteInput, operatorRequestOf, parseInputOffThread } from '../../src/message/parse-thread.js';
 import { METHOD_NAMES } from '../../src/methods/registry.js';
 
-const ctx: ParseContext = { nodeName: 'central', methods: METHOD_NAMES, defaultAckTimeoutMs: 7_000, defaultRetries: 2, defaultMethodTimeoutMs: 9_000 };
+const ctx: ParseContext = {
+  nodeName: 'central',
+  methods: METHOD_NAMES,
+  defaultAckTimeoutMs: 7_000,
+  defaultRetries: 2,
+  defaultMethodTimeoutMs: 9_000,
+};
 
 /** The outcomes without what differs from one parse to the next (ids and creation times). */
 function comparable(outcomes: ParseOutcome[]): unknown[] {
   return outcomes.map((o) => (o.ok ? { ...o, message: { ...o.message, id: 'ID', createdMs: 0 } } : o));
 }
 
-const message = (i: number): Record<string, unknown> => ({ toNode: `ship${i % 7}`, method: 'REQCliCommand', methodArgs: ['echo', `n${i}`], data: ['x'.repeat(100)] });
+const message = (i: number): Record<string, unknown> => ({
+  toNode: `ship${i % 7}`,
+  method: 'REQCliCommand',
+  methodArgs: ['echo', `n${i}`],
+  data: ['x'.repeat(100)],
+});
 
 describe('parsing large inputs on the parser thread', () => {
   const threads: ParseThread[] = [];
@@ -21,7 +32,9 @@ describe('parsing large inputs on the parser thread', () => {
   });
 
   it('gives large inputs the same outcomes, good and bad, as parsing them on the event loop', async () => {
-    const elements = Array.from({ length: 300 }, (_, i) => JSON.stringify(i % 50 === 7 ? { ...message(i), method: 'REQCliCommnd' } : message(i)));
+    const elements = Array.from({ length: 300 }, (_, i) =>
+      JSON.stringify(i % 50 === 7 ? { ...message(i), method: 'REQCliCommnd' } : message(i)),
+    );
     const text = `[${elements.join(',\n')}]`;
     assert.ok(text.length >= OFF_THREAD_BYTES, 'the input must be large enough to go to the parser thread');
     const off = await parseInputOffThread(Buffer.from(text), ctx);
@@ -94,7 +107,10 @@ describe('parsing large inputs on the parser thread', () => {
     const thread = new ParseThread({ workerFile: new URL('./no-such-parser-worker.js', import.meta.url) });
     threads.push(thread);
     const pad = ' '.repeat(OFF_THREAD_BYTES);
-    const [a, b] = await Promise.all([thread.parse(Buffer.from(JSON.stringify(message(1)) + pad), ctx), thread.parse(Buffer.from(JSON.stringify(message(2)) + pad), ctx)]);
+    const [a, b] = await Promise.all([
+      thread.parse(Buffer.from(JSON.stringify(message(1)) + pad), ctx),
+      thread.parse(Buffer.from(JSON.stringify(message(2)) + pad), ctx),
+    ]);
     assert.match(thread.unavailable ?? '', /no-such-parser-worker/);
     const c = await thread.parse(Buffer.from(JSON.stringify(message(3)) + pad), ctx);
     assert.deepEqual(

@@ -35,7 +35,8 @@ function errorOf(o: ParseOutcome | undefined): string {
   return o.error;
 }
 
-const m = (toNode: string, extra = ''): string => `{"toNode":"${toNode}","method":"REQCliCommand","methodArgs":["echo","${toNode}"]${extra}}`;
+const m = (toNode: string, extra = ''): string =>
+  `{"toNode":"${toNode}","method":"REQCliCommand","methodArgs":["echo","${toNode}"]${extra}}`;
 
 describe('parseInput: forms of input', () => {
   it('accepts trailing commas in arrays and objects, as the seed examples have them', () => {
@@ -50,7 +51,11 @@ describe('parseInput: forms of input', () => {
   });
 
   it('matches keys case-insensitively and maps them to the seed field names', () => {
-    const [msg] = accepted(parse('{"TONODE":"ship1","METHOD":"REQCliCommand","MethodArgs":["ls"],"acktimeout":3,"RETRIES":4,"ReplyMethod":"REQToFile","FILENAME":"f","Directory":"d"}'));
+    const [msg] = accepted(
+      parse(
+        '{"TONODE":"ship1","METHOD":"REQCliCommand","MethodArgs":["ls"],"acktimeout":3,"RETRIES":4,"ReplyMethod":"REQToFile","FILENAME":"f","Directory":"d"}',
+      ),
+    );
     assert.equal(msg?.toNode, 'ship1');
     assert.equal(msg?.method, 'REQCliCommand');
     assert.deepEqual(msg?.methodArgs, ['ls']);
@@ -115,7 +120,10 @@ describe('parseInput: toNodes fan-out', () => {
     assert.match(errorOf(out[1]), /toNode "bad\.node" is not a valid node name/);
     assert.equal(!out[1]?.ok && out[1]?.toNode, 'bad.node');
     assert.equal(out[2]?.ok && out[2].message.toNode, 'ship2');
-    assert.ok(out.every((o) => o.index === 0), 'all come from input element 0');
+    assert.ok(
+      out.every((o) => o.index === 0),
+      'all come from input element 0',
+    );
   });
 });
 
@@ -131,7 +139,9 @@ describe('parseInput: defaults and units', () => {
   });
 
   it('converts seconds to milliseconds', () => {
-    const msg = accepted(parse(m('ship1', ',"ACKTimeout":5,"retries":3,"methodTimeout":20,"replyACKTimeout":6,"replyRetries":4,"replyMethodTimeout":30')))[0] as Message;
+    const msg = accepted(
+      parse(m('ship1', ',"ACKTimeout":5,"retries":3,"methodTimeout":20,"replyACKTimeout":6,"replyRetries":4,"replyMethodTimeout":30')),
+    )[0] as Message;
     assert.deepEqual(
       [msg.ackTimeoutMs, msg.retries, msg.methodTimeoutMs, msg.replyAckTimeoutMs, msg.replyRetries, msg.replyMethodTimeoutMs],
       [5_000, 3, 20_000, 6_000, 4, 30_000],
@@ -167,7 +177,9 @@ describe('parseInput: defaults and units', () => {
   });
 
   it('turns numbers and booleans in methodArgs, replyMethodArgs and data into strings', () => {
-    const msg = accepted(parse('{"toNode":"ship1","method":"REQCliCommand","methodArgs":["sleep",5,2.5,true],"replyMethodArgs":[1],"data":[7,"x"]}'))[0] as Message;
+    const msg = accepted(
+      parse('{"toNode":"ship1","method":"REQCliCommand","methodArgs":["sleep",5,2.5,true],"replyMethodArgs":[1],"data":[7,"x"]}'),
+    )[0] as Message;
     assert.deepEqual(msg.methodArgs, ['sleep', '5', '2.5', 'true']);
     assert.deepEqual(msg.replyMethodArgs, ['1']);
     assert.deepEqual(msg.data, ['7', 'x']);
@@ -178,9 +190,15 @@ describe('parseInput: defaults and units', () => {
 
 describe('parseInput: errors that say what to do', () => {
   it('names the closest method for an unknown method and replyMethod', () => {
-    assert.match(errorOf(only(parse('{"toNode":"ship1","method":"REQnCliCommand"}'))), /^message 0: unknown method "REQnCliCommand" \(did you mean "REQCliCommand"\?\)$/);
+    assert.match(
+      errorOf(only(parse('{"toNode":"ship1","method":"REQnCliCommand"}'))),
+      /^message 0: unknown method "REQnCliCommand" \(did you mean "REQCliCommand"\?\)$/,
+    );
     assert.match(errorOf(only(parse('{"toNode":"ship1","method":"reqclicommand"}'))), /did you mean "REQCliCommand"/);
-    assert.match(errorOf(only(parse('{"toNode":"ship1","method":"REQCliCommand","replyMethod":"REQToFileApend"}'))), /unknown replyMethod "REQToFileApend" \(did you mean "REQToFileAppend"\?\)/);
+    assert.match(
+      errorOf(only(parse('{"toNode":"ship1","method":"REQCliCommand","replyMethod":"REQToFileApend"}'))),
+      /unknown replyMethod "REQToFileApend" \(did you mean "REQToFileAppend"\?\)/,
+    );
     assert.doesNotMatch(errorOf(only(parse('{"toNode":"ship1","method":"completelyDifferent"}'))), /did you mean/);
   });
 
@@ -189,7 +207,10 @@ describe('parseInput: errors that say what to do', () => {
     const onWarning = (w: Error): void => void warnings.push(w.message);
     process.on('warning', onWarning);
     try {
-      assert.match(errorOf(only(parse('? [toNode]\n: ship1\nmethod: REQNone\n'))), /^message 0: unknown field "\[ toNode \]" \(did you mean "toNode"\?\)$/);
+      assert.match(
+        errorOf(only(parse('? [toNode]\n: ship1\nmethod: REQNone\n'))),
+        /^message 0: unknown field "\[ toNode \]" \(did you mean "toNode"\?\)$/,
+      );
       await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
     } finally {
       process.off('warning', onWarning);
@@ -211,7 +232,10 @@ describe('parseInput: errors that say what to do', () => {
   it('names the field of the wrong type', () => {
     assert.match(errorOf(only(parse(m('ship1', ',"ACKTimeout":"five"')))), /^message 0: field ACKTimeout: .*expected number/);
     assert.match(errorOf(only(parse(m('ship1', ',"retries":1.5')))), /field retries: .*int/);
-    assert.match(errorOf(only(parse('{"toNode":"ship1","method":"REQCliCommand","methodArgs":"ls -l"}'))), /field methodArgs: .*expected array/);
+    assert.match(
+      errorOf(only(parse('{"toNode":"ship1","method":"REQCliCommand","methodArgs":"ls -l"}'))),
+      /field methodArgs: .*expected array/,
+    );
     assert.match(errorOf(only(parse('{"toNode":"ship1"}'))), /method is required/);
   });
 
@@ -228,7 +252,10 @@ describe('parseInput: errors that say what to do', () => {
     assert.match(errorOf(only(parse('[]'))), /empty array/);
     assert.match(errorOf(only(parse('"just text"'))), /expected an object with toNode and method, got the text "just text"/);
     assert.match(errorOf(only(parse('42'))), /got a number/);
-    assert.match(errorOf(only(parseInput(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0xff, 0xfe]), ctx))), /binary data|malformed input/);
+    assert.match(
+      errorOf(only(parseInput(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0xff, 0xfe]), ctx))),
+      /binary data|malformed input/,
+    );
     assert.match(errorOf(only(parse('{"toNode": "ship1", "method": '))), /malformed input/);
   });
 });
@@ -270,11 +297,22 @@ describe('parseInput: one broken element does not hide the others', () => {
   it('a missing comma and a stray character in two elements, with good ones between', () => {
     const noComma = '{"toNode":"ship2" "method":"REQCliCommand"}';
     const stray = '{"toNode":"ship4","method":"REQCliCommand"}}';
-    check(`[${m('ship1')}, ${noComma}, ${m('ship3')}, ${stray}, ${m('ship5')}]`, ['ship1', /^message 1 is malformed/, 'ship3', /^message 3 is malformed/, 'ship5']);
+    check(`[${m('ship1')}, ${noComma}, ${m('ship3')}, ${stray}, ${m('ship5')}]`, [
+      'ship1',
+      /^message 1 is malformed/,
+      'ship3',
+      /^message 3 is malformed/,
+      'ship5',
+    ]);
   });
 
   it('an element that is valid JSON but not a valid message', () => {
-    check(`[${m('ship1')}, {"toNode":"ship2","method":"REQNope"}, 17, ${m('ship4')}]`, ['ship1', /unknown method "REQNope"/, /got a number/, 'ship4']);
+    check(`[${m('ship1')}, {"toNode":"ship2","method":"REQNope"}, 17, ${m('ship4')}]`, [
+      'ship1',
+      /unknown method "REQNope"/,
+      /got a number/,
+      'ship4',
+    ]);
   });
 
   it('an array whose closing bracket is missing keeps its complete elements', () => {

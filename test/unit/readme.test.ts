@@ -10,7 +10,11 @@ describe('the README', () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
   it('documents every flag with its default', () => {
-    for (const f of FIELDS) assert.ok(readme.includes(`| \`-${f.flag}\` | \`${f.key}\` | ${f.type} | \`${JSON.stringify(f.default)}\``), `README row for -${f.flag}`);
+    for (const f of FIELDS)
+      assert.ok(
+        readme.includes(`| \`-${f.flag}\` | \`${f.key}\` | ${f.type} | \`${JSON.stringify(f.default)}\``),
+        `README row for -${f.flag}`,
+      );
   });
 
   it('documents every method', () => {

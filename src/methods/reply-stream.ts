@@ -1,11 +1,10 @@
+import { REPLY_OVERHEAD } from '../message/limits.js';
 import type { MethodContext } from './method.js';
 
 /** How long a line waits for more lines before its reply is sent. */
 export const STREAM_WINDOW_MS = 200;
 /** The most output one streamed reply carries (less when the broker's max payload is small). */
 export const STREAM_MAX_BATCH_BYTES = 64 * 1024;
-/** Room left in a reply for the message around the output (it repeats the request). */
-const REPLY_OVERHEAD = 16 * 1024;
 
 /** The batch size cap for a broker with this max payload: well under it. */
 export function batchCapBytes(maxPayload: number): number {
@@ -48,7 +47,7 @@ export class ReplyStream {
       this.line(prefix + buf.subarray(0, nl).toString('utf8'));
       buf = buf.subarray(nl + 1);
     }
-    // A line longer than a batch is sent in pieces.
+    // What is left is a line without its newline yet: held, unless it fills a batch already.
     const room = this.opts.capBytes - Buffer.byteLength(prefix) - 1;
     while (buf.length > room) {
       const cut = utf8Boundary(buf, room);
@@ -59,10 +58,23 @@ export class ReplyStream {
     else this.partial.delete(prefix);
   }
 
-  /** One whole line (a newline is added). */
+  /** One whole line (a newline is added); a line longer than a batch is sent in pieces. */
   line(text: string): void {
     if (this.ended) return;
-    const s = `${text}\n`;
+    if (Buffer.byteLength(text) + 1 > this.opts.capBytes) {
+      let buf = Buffer.from(text);
+      const room = Math.max(1, this.opts.capBytes - 1);
+      while (buf.length > room) {
+        const cut = utf8Boundary(buf, room);
+        this.add(`${buf.subarray(0, cut).toString('utf8')}\n`);
+        buf = buf.subarray(cut);
+      }
+      text = buf.toString('utf8');
+    }
+    this.add(`${text}\n`);
+  }
+
+  private add(s: string): void {
     const n = Buffer.byteLength(s);
     if (this.pendingBytes > 0 && this.pendingBytes + n > this.opts.capBytes) this.flush();
     this.pending.push(s);

@@ -4,7 +4,7 @@ import { replyId } from '../message/id.js';
 import type { NodeSeen } from '../store/nodes.js';
 import type { OutboxRecord } from '../store/outbox.js';
 import type { InboxRecord } from '../store/inbox.js';
-import type { Flight } from './delivery.js';
+import type { Flight } from './destination.js';
 import type { WatchEvent } from './watch.js';
 
 export class ControlError extends Error {
@@ -32,7 +32,19 @@ export interface ControlDeps {
  * A request is one JSON object with a `control` field; see docs/operator-protocol.md.
  */
 export class Control {
+  /** Channels following the messages they sent (`steward send`), until they close. */
+  private readonly watching = new Set<ControlChannel>();
+
   constructor(private readonly d: ControlDeps) {}
+
+  /** Tells every watcher the node is going away (a last `stopped` event) and ends its stream. */
+  stop(reason: string): void {
+    for (const ch of [...this.watching]) {
+      ch.write({ event: 'stopped', reason });
+      ch.end();
+    }
+    this.watching.clear();
+  }
 
   async handle(req: Record<string, unknown>, ch: ControlChannel): Promise<void> {
     switch (req.control) {
@@ -79,7 +91,9 @@ export class Control {
     }
     for (const ev of held) ch.write(ev);
     held = undefined;
+    this.watching.add(ch);
     ch.onClose(() => {
+      this.watching.delete(ch);
       for (const stop of stops) stop();
     });
   }

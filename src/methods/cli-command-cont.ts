@@ -17,6 +17,7 @@ export const cliCommandCont: MethodHandler = {
   name: 'REQCliCommandCont',
   kind: KINDS.CommandACK,
   onInterrupted: 'report',
+  startsAtFork: true,
   run: async (msg, ctx) => {
     if (msg.methodArgs.length === 0 || msg.methodArgs[0] === '') {
       ctx.reportError(
@@ -30,6 +31,7 @@ export const cliCommandCont: MethodHandler = {
     const r = await runCommand(ctx.node.spawner, line.args, {
       maxOutputBytes: 0,
       signal: ctx.signal,
+      beforeStart: () => ctx.started(),
       ...(line.env === undefined ? {} : { env: line.env }),
       onOutput: (chunk, from) => stream.write(chunk, from === 'stderr' ? STDERR_PREFIX : ''),
     });

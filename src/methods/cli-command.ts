@@ -11,6 +11,7 @@ export const cliCommand: MethodHandler = {
   name: 'REQCliCommand',
   kind: KINDS.CommandACK,
   onInterrupted: 'report',
+  startsAtFork: true,
   run: async (msg, ctx) => {
     if (msg.methodArgs.length === 0 || msg.methodArgs[0] === '') {
       ctx.reportError(
@@ -25,6 +26,7 @@ export const cliCommand: MethodHandler = {
       ...(line.env === undefined ? {} : { env: line.env }),
       maxOutputBytes: maxBytes,
       signal: ctx.signal,
+      beforeStart: () => ctx.started(),
     });
     if (r.spawnError !== undefined) {
       ctx.reportError(

@@ -19,6 +19,12 @@ export interface MethodContext {
   /** The broker's max payload: replies must stay below it. */
   readonly maxPayload: number;
   /**
+   * Makes "this message may have run" durable: after a crash it is reported interrupted instead
+   * of run again. A method with `startsAtFork` calls it right before its command is handed to
+   * fork; for the others the executor calls it before `run`.
+   */
+  started(): Promise<void>;
+  /**
    * Queues reply number `seq` carrying `output` (replyMethod REQNone sends nothing). It takes its
    * place among this node's outgoing messages when called, before the promise settles (the
    * order replies leave in is the order of these calls); resolves once it is durably stored.
@@ -102,6 +108,8 @@ export interface MethodHandler {
   readonly onInterrupted: 'report' | 'redo';
   /** False for frequent fire-and-forget events that need no de-duplication (hello). */
   readonly ledger?: boolean;
+  /** It calls ctx.started() itself, right before its command is handed to fork (commands). */
+  readonly startsAtFork?: true;
   /** Computed once at receipt and stored with it; handed to run() as ctx.checkpoint. */
   plan?(msg: Message, ctx: PlanContext): string | undefined;
   /** Gives back what plan() reserved when the receipt is not kept (a duplicate). */

@@ -34,6 +34,8 @@ export function runCommand(
   opts: {
     /** Aborted at the methodTimeout (the result says timedOut) or when the node stops. */
     signal: AbortSignal;
+    /** Awaited right before the command is handed to fork (see Spawner.spawn). */
+    beforeStart?: () => Promise<void>;
     /** Bytes of stdout kept (the rest is read and dropped); ignored with onOutput. */
     maxOutputBytes: number;
     /** Variables added to the node's environment. */
@@ -135,6 +137,7 @@ export function runCommand(
         },
         error: (message, lost) => finish(null, null, lost ? { lostError: message } : { spawnError: message }),
       },
+      opts.beforeStart,
     );
   });
 }

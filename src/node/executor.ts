@@ -12,12 +12,20 @@ export interface ExecutorDeps {
   readonly files: FileWriter;
   readonly logger: Logger;
   readonly methodByName: (name: string) => MethodHandler | undefined;
-  /** The context a method runs with; `signal` is aborted at its methodTimeout or when the node stops. */
-  readonly context: (msg: Message, checkpoint: string | undefined, signal: AbortSignal) => MethodContext;
+  /** The context a method runs with (see MethodContext: `signal`, `started`). */
+  readonly context: (msg: Message, checkpoint: string | undefined, run: RunControl) => MethodContext;
   readonly reportInterrupted: (msg: Message) => void;
   readonly metrics: Metrics;
   /** Runs before the method, and again on a redo: must be idempotent (relay copies). */
   readonly beforeRun?: (msg: Message) => Promise<void>;
+}
+
+/** What the executor gives one run of a method. */
+export interface RunControl {
+  /** Aborted at the methodTimeout (a TimeoutError) or when the node stops (a StopError). */
+  readonly signal: AbortSignal;
+  /** Makes "it may have run" durable (idempotent; done already when its receipt said so). */
+  readonly started: () => Promise<void>;
 }
 
 /** The reason a run's signal carries when the node stops (a timeout carries a TimeoutError). */
@@ -117,12 +125,15 @@ export class Executor {
   }
 
   /**
-   * Reserves a slot for a message whose receipt is being committed, when one is free and nothing
-   * waits for one: it will start as soon as it is submitted (with `markedStarted`). A reservation
-   * not followed by that submit is given back with `release()`.
+   * Reserves a slot for a message whose receipt is being committed, when nothing else runs or
+   * waits: it will start as soon as it is submitted (with `markedStarted`), so its receipt may
+   * say "started" and spare the commit that would say so a moment later (a lone command). Under
+   * load, receipts say "received" and each command is marked started right before its fork,
+   * so a crash never counts one that was still waiting as possibly run. A reservation not
+   * followed by that submit is given back with `release()`.
    */
   reserve(): boolean {
-    if (this.draining || this.running + this.reserved >= this.d.limit || this.queue.length > 0) return false;
+    if (this.draining || this.running + this.reserved > 0 || this.queue.length > 0) return false;
     this.reserved++;
     return true;
   }
@@ -254,10 +265,14 @@ export class Executor {
     const tracked = handler.ledger !== false;
     const startedAt = performance.now();
     const run = runSignal(this.stopping.signal, msg.methodTimeoutMs);
-    const ctx = this.d.context(msg, checkpoint, run.signal);
+    // A method that must not run twice is marked started before its work begins: by itself right
+    // before its fork (startsAtFork), else here.
+    let marked: Promise<void> | undefined = markedStarted || !tracked || handler.onInterrupted !== 'report' ? Promise.resolve() : undefined;
+    const started = (): Promise<void> => (marked ??= this.d.inbox.started(msg.id));
+    const ctx = this.d.context(msg, checkpoint, { signal: run.signal, started });
     try {
       if (this.d.beforeRun !== undefined) await this.d.beforeRun(msg);
-      if (tracked && handler.onInterrupted === 'report' && !markedStarted) await this.d.inbox.started(msg.id);
+      if (handler.startsAtFork !== true) await started();
       await handler.run(msg, this.inTurn(ctx, turn));
     } catch (err) {
       this.d.logger.error({ id: msg.id, method: msg.method, err: (err as Error).message }, 'method failed');

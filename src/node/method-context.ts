@@ -4,6 +4,7 @@ import type { Message } from '../message/message.js';
 import type { MethodContext, NodeServices, Processes, SendOutcome } from '../methods/method.js';
 import type { Spawner } from '../spawn/spawner.js';
 import type { FileWriter } from '../store/files.js';
+import type { RunControl } from './executor.js';
 
 export interface MethodContextDeps {
   readonly nodeName: string;
@@ -27,8 +28,8 @@ export interface MethodContextDeps {
 /** Builds what a method gets for one run of one message (see MethodContext). */
 export function methodContextFactory(
   d: MethodContextDeps,
-): (msg: Message, checkpoint: string | undefined, signal: AbortSignal) => MethodContext {
-  return (msg, checkpoint, signal) => {
+): (msg: Message, checkpoint: string | undefined, run: RunControl) => MethodContext {
+  return (msg, checkpoint, { signal, started }) => {
     const node: NodeServices = {
       spawner: d.spawner,
       processes: d.processes,
@@ -57,6 +58,7 @@ export function methodContextFactory(
       checkpoint,
       signal,
       maxPayload: d.maxPayload(),
+      started,
       reply: async (output, seq = 0) => {
         const r = makeReply(msg, output, seq, d.replyDefaults, Date.now());
         if (r !== undefined) await d.submit([r]);

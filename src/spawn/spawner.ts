@@ -16,10 +16,11 @@ const HELPER_NODE_FLAGS = ['--max-semi-space-size=1', '--single-threaded'];
 /** In `auto`, the helper is started once this many commands run at once. */
 const AUTO_AT = 4;
 /**
- * Spawn requests sent to the helper and not yet answered (pid or error). Should the helper die,
- * these may or may not have started; the ones the node still holds are started elsewhere.
+ * Commands handed over at most at once: marked started (see `beforeStart`) and given to fork
+ * (here or to the helper) but not yet known to run. Should the node or the helper die, only
+ * these may or may not have started; the ones still held here have not, and run after a restart.
  */
-const UNANSWERED_AT_MOST = 8;
+export const HANDOVER_AT_MOST = 8;
 /** The helper exits after this long without a command running. */
 const HELPER_IDLE_MS = 10_000;
 
@@ -53,8 +54,13 @@ export interface SpawnerOptions {
 interface Job {
   readonly req: SpawnRequest;
   readonly events: SpawnEvents;
-  /** held: not handed to anyone yet; sent: to the helper, unanswered; started: it runs (or could not start). */
-  state: 'held' | 'sent' | 'started';
+  /** Made durable before the command is handed to fork (its receipt marked started). */
+  readonly beforeStart: (() => Promise<void>) | undefined;
+  /**
+   * held: not handed over yet; marking: its beforeStart runs; sent: to the helper, unanswered;
+   * started: it runs (or could not start).
+   */
+  state: 'held' | 'marking' | 'sent' | 'started';
   /** Stops reading its pipes, where it runs now. */
   close: () => void;
 }
@@ -63,10 +69,6 @@ interface Job {
 interface Helper {
   readonly proc: ChildProcess;
   readonly jobs: Map<number, Job>;
-  /** Jobs waiting for their spawn request to be sent (UNANSWERED_AT_MOST are out), in order. */
-  readonly held: number[];
-  /** Spawn requests out and unanswered. */
-  unanswered: number;
   /** The helper process was started (its jobs may have run should it die). */
   started: boolean;
   idleTimer: NodeJS.Timeout | undefined;
@@ -88,10 +90,19 @@ export class Spawner {
   private readonly baseEnv: NodeJS.ProcessEnv = { ...process.env };
   private stopped = false;
   private helperBroken = false;
+  /** Jobs not handed over yet, in order. */
+  private readonly held: Job[] = [];
+  /** Jobs handed over and not yet known to run (at most HANDOVER_AT_MOST). */
+  private handing = 0;
 
   constructor(private readonly opts: SpawnerOptions) {}
 
-  spawn(req: SpawnRequest, events: SpawnEvents): Spawned {
+  /**
+   * Starts a command. `beforeStart` runs (and is awaited) right before it is handed to fork:
+   * the caller makes "it may have run" durable there, for at most HANDOVER_AT_MOST commands at a
+   * time, so a crash leaves the ones still held known not to have run.
+   */
+  spawn(req: SpawnRequest, events: SpawnEvents, beforeStart?: () => Promise<void>): Spawned {
     this.running++;
     let done = false;
     const finished = (): void => {
@@ -111,14 +122,41 @@ export class Spawner {
         events.error(message, lost);
       },
     };
-    const job: Job = { req, events: tracked, state: 'held', close: () => undefined };
-    this.dispatch(job);
+    const job: Job = { req, events: tracked, beforeStart, state: 'held', close: () => undefined };
+    this.held.push(job);
+    this.handOver();
     return { close: () => job.close() };
   }
 
-  private dispatch(job: Job): void {
-    if (this.useHelper()) this.viaHelper(job);
-    else this.direct(job);
+  /** Hands held jobs over while fewer than HANDOVER_AT_MOST are between their mark and their start. */
+  private handOver(): void {
+    while (this.handing < HANDOVER_AT_MOST && this.held.length > 0) {
+      const job = this.held.shift() as Job;
+      if (this.stopped) {
+        job.events.error('the node is stopping: the command was not started', false);
+        continue;
+      }
+      this.handing++;
+      job.state = 'marking';
+      const marked = job.beforeStart?.() ?? Promise.resolve();
+      marked.then(
+        () => {
+          if (this.stopped) return this.handed(job, 'the node is stopping: the command was not started');
+          if (this.useHelper()) this.viaHelper(job);
+          else this.direct(job);
+        },
+        (err: unknown) => this.handed(job, `cannot record that it starts: ${(err as Error).message}`),
+      );
+    }
+  }
+
+  /** A job handed over is known to run (or could not start, `error`): the next one may go. */
+  private handed(job: Job, error?: string): void {
+    if (job.state === 'started') return;
+    job.state = 'started';
+    this.handing--;
+    if (error !== undefined) job.events.error(error, false);
+    this.handOver();
   }
 
   /** Ends the helper (commands it runs go on in their own process groups). */
@@ -135,15 +173,17 @@ export class Spawner {
 
   private direct(job: Job): void {
     const { req, events } = job;
-    job.state = 'started';
     let child: ChildProcess;
     try {
       child = startCommand(req, this.baseEnv);
     } catch (err) {
       job.close = () => undefined;
+      this.handed(job);
       queueMicrotask(() => events.error((err as Error).message, false));
       return;
     }
+    // Forked: it runs (or its exec fails, reported by its own error event).
+    this.handed(job);
     const pipes = [child.stdout, child.stderr] as const;
     child.once('spawn', () => events.pid(child.pid as number));
     child.once('error', (err) => events.error(err.message, false));
@@ -165,7 +205,7 @@ export class Spawner {
   private viaHelper(job: Job): void {
     const helper = this.ensureHelper();
     const id = this.nextId++;
-    job.state = 'held';
+    job.state = 'sent';
     helper.jobs.set(id, job);
     job.close = () => {
       if (this.helper === helper && helper.jobs.delete(id)) helper.proc.stdin?.write(encodeFrame(FRAME.close, id));
@@ -174,28 +214,7 @@ export class Spawner {
       clearTimeout(helper.idleTimer);
       helper.idleTimer = undefined;
     }
-    helper.held.push(id);
-    this.sendHeld(helper);
-  }
-
-  /** Sends held spawn requests while fewer than UNANSWERED_AT_MOST are out. */
-  private sendHeld(helper: Helper): void {
-    while (helper.unanswered < UNANSWERED_AT_MOST && helper.held.length > 0) {
-      const id = helper.held.shift() as number;
-      const job = helper.jobs.get(id);
-      if (job === undefined || job.state !== 'held') continue;
-      job.state = 'sent';
-      helper.unanswered++;
-      helper.proc.stdin?.write(encodeFrame(FRAME.spawn, id, JSON.stringify(job.req)));
-    }
-  }
-
-  /** The helper answered a spawn request (it started, or could not). */
-  private answered(helper: Helper, job: Job): void {
-    if (job.state !== 'sent') return;
-    job.state = 'started';
-    helper.unanswered--;
-    this.sendHeld(helper);
+    helper.proc.stdin?.write(encodeFrame(FRAME.spawn, id, JSON.stringify(job.req)));
   }
 
   private ensureHelper(): Helper {
@@ -204,7 +223,7 @@ export class Spawner {
       stdio: ['pipe', 'pipe', 'inherit'],
       env: this.baseEnv,
     });
-    const helper: Helper = { proc, jobs: new Map(), held: [], unanswered: 0, started: false, idleTimer: undefined };
+    const helper: Helper = { proc, jobs: new Map(), started: false, idleTimer: undefined };
     this.helper = helper;
     const reader = new FrameReader((type, id, payload) => this.onFrame(helper, type, id, payload));
     proc.stdout?.on('data', (b: Buffer) => reader.push(b));
@@ -237,7 +256,7 @@ export class Spawner {
     const ev = job.events;
     switch (type) {
       case FRAME.pid:
-        this.answered(helper, job);
+        this.handed(job);
         ev.pid((JSON.parse(payload.toString('utf8')) as { pid: number }).pid);
         break;
       case FRAME.stdout:
@@ -255,7 +274,7 @@ export class Spawner {
         break;
       }
       case FRAME.error:
-        this.answered(helper, job);
+        this.handed(job);
         helper.jobs.delete(id);
         ev.error(payload.toString('utf8'), false);
         break;
@@ -263,19 +282,20 @@ export class Spawner {
   }
 
   /**
-   * The helper is gone. Jobs it never got (held here), or all of them when it never ran, are
-   * started again elsewhere; the others end with `lostMessage`: they may have run.
+   * The helper is gone. The jobs it had end with `lostMessage` (they may have run); when it never
+   * ran, they are started here instead (they are marked already, and known not to have run).
    */
   private helperGone(helper: Helper, lostMessage: string | undefined): void {
     if (this.helper === helper) this.helper = undefined;
     if (helper.idleTimer !== undefined) clearTimeout(helper.idleTimer);
     const jobs = [...helper.jobs.values()];
     helper.jobs.clear();
-    helper.held.length = 0;
     for (const job of jobs) {
-      if (lostMessage !== undefined && job.state !== 'held') job.events.error(lostMessage, true);
-      else if (this.stopped) job.events.error('the node is stopping: the command was not started', false);
-      else this.dispatch(job);
+      if (lostMessage !== undefined) {
+        if (job.state === 'sent') this.handed(job);
+        job.events.error(lostMessage, true);
+      } else if (this.stopped) this.handed(job, 'the node is stopping: the command was not started');
+      else if (job.state === 'sent') this.direct(job);
     }
   }
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { parse as parseToml } from 'smol-toml';
 
 /** An operator command's error: one short line that says what to do. */
@@ -66,16 +67,12 @@ export async function ask(socket: string, request: object): Promise<Record<strin
   throw new CliError('the daemon closed the connection without an answer; see its log');
 }
 
+/** The daemon's answer lines, as they come (readline decodes UTF-8 across chunks). */
 async function* readLines(conn: net.Socket): AsyncGenerator<Record<string, unknown>> {
-  let buf = '';
-  for await (const chunk of conn as AsyncIterable<Buffer>) {
-    buf += chunk.toString('utf8');
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl).trim();
-      buf = buf.slice(nl + 1);
-      if (line !== '') yield JSON.parse(line) as Record<string, unknown>;
-    }
+  const lines = createInterface({ input: conn, crlfDelay: Infinity });
+  for await (const raw of lines) {
+    const line = raw.trim();
+    if (line !== '') yield JSON.parse(line) as Record<string, unknown>;
   }
 }
 

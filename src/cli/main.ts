@@ -63,7 +63,27 @@ async function main(argv: string[]): Promise<number> {
       logger.error('stop took more than 10 s, exiting');
       process.exit(1);
     }, 10_000).unref();
-    void Promise.allSettled([socket.stop(), ...inputs.map((i) => i.stop()), node.stop(), metrics?.stop()]).then(() => process.exit(0));
+    // Watchers are told first, then nothing new comes in, then the node stops: each step runs
+    // even when the one before failed (it is logged).
+    const steps: [string, () => unknown][] = [
+      ['operator watchers', () => node.control.stop(`${cfg.nodeName} is stopping`)],
+      ['the inputs', () => Promise.all([socket.stop(), ...inputs.map((i) => i.stop())])],
+      ['the node', () => node.stop()],
+      ['the metrics', () => metrics?.stop()],
+    ];
+    void (async () => {
+      let failed = false;
+      for (const [what, step] of steps) {
+        try {
+          await step();
+        } catch (err) {
+          failed = true;
+          logger.error({ err: (err as Error).message }, `stopping ${what} failed`);
+        }
+      }
+      logger.info('stopped');
+      process.exit(failed ? 1 : 0);
+    })();
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -42,6 +42,8 @@ export async function send(args: string[], o: SendOptions): Promise<number> {
   const targets = new Map<string, Target>();
   const tty = process.stderr.isTTY && !o.json;
   let rejected = 0;
+  /** The daemon stopped while we waited (its last event says why). */
+  let stoppedReason: string | undefined;
   const out = (line: string): void => {
     if (tty) process.stderr.write('\r\x1b[K');
     process.stdout.write(line);
@@ -79,6 +81,10 @@ export async function send(args: string[], o: SendOptions): Promise<number> {
           rejected++;
           process.stderr.write(`${tty ? '\r\x1b[K' : ''}error: ${String(line.error)}\n`);
         }
+        continue;
+      }
+      if (line.event === 'stopped') {
+        stoppedReason = String(line.reason);
         continue;
       }
       const t = targets.get(String(line.id));
@@ -123,7 +129,11 @@ export async function send(args: string[], o: SendOptions): Promise<number> {
   // Done when every node has answered; the daemon closes the stream only when nothing was accepted.
   const how = await Promise.race([done.then(() => 'done' as const), reading.then(() => 'closed' as const)]);
   if (how === 'closed' && count(targets).pending > 0) {
-    throw new CliError('the daemon closed the connection before every node answered; see its log');
+    const waiting = [...targets.values()].filter((t) => t.state === 'pending');
+    const ids = waiting.map((t) => `  ${t.id}  ${t.node}`).join('\n');
+    throw new CliError(
+      `${stoppedReason ?? 'the daemon closed the connection'} before every node answered; ${waiting.length} message(s) still in flight, not cancelled:\n${ids}\nfollow them with steward status <id> once it runs again`,
+    );
   }
   conn.close();
   process.off('SIGINT', onSigint);

@@ -3,9 +3,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { serveConnection, type StreamInputDeps } from './stream.js';
 
+/** How long a stopping node lets a client finish its input and read its answer. */
+const STOP_GRACE_MS = 2000;
+
 /** The unix socket input at `<socketFolder>/steward.sock`. */
 export class SocketInput {
   private server: net.Server | undefined;
+  private readonly conns = new Set<net.Socket>();
 
   constructor(
     private readonly socketPath: string,
@@ -20,7 +24,11 @@ export class SocketInput {
       }
       fs.unlinkSync(this.socketPath); // stale, left by a crash
     }
-    const server = net.createServer({ allowHalfOpen: true }, (conn) => serveConnection(conn, this.deps));
+    const server = net.createServer({ allowHalfOpen: true }, (conn) => {
+      this.conns.add(conn);
+      conn.once('close', () => this.conns.delete(conn));
+      serveConnection(conn, this.deps);
+    });
     server.on('error', (err) => this.deps.logger.error({ err: err.message }, 'socket input error'));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -38,7 +46,13 @@ export class SocketInput {
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // A client still sending or waiting for its answer gets it; after STOP_GRACE_MS it is cut.
+    const cut = setTimeout(() => {
+      for (const c of this.conns) c.destroy();
+    }, STOP_GRACE_MS);
+    await closed;
+    clearTimeout(cut);
     fs.rmSync(this.socketPath, { force: true });
   }
 }

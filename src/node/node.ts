@@ -65,6 +65,7 @@ export class StewardNode {
   private readonly hello: HelloSender;
   private pruneTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private stopping: Promise<void> | undefined;
 
   constructor(private readonly o: NodeOptions) {
     const { cfg, logger } = o;
@@ -242,8 +243,13 @@ export class StewardNode {
     return this.o.logger;
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /** Stops the node (a second call waits for the first). */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
     this.stopped = true;
     this.hello.stop();
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);

@@ -148,7 +148,8 @@ export function sendToSocket(socketPath: string, input: string | Buffer): Promis
   return new Promise((resolve, reject) => {
     const c = net.connect(socketPath);
     let out = '';
-    c.on('data', (b: Buffer) => (out += b.toString()));
+    c.setEncoding('utf8'); // decodes characters split across chunks
+    c.on('data', (s: string) => (out += s));
     c.on('error', reject);
     c.on('end', () => {
       resolve(

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 bash scripts/setup.sh
+. scripts/runtime.sh
 export PATH="$PATH:/usr/sbin"
 once=false
 [ "${1:-}" = "--once" ] && once=true

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what steward needs on a fresh machine: npm dependencies, the build, and nats-server
-# and nc from the distribution's packages when they are missing. Safe to run again.
+# Installs what steward needs on a fresh machine: Node.js 24 (scripts/runtime.sh), npm
+# dependencies, the build, and nats-server and nc from the distribution's packages when they are
+# missing. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/runtime.sh
 
 need_apt=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
@@ -15,8 +17,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: installing npm dependencies (better-sqlite3 compiles from source, about a minute)" >&2
+# node_modules is installed again when the lockfile changed or when it was installed for another node.
+stamp="node_modules/.steward-node"
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || [ "$(cat "$stamp" 2>/dev/null)" != "$(node -v)" ]; then
+  echo "setup: installing npm dependencies for node $(node -v)" >&2
   npm ci --no-audit --no-fund --loglevel=error
+  node -v > "$stamp"
 fi
 npm run --silent build

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+. scripts/runtime.sh
 export PATH="$PATH:/usr/sbin"
 npm run --silent typecheck
 npm run --silent lint

@@ -1,11 +1,9 @@
 import type * as ZlibLib from 'node:zlib';
-import type * as ZstdLib from '@mongodb-js/zstd';
 import type * as CborLib from 'cbor-x';
 import { lazy } from '../lib/lazy.js';
 import { MESSAGE_ID } from './id.js';
 import { FIELDS, MAX_TIMEOUT_MS, NODE_NAME, NODE_NAME_RULE, type FieldRule, type Message } from './message.js';
 
-const zstd = lazy<typeof ZstdLib>('@mongodb-js/zstd');
 // An idle node encodes and decodes nothing: CBOR (with its native string extractor) and zlib
 // are loaded with the first message.
 const cbor = lazy<typeof CborLib>('cbor-x');
@@ -37,7 +35,8 @@ export async function encodeMessage(msg: Message, opts: WireOptions): Promise<En
     payload = zlib().gzipSync(payload);
     headers.cmp = 'g';
   } else if (opts.compression === 'z') {
-    payload = await zstd().compress(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), 3);
+    const z = zlib();
+    payload = z.zstdCompressSync(payload, { params: { [z.constants.ZSTD_c_compressionLevel]: 3 } });
     headers.cmp = 'z';
   }
   return { payload, headers };
@@ -49,14 +48,7 @@ export async function decodeMessage(payload: Uint8Array, header: (name: string) 
   const cmp = header('cmp');
   try {
     if (cmp === 'g') bytes = zlib().gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
-    else if (cmp === 'z') {
-      // The zstd binding has no output limit (a few hundred KiB can claim gigabytes and crash the
-      // process): bound the size from the frame headers first.
-      const bound = zstdSizeBound(bytes);
-      if (bound > MAX_DECOMPRESSED_BYTES)
-        throw new Error(`it would decompress to up to ${bound} bytes, more than ${MAX_DECOMPRESSED_BYTES}`);
-      bytes = await zstd().decompress(bytes);
-    }
+    else if (cmp === 'z') bytes = zlib().zstdDecompressSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
   } catch (err) {
     throw new DecodeError(`cannot decompress payload (cmp=${cmp}): ${(err as Error).message}`);
   }
@@ -72,63 +64,6 @@ export async function decodeMessage(payload: Uint8Array, header: (name: string) 
 
 /** Largest size a compressed payload may decompress to. */
 const MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024;
-/** Largest output of one zstd block (RFC 8878, Block_Maximum_Size). */
-const ZSTD_BLOCK_MAX = 128 * 1024;
-
-/**
- * An upper bound of what zstd data decompresses to, read from its frame and block headers
- * (RFC 8878) without decompressing: raw and RLE blocks give their size, a compressed block
- * gives at most 128 KiB. Throws on data that is not a sequence of zstd frames.
- */
-export function zstdSizeBound(b: Buffer): number {
-  let pos = 0;
-  let total = 0;
-  const need = (n: number): void => {
-    if (pos + n > b.length) throw new Error('truncated zstd data');
-  };
-  while (pos < b.length) {
-    need(4);
-    const magic = b.readUInt32LE(pos);
-    if (magic >>> 4 === 0x184d2a5) {
-      // A skippable frame: magic, 4-byte length, content.
-      need(8);
-      pos += 8 + b.readUInt32LE(pos + 4);
-      need(0);
-      continue;
-    }
-    if (magic !== 0xfd2fb528) throw new Error('not zstd data');
-    pos += 4;
-    need(1);
-    const fhd = b[pos] as number;
-    const singleSegment = (fhd >> 5) & 1;
-    const dictIdBytes = [0, 1, 2, 4][fhd & 3] as number;
-    const contentSizeBytes = [singleSegment ? 1 : 0, 2, 4, 8][fhd >> 6] as number;
-    pos += 1 + (singleSegment ? 0 : 1) + dictIdBytes + contentSizeBytes;
-    for (;;) {
-      need(3);
-      const h = b.readUIntLE(pos, 3);
-      pos += 3;
-      const type = (h >> 1) & 3;
-      const size = h >>> 3;
-      if (type === 0) {
-        total += size;
-        pos += size;
-      } else if (type === 1) {
-        total += size;
-        pos += 1;
-      } else if (type === 2) {
-        total += ZSTD_BLOCK_MAX;
-        pos += size;
-      } else throw new Error('reserved zstd block type');
-      need(0);
-      if (h & 1) break;
-    }
-    if ((fhd >> 2) & 1) pos += 4; // content checksum
-    need(0);
-  }
-  return total;
-}
-
 /** The largest time a Date holds (ECMAScript: 8.64e15 ms after 1970). */
 const MAX_DATE_MS = 8.64e15;
 

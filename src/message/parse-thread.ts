@@ -158,7 +158,7 @@ export class ParseThread {
       p.resolve(a);
       if (this.pending.size === 0) this.idle(worker);
     });
-    worker.on('error', (err) => {
+    worker.on('error', (err: Error) => {
       failure = err.message;
     });
     worker.on('exit', () => {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { Sqlite } from './sqlite.js';
 
 /** Makes a file's data durable (fdatasync), calling back when done; runs off the event loop. */
 export type SyncFile = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
@@ -37,7 +37,7 @@ interface Pending {
  * one fsync cover many writes.
  */
 export class Db {
-  readonly sql: Database.Database;
+  readonly sql: Sqlite;
   private queue: Pending[] = [];
   private scheduled = false;
   private lazyTimer: NodeJS.Timeout | undefined;
@@ -53,7 +53,7 @@ export class Db {
   private walFd: number | undefined;
   private readonly walPath: string;
   private readonly syncFile: SyncFile;
-  /** A batch in one transaction; made once (better-sqlite3 builds a wrapper per transaction() call). */
+  /** A batch in one transaction; the wrappers are made once. */
   private readonly runBatch: (batch: Pending[]) => unknown[];
   /** One write in a savepoint of its own, inside runWriteByWrite. */
   private readonly runOne: (fn: () => unknown) => unknown;
@@ -65,10 +65,8 @@ export class Db {
     const file = path.join(folder, 'steward.db');
     this.walPath = `${file}-wal`;
     this.syncFile = opts.syncFile ?? ((fd, done) => fs.fdatasync(fd, done));
-    this.sql = new Database(file);
-    this.sql.pragma('journal_mode = WAL');
-    this.sql.pragma('synchronous = NORMAL');
-    this.sql.pragma('busy_timeout = 5000');
+    this.sql = new Sqlite(file);
+    this.sql.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     this.sql.exec(SCHEMA);
     this.runBatch = this.sql.transaction((batch: Pending[]) => batch.map((item) => item.fn()));
     this.runOne = this.sql.transaction((fn: () => unknown) => fn());

@@ -1,4 +1,4 @@
-import type { Statement } from 'better-sqlite3';
+import type { Statement } from './sqlite.js';
 import type { Message } from '../message/message.js';
 import type { Db } from './db.js';
 
@@ -60,11 +60,11 @@ export class Inbox {
 
   /** What this node knows of a message it received. */
   record(id: string): InboxRecord | undefined {
-    return this.recordStmt.get(id) as InboxRecord | undefined;
+    return this.recordStmt.get(id) as unknown as InboxRecord | undefined;
   }
 
   state(id: string): InboxState | undefined {
-    return (this.getStmt.get(id) as { state: InboxState } | undefined)?.state;
+    return (this.getStmt.get(id) as unknown as { state: InboxState } | undefined)?.state;
   }
 
   /**
@@ -87,7 +87,7 @@ export class Inbox {
     try {
       return await this.db.write(() => {
         const r = this.insertStmt.run(msg.id, msg.fromNode, msg.method, state, now, null, JSON.stringify(msg));
-        if (r.changes !== 1) return { fresh: false, checkpoint: undefined };
+        if (Number(r.changes) !== 1) return { fresh: false, checkpoint: undefined };
         planned ??= { checkpoint: plan?.() };
         if (planned.checkpoint !== undefined) this.checkpointStmt.run(planned.checkpoint, msg.id);
         return { fresh: true, checkpoint: planned.checkpoint };
@@ -114,6 +114,6 @@ export class Inbox {
   }
 
   prune(now: number): number {
-    return this.pruneStmt.run(now - LEDGER_RETENTION_MS).changes;
+    return Number(this.pruneStmt.run(now - LEDGER_RETENTION_MS).changes);
   }
 }

@@ -1,4 +1,4 @@
-import type { Statement } from 'better-sqlite3';
+import type { Statement } from './sqlite.js';
 import type { Db } from './db.js';
 
 export interface NodeSeen {
@@ -24,6 +24,6 @@ export class NodeRegistry {
   }
 
   all(): NodeSeen[] {
-    return this.list.all() as NodeSeen[];
+    return this.list.all() as unknown as NodeSeen[];
   }
 }

@@ -1,4 +1,4 @@
-import type { Statement } from 'better-sqlite3';
+import type { Statement } from './sqlite.js';
 import type { Encoded } from '../message/codec.js';
 import type { Message } from '../message/message.js';
 import type { Db } from './db.js';
@@ -93,8 +93,8 @@ export class Outbox {
     return this.db.write(
       () =>
         messages.map((m, i) => {
-          const r = this.insertStmt.run(m.id, m.toNode, m.method, m.createdMs, json[i]);
-          return r.changes === 1 ? { seq: Number(r.lastInsertRowid), message: m, attempts: 0, json: json[i] as string } : undefined;
+          const r = this.insertStmt.run(m.id, m.toNode, m.method, m.createdMs, json[i] as string);
+          return Number(r.changes) === 1 ? { seq: Number(r.lastInsertRowid), message: m, attempts: 0, json: json[i] as string } : undefined;
         }),
       committed,
     );
@@ -111,7 +111,7 @@ export class Outbox {
 
   /** Cancels a pending message; resolves false when it was not pending (already finished). */
   cancel(id: string, reason: string, now: number): Promise<boolean> {
-    return this.db.write(() => this.cancelStmt.run(reason, now, id).changes === 1);
+    return this.db.write(() => Number(this.cancelStmt.run(reason, now, id).changes) === 1);
   }
 
   /** Records the attempt count and why the last one failed; rides along with the next commit. */
@@ -131,12 +131,12 @@ export class Outbox {
   }
 
   pendingIdsTo(node: string): string[] {
-    return (this.pendingIdsToStmt.all(node) as { id: string }[]).map((r) => r.id);
+    return (this.pendingIdsToStmt.all(node) as unknown as { id: string }[]).map((r) => r.id);
   }
 
   /** Forgets finished messages older than the retention. */
   prune(now: number): number {
-    return this.pruneStmt.run(now - OUTBOX_RETENTION_MS).changes;
+    return Number(this.pruneStmt.run(now - OUTBOX_RETENTION_MS).changes);
   }
 
   /** Pending messages to `toNode` after `afterSeq`, in order (committed, perhaps not yet synced). */
@@ -146,10 +146,10 @@ export class Outbox {
   }
 
   destinations(): string[] {
-    return (this.destinationsStmt.all() as { node: string }[]).map((r) => r.node);
+    return (this.destinationsStmt.all() as unknown as { node: string }[]).map((r) => r.node);
   }
 
   pendingCount(): number {
-    return (this.countStmt.get() as { n: number }).n;
+    return (this.countStmt.get() as unknown as { n: number }).n;
   }
 }

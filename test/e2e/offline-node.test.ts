@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { eventually, sleep } from '../support/eventually.js';
 import { lines } from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
@@ -92,7 +92,7 @@ describe('a node that is offline when the command is sent', () => {
       assert.equal(await eventually(() => central.readData('hol', 'ship2', 'out.txt'), { what: 'the live node reply' }), 'alive\n');
       // Each dead message has 6 attempts of 30 s: the live reply came while every one of them
       // was still waiting in central's outbox, so it did not wait behind them.
-      const db = new Database(path.join(central.dir, 'var', 'lib', 'steward.db'), { readonly: true });
+      const db = new DatabaseSync(path.join(central.dir, 'var', 'lib', 'steward.db'), { readOnly: true });
       try {
         const row = db.prepare("SELECT count(*) AS n FROM outbox WHERE to_node = 'ship1' AND state = 'pending'").get() as { n: number };
         assert.equal(row.n, 200);

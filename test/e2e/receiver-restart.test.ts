@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { eventually, sleep } from '../support/eventually.js';
 import { assertRanAndRepliedOnce, countedCommands, lines } from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
@@ -65,7 +65,7 @@ describe('a receiving node that dies and comes back', () => {
     const db = path.join(ship1.dir, 'var', 'lib', 'steward.db');
     await eventually(
       () => {
-        const d = new Database(db, { readonly: true });
+        const d = new DatabaseSync(db, { readOnly: true });
         try {
           return (
             (d.prepare("SELECT count(*) AS n FROM inbox WHERE state = 'received' AND method = 'REQCliCommand'").get() as { n: number })

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { eventually, sleep } from '../support/eventually.js';
 import { NatsServer } from '../support/nats-server.js';
 import { StewardProcess } from '../support/steward.js';
@@ -70,7 +70,7 @@ async function probe(central: StewardProcess, to: string, file: string, tag: str
 }
 
 function pendingFor(node: StewardProcess, toNode: string): number {
-  const db = new Database(path.join(node.dir, 'var', 'lib', 'steward.db'), { readonly: true, fileMustExist: true });
+  const db = new DatabaseSync(path.join(node.dir, 'var', 'lib', 'steward.db'), { readOnly: true });
   try {
     return (db.prepare("SELECT count(*) AS n FROM outbox WHERE to_node = ? AND state = 'pending'").get(toNode) as { n: number }).n;
   } finally {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import type { StewardProcess } from './steward.js';
 
 /** The lines of a file, without the empty one after the last newline; [] when it does not exist. */
@@ -32,8 +32,8 @@ export function tally(
   };
 }
 
-function withStore<T>(node: StewardProcess, fn: (db: Database.Database) => T): T {
-  const db = new Database(path.join(node.dir, 'var', 'lib', 'steward.db'), { readonly: true, fileMustExist: true });
+function withStore<T>(node: StewardProcess, fn: (db: DatabaseSync) => T): T {
+  const db = new DatabaseSync(path.join(node.dir, 'var', 'lib', 'steward.db'), { readOnly: true });
   try {
     return fn(db);
   } finally {

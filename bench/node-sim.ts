@@ -65,20 +65,27 @@ async function loadBuild(): Promise<{
   StewardNode: typeof import('../src/node/node.js').StewardNode;
   loadConfig: typeof import('../src/config/load.js').loadConfig;
   parseFlags: typeof import('../src/config/flags.js').parseFlags;
+  loadIdentity: typeof import('../src/trust/identity.js').loadIdentity;
 }> {
   const dist = (p: string): string => pathToFileURL(path.join(ROOT, 'dist', p)).href;
   if (!fs.existsSync(path.join(ROOT, 'dist', 'node', 'node.js'))) throw new Error('dist/ is missing: run npm run build');
-  const [node, load, flags] = (await Promise.all([
+  const [node, load, flags, identity] = (await Promise.all([
     import(dist('node/node.js')),
     import(dist('config/load.js')),
     import(dist('config/flags.js')),
-  ])) as [typeof import('../src/node/node.js'), typeof import('../src/config/load.js'), typeof import('../src/config/flags.js')];
-  return { StewardNode: node.StewardNode, loadConfig: load.loadConfig, parseFlags: flags.parseFlags };
+    import(dist('trust/identity.js')),
+  ])) as [
+    typeof import('../src/node/node.js'),
+    typeof import('../src/config/load.js'),
+    typeof import('../src/config/flags.js'),
+    typeof import('../src/trust/identity.js'),
+  ];
+  return { StewardNode: node.StewardNode, loadConfig: load.loadConfig, parseFlags: flags.parseFlags, loadIdentity: identity.loadIdentity };
 }
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const { StewardNode, loadConfig, parseFlags } = await loadBuild();
+  const { StewardNode, loadConfig, parseFlags, loadIdentity } = await loadBuild();
   const logger = pino({ level: process.env.STEWARD_LOG_LEVEL ?? 'warn', base: { sim: process.pid } }, pino.destination(2));
   const nodes: InstanceType<typeof StewardNode>[] = [];
   let stopping = false;
@@ -113,7 +120,7 @@ async function main(): Promise<void> {
           ...o.flags,
         ]);
         const cfg = loadConfig(path.join(dir, 'etc'), values);
-        const node = new StewardNode({ cfg, logger: logger.child({ node: name }) });
+        const node = new StewardNode({ cfg, logger: logger.child({ node: name }), identity: loadIdentity(cfg) });
         nodes.push(node);
         await node.start(); // resolves once subscribed and flushed, after the first hello
       }),

@@ -5,6 +5,8 @@ import { optionalInputs, startAll } from '../inputs/inputs.js';
 import { SocketInput } from '../inputs/socket.js';
 import { StewardNode } from '../node/node.js';
 import { loadIdentity } from '../trust/identity.js';
+import type { NkeyPair } from '../trust/nkey.js';
+import { PolicyError } from '../trust/policy.js';
 
 const OPERATOR_COMMANDS = ['send', 'nodes', 'queue', 'status', 'cancel'];
 
@@ -28,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const configFolder = process.env.CONFIG_FOLDER ?? './etc/';
   let cfg;
-  let identity;
+  let identity: NkeyPair | undefined;
   try {
     cfg = loadConfig(configFolder, parsed.values, (c) => void (identity = loadIdentity(c)));
   } catch (err) {
@@ -47,7 +49,14 @@ async function main(argv: string[]): Promise<number> {
     cfg.metricsAddress === undefined
       ? undefined
       : new (await import('../metrics/prometheus.js')).PrometheusMetrics(logger.child({ component: 'metrics' }));
-  const node = new StewardNode({ cfg, logger, metrics, identity });
+  let node: StewardNode;
+  try {
+    node = new StewardNode({ cfg, logger, metrics, identity: identity ?? loadIdentity(cfg) });
+  } catch (err) {
+    // A policy.toml that cannot be read or parsed: one line naming it, as for any bad setting.
+    if (err instanceof PolicyError) return usage(new UsageError(err.message));
+    throw err;
+  }
   const socket = new SocketInput(cfg.socketPath, {
     accept: node.accept,
     control: (req, ch) => node.control.handle(req, ch),

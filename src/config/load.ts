@@ -3,10 +3,10 @@ import path from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { convert, UsageError } from './flags.js';
 import { parseListenAddress, type ListenAddress } from './listen.js';
-import { defaults, FIELDS, fieldByKey, SPAWN_HELPER_MODES, type RawConfig, type SpawnHelperMode } from './schema.js';
+import { defaults, FIELDS, fieldByKey, SPAWN_HELPER_MODES, TRUST_NEW_KEYS, type RawConfig, type SpawnHelperMode } from './schema.js';
 import { didYouMean } from '../lib/closest.js';
 import { NODE_NAME } from '../message/message.js';
-import { readTlsFiles, type TlsMaterial } from './tls.js';
+import { readFileFor, readTlsFiles, type TlsMaterial } from './tls.js';
 
 /** The configuration compiled once into the units the code uses. */
 export interface ResolvedConfig {
@@ -26,6 +26,14 @@ export interface ResolvedConfig {
   readonly tls: TlsMaterial | undefined;
   /** The nkey user seed file (nkeySeedFile): the node's key for the broker and for its messages; undefined when not given. */
   readonly nkeySeedFile: string | undefined;
+  /** Proofs of origin and the policy (trust on), or none. */
+  readonly trust: boolean;
+  readonly trustNewKeys: (typeof TRUST_NEW_KEYS)[number];
+  /** Central's public key (U...) given at start, or undefined. */
+  readonly centralPublicKey: string | undefined;
+  /** The node's own key when no nkeySeedFile is given: made at the first start. */
+  readonly identityFile: string;
+  readonly policyFile: string;
   readonly defaultAckTimeoutMs: number;
   readonly defaultRetries: number;
   readonly defaultMethodTimeoutMs: number;
@@ -156,6 +164,13 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
   if (!(SPAWN_HELPER_MODES as readonly string[]).includes(spawnHelper)) {
     throw new UsageError(`-spawnHelper="${str('spawnHelper')}": use ${SPAWN_HELPER_MODES.map((m) => `"${m}"`).join(', ')}`);
   }
+  const trust = str('trust').toLowerCase();
+  if (trust !== 'on' && trust !== 'off') throw new UsageError(`-trust="${str('trust')}": use "on" or "off"`);
+  const trustNewKeys = str('trustNewKeys').toLowerCase();
+  if (!(TRUST_NEW_KEYS as readonly string[]).includes(trustNewKeys)) {
+    throw new UsageError(`-trustNewKeys="${str('trustNewKeys')}": use ${TRUST_NEW_KEYS.map((m) => `"${m}"`).join(' or ')}`);
+  }
+  const centralPublicKey = readCentralKey(str('centralPublicKey').trim());
   for (const k of ['ringBufferSize', 'natsConnOptTimeout', 'natsConnectRetryInterval'] as const) {
     if (int(k) < 1) throw new UsageError(`-${k}=${int(k)}: must be at least 1`);
   }
@@ -188,6 +203,11 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     reconnectJitterTlsMs: int('natsReconnectJitterTLS') * 1000,
     tls,
     nkeySeedFile: str('nkeySeedFile') === '' ? undefined : str('nkeySeedFile'),
+    trust: trust === 'on',
+    trustNewKeys: trustNewKeys as (typeof TRUST_NEW_KEYS)[number],
+    centralPublicKey,
+    identityFile: path.join(configFolder, 'identity.nk'),
+    policyFile: path.join(configFolder, 'policy.toml'),
     defaultAckTimeoutMs: positive(int('defaultMessageTimeout'), 10) * 1000,
     defaultRetries: int('defaultMessageRetries') === -1 ? -1 : Math.max(0, int('defaultMessageRetries')),
     defaultMethodTimeoutMs: int('defaultMethodTimeout') === -1 ? -1 : positive(int('defaultMethodTimeout'), 10) * 1000,
@@ -211,4 +231,13 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     stopGraceMs: 3000,
     submitChunk: 500,
   };
+}
+
+/** -centralPublicKey: a U... key, or a file holding one (checked at start). */
+function readCentralKey(v: string): string | undefined {
+  if (v === '') return undefined;
+  const text = /^U[A-Z2-7]{55}$/.test(v) ? v : readFileFor('centralPublicKey', v).trim();
+  const key = text.split(/\s+/).find((t) => /^U[A-Z2-7]{55}$/.test(t));
+  if (key === undefined) throw new UsageError(`-centralPublicKey=${v}: give a public key (U..., 56 characters) or a file that holds one`);
+  return key;
 }

@@ -10,6 +10,9 @@ export type FieldType = 'string' | 'int' | 'bool';
 export const SPAWN_HELPER_MODES = ['auto', 'on', 'off'] as const;
 export type SpawnHelperMode = (typeof SPAWN_HELPER_MODES)[number];
 
+/** How the key of a new node name is bound (`trustNewKeys`). */
+export const TRUST_NEW_KEYS = ['tofu', 'manual'] as const;
+
 export interface FieldSpec {
   /** Flag name, e.g. `nodeName` (used as `-nodeName=x` or `--nodeName x`). */
   readonly flag: string;
@@ -177,6 +180,27 @@ export const FIELDS = [
     type: 'string',
     default: '',
     help: 'path to the private key (PEM) of the tlsCertPath client certificate',
+  },
+  {
+    flag: 'trust',
+    key: 'Trust',
+    type: 'string',
+    default: 'on',
+    help: 'on: every message and ACK carries a proof of its origin (the node key), checked before anything in it is read, and a policy (policy.toml) decides what each node may ask; off: no proofs, anyone who can publish on the broker commands this node (a warning at every start)',
+  },
+  {
+    flag: 'trustNewKeys',
+    key: 'TrustNewKeys',
+    type: 'string',
+    default: 'tofu',
+    help: 'how the key of a node name never seen before is bound: tofu = pinned on first use (at most 10 new names a minute), manual = it waits for steward keys accept <node>',
+  },
+  {
+    flag: 'centralPublicKey',
+    key: 'CentralPublicKey',
+    type: 'string',
+    default: '',
+    help: "the central node's public key (U...), or a file holding it: bound at start instead of pinned on first use",
   },
   {
     flag: 'exposeDataFolder',

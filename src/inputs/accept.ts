@@ -25,6 +25,8 @@ export interface AcceptorDeps {
   /** Commits messages to the outbox (see Outgoing.submit). */
   readonly submit: (messages: Message[], encoded: Encoded[]) => Promise<unknown>;
   readonly accepted: (count: number) => void;
+  /** Last touches of the node before a message is stored (the origin proof of a copy or relay request). */
+  readonly prepare?: (msg: Message) => Message;
   readonly logger: Logger;
 }
 
@@ -53,18 +55,19 @@ export function inputAcceptor(d: AcceptorDeps): AcceptInput {
           results.push({ status: 'error', index: o.index, error: o.error, ...(o.toNode === undefined ? {} : { toNode: o.toNode }) });
           continue;
         }
-        const encoded = await encodeMessage(o.message, d.wire);
+        const msg = d.prepare?.(o.message) ?? o.message;
+        const encoded = await encodeMessage(msg, d.wire);
         const size = encoded.payload.length;
         if (size > limit) {
           results.push({
             status: 'error',
             index: o.index,
-            toNode: o.message.toNode,
+            toNode: msg.toNode,
             error: `message ${o.index} is ${size} bytes, more than the broker's max payload allows (${limit} bytes)`,
           });
           continue;
         }
-        accepted.push({ msg: o.message, at: results.length, encoded });
+        accepted.push({ msg, at: results.length, encoded });
         results.push({ status: 'error', index: o.index, error: 'pending' });
       }
       if (accepted.length === 0) continue;

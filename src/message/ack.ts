@@ -12,11 +12,16 @@ export interface Ack {
 /** Longest error text an ACK carries (the rest is cut): an ACK must fit the broker's max payload. */
 const MAX_ACK_ERROR = 8 * 1024;
 
-export function encodeAck(ack: Ack): string {
+/** The ACK with its error cut to what an ACK carries. */
+export function clipAck(ack: Ack): Ack {
   if (ack.error !== undefined && ack.error.length > MAX_ACK_ERROR) {
-    return JSON.stringify({ ...ack, error: `${ack.error.slice(0, MAX_ACK_ERROR)}... (${ack.error.length} characters)` });
+    return { ...ack, error: `${ack.error.slice(0, MAX_ACK_ERROR)}... (${ack.error.length} characters)` };
   }
-  return JSON.stringify(ack);
+  return ack;
+}
+
+export function encodeAck(ack: Ack): string {
+  return JSON.stringify(clipAck(ack));
 }
 
 /** Parses an ACK; an answer that is not an ACK for `expectedId` is an error. */

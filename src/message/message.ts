@@ -29,6 +29,8 @@ export const MAX_TIMEOUT_MS = 0x7fffffff;
 export const NO_REPLY = 'REQNone';
 export const DEFAULT_REPLY_METHOD = 'REQToFileAppend';
 export const RELAY_METHOD = 'REQRelay';
+/** The methods that handle replies and run nothing: the only ones a relayed reply may be copied back with. */
+export const REPLY_METHODS: ReadonlySet<string> = new Set(['REQToFile', 'REQToFileAppend', 'REQToConsole', 'REQNone']);
 
 /**
  * How a field is checked when it arrives from another node: `id` a message id, `node` a node
@@ -73,6 +75,10 @@ export const FIELDS = {
   relayOriginalViaNode: 'node?',
   /** Relaying: the method the relayed message runs on relayToNode. */
   relayOriginalMethod: 'string?',
+  /** A request carried on for another node (relayed, or a file copy's parts): its origin's signed request (trust/origin.ts). */
+  origin: 'string?',
+  /** Where the reply goes when not to fromNode (a file copy's end: to the node that asked for the copy). */
+  replyToNode: 'node?',
   /** Milliseconds since the epoch when the message was accepted on its origin node. */
   createdMs: 'time',
 } as const satisfies Record<string, FieldRule>;

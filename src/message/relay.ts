@@ -1,5 +1,5 @@
 import { partId } from './id.js';
-import { RELAY_METHOD, type Message } from './message.js';
+import { RELAY_METHOD, REPLY_METHODS, type Message } from './message.js';
 
 /**
  * Relaying, the seed's six steps: a message given `relayViaNode` on node1 for node2 becomes a
@@ -55,7 +55,8 @@ export function relayOnward(msg: Message, nodeName: string): Message {
 /**
  * Step 5, on the relay node for each reply it receives: the copy for the node the relayed
  * message came from, run there with `relayReplyMethod` (the request's reply method when none was
- * given). Undefined when the reply is not about a message this node relayed.
+ * given), which must be a reply method (REPLY_METHODS). Undefined when the reply is not about a
+ * message this node relayed. `reply` is the reply as matched to this node's own stored request.
  */
 export function relayBack(reply: Message, nodeName: string, validNode: (name: string) => boolean): Message | undefined {
   const prev = reply.previousMessage;
@@ -63,6 +64,8 @@ export function relayBack(reply: Message, nodeName: string, validNode: (name: st
   const origin = prev.relayFromNode;
   if (typeof origin !== 'string' || !validNode(origin)) return undefined;
   const method = typeof prev.relayReplyMethod === 'string' && prev.relayReplyMethod !== '' ? prev.relayReplyMethod : reply.method;
+  // A copied reply is handled by a method that runs nothing on the node it goes to.
+  if (!REPLY_METHODS.has(method)) return undefined;
   return {
     ...reply,
     id: partId(reply.id, 'back'),

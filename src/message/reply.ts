@@ -16,11 +16,11 @@ export interface ReplyDefaults {
  */
 export function makeReply(req: Message, output: string, seq: number, d: ReplyDefaults, now: number): Message | undefined {
   if (req.replyMethod === NO_REPLY) return undefined;
-  const { data: _data, previousMessage, ...request } = req;
+  const { data: _data, previousMessage, origin: _origin, ...request } = req;
   return newMessage(
     {
       id: replyId(req.id, seq),
-      toNode: req.isReply ? d.nodeName : req.fromNode,
+      toNode: req.isReply ? d.nodeName : (req.replyToNode ?? req.fromNode),
       fromNode: d.nodeName,
       method: req.replyMethod,
       methodArgs: req.replyMethodArgs,

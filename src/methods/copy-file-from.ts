@@ -151,13 +151,12 @@ class CopySender {
   }
 
   /**
-   * The end message carries the request's reply settings and comes from the requester, so the
+   * The end message carries the request's reply settings and names the requester, so the
    * destination's reply ("the file is in place") goes straight to it.
    */
   async sendEnd(a: { chunks: number; size: number; sha256: string; mode: number; srcPath: string }): Promise<SendOutcome> {
     const end: Message = {
       ...this.message(endIdOf(this.req.id), endArgs({ dstPath: this.dstPath, copyId: this.req.id, ...a, srcNode: this.ctx.nodeName }), []),
-      fromNode: this.req.fromNode,
       replyMethod: this.req.replyMethod,
       replyMethodArgs: this.req.replyMethodArgs,
       replyAckTimeoutMs: this.req.replyAckTimeoutMs,
@@ -165,10 +164,10 @@ class CopySender {
       replyMethodTimeoutMs: this.req.replyMethodTimeoutMs,
       directory: this.req.directory,
       fileName: this.req.fileName,
-      // A relayed copy: the reply goes to the relay node, which copies it to where it came from.
+      // The destination replies to the node that asked for the copy (it checks that with the request's origin proof).
+      replyToNode: this.req.fromNode,
+      // A relayed copy: the reply is copied on to where the request came from (by the relay node, from its own records).
       relayReplyMethod: this.req.relayReplyMethod,
-      ...(this.req.relayFromNode === undefined ? {} : { relayFromNode: this.req.relayFromNode }),
-      ...(this.req.relayOriginalViaNode === undefined ? {} : { relayOriginalViaNode: this.req.relayOriginalViaNode }),
     };
     const [outcome] = await this.ctx.node.send([end]);
     return outcome as SendOutcome;
@@ -191,6 +190,8 @@ class CopySender {
       ackTimeoutMs: this.req.ackTimeoutMs,
       retries: this.req.retries,
       methodTimeoutMs: -1,
+      // The request as the node that asked signed it: the destination acts for that node.
+      ...(this.req.origin === undefined ? {} : { origin: this.req.origin }),
     });
   }
 }

@@ -3,6 +3,7 @@ import { encodeMessage, type Encoded, type WireOptions } from '../message/codec.
 import { isAckKind, subjectFor, type Kind, type Message } from '../message/message.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { TransportError, type Transport } from '../transport/transport.js';
+import type { Trust } from '../trust/trust.js';
 import type { Flight } from './destination.js';
 
 /** What one attempt came to. */
@@ -19,6 +20,8 @@ export interface AttemptDeps {
   readonly metrics: Metrics;
   readonly kindOf: (method: string) => Kind;
   readonly deliverLocally: (msg: Message) => Promise<Ack>;
+  /** Proves each attempt for its destination, and checks that an ACK comes from it. */
+  readonly trust: Trust;
 }
 
 /** Sends one attempt of `f` (encoded once, kept with it) and says what came of it. */
@@ -28,8 +31,9 @@ export async function sendAttempt(f: Flight, d: AttemptDeps): Promise<Outcome> {
   const kind = d.kindOf(msg.method);
   const subject = subjectFor(msg, kind);
   const encoded: Encoded = f.entry.encoded ?? (f.entry.encoded = await encodeMessage(msg, d.wire));
+  const headers = d.trust.seal(subject, msg.toNode, encoded.payload, encoded.headers);
   if (!isAckKind(kind)) {
-    const sent = d.transport.publish(subject, encoded.payload, encoded.headers);
+    const sent = d.transport.publish(subject, encoded.payload, headers);
     if (sent === 'sent') return { kind: 'delivered', published: true };
     if (sent === 'disconnected') return { kind: 'disconnected' };
     return {
@@ -39,8 +43,11 @@ export async function sendAttempt(f: Flight, d: AttemptDeps): Promise<Outcome> {
   }
   const sentAt = performance.now();
   try {
-    const reply = await d.transport.request(subject, encoded.payload, encoded.headers, msg.ackTimeoutMs);
-    const ack = parseAck(reply, msg.id);
+    const reply = await d.transport.request(subject, encoded.payload, headers, msg.ackTimeoutMs);
+    // An ACK counts only when the node the message went to proves it.
+    const opened = d.trust.openAck(reply, msg.toNode, msg.id);
+    if (typeof opened === 'string') return { kind: 'unanswered', error: opened };
+    const ack = parseAck(Buffer.from(opened.body), msg.id);
     d.metrics.ackRoundTrip((performance.now() - sentAt) / 1000);
     return outcomeOf(ack);
   } catch (err) {

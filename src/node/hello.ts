@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { encodeMessage, type WireOptions } from '../message/codec.js';
 import { newMessage, subjectOf, type Message } from '../message/message.js';
 import type { Transport } from '../transport/transport.js';
+import type { Trust } from '../trust/trust.js';
 
 export const HELLO_METHOD = 'REQHello';
 
@@ -12,6 +13,7 @@ export interface HelloDeps {
   readonly ackTimeoutMs: number;
   readonly wire: WireOptions;
   readonly transport: Transport;
+  readonly trust: Trust;
   /** A hello to this node itself (this node is central). */
   readonly deliverLocally: (msg: Message) => Promise<unknown>;
   readonly logger: Logger;
@@ -56,8 +58,9 @@ export class HelloSender {
       void d.deliverLocally(msg).catch(() => {});
       return;
     }
+    const subject = subjectOf(msg.toNode, msg.method, 'EventNACK');
     void encodeMessage(msg, d.wire)
-      .then((e) => d.transport.publish(subjectOf(msg.toNode, msg.method, 'EventNACK'), e.payload, e.headers))
+      .then((e) => d.transport.publish(subject, e.payload, d.trust.seal(subject, msg.toNode, e.payload, e.headers)))
       .catch((err: unknown) => d.logger.warn({ err: (err as Error).message }, 'hello not sent'));
   }
 }

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import { inputAcceptor, type AcceptInput } from '../inputs/accept.js';
-import { requestIdOfPart } from '../message/id.js';
 import { NODE_NAME, type Kind, type Message } from '../message/message.js';
 import { relayBack } from '../message/relay.js';
 import { METHOD_NAMES, METHODS, methodByName } from '../methods/registry.js';
@@ -25,14 +24,16 @@ import { methodContextFactory } from './method-context.js';
 import { Outgoing } from './outgoing.js';
 import { nodeProcesses } from './processes.js';
 import { Receiver } from './receiver.js';
-import { Watchers } from './watch.js';
+import { admit } from './admission.js';
+import { setUpTrust, withOrigin, type NodeTrust } from './trust-setup.js';
+import { emitFinished, emitReceived, Watchers } from './watch.js';
 
 export interface NodeOptions {
   readonly cfg: ResolvedConfig;
   readonly logger: Logger;
   readonly metrics?: Metrics | undefined;
-  /** The node's key (-nkeySeedFile): it authenticates the node to the broker. */
-  readonly identity?: NkeyPair | undefined;
+  /** The node's key (trust/identity.ts): it proves its messages, and with -nkeySeedFile authenticates it to the broker. */
+  readonly identity: NkeyPair;
   /** How the store makes its commits durable (tests hold the syncs to see what waits for them). */
   readonly storeOptions?: DbOptions;
   /** The broker connection (default: NATS, as configured). */
@@ -58,6 +59,8 @@ export class StewardNode {
   readonly outgoing: Outgoing;
   readonly watchers = new Watchers();
   readonly control: Control;
+  /** The node's keys, proofs and policy. */
+  readonly trusted: NodeTrust;
   /** Parses input bytes and commits the good messages; one result per message. */
   readonly accept: AcceptInput;
   private readonly files = new FileWriter();
@@ -88,7 +91,7 @@ export class StewardNode {
         reconnectJitterMs: cfg.reconnectJitterMs,
         reconnectJitterTlsMs: cfg.reconnectJitterTlsMs,
         tls: cfg.tls,
-        nkeySeed: o.identity === undefined ? undefined : new TextEncoder().encode(o.identity.seedText),
+        nkeySeed: cfg.nkeySeedFile === undefined ? undefined : new TextEncoder().encode(o.identity.seedText),
         logger: logger.child({ component: 'transport' }),
       });
     this.errors = new ErrorReporter({
@@ -102,7 +105,17 @@ export class StewardNode {
         return this.outgoing.submit(m);
       },
     });
+    this.trusted = setUpTrust(
+      cfg,
+      o.identity,
+      this.db,
+      this.audit,
+      (text) => this.errors.report(text),
+      logger.child({ component: 'trust' }),
+    );
+    const { trust } = this.trusted;
     this.delivery = new Delivery({
+      trust,
       nodeName: cfg.nodeName,
       outbox: this.outbox,
       audit: this.audit,
@@ -116,7 +129,7 @@ export class StewardNode {
       metrics,
       kindOf,
       deliverLocally: (msg) => this.receiver.accept(msg),
-      onFinished: (msg, outcome, detail) => this.emitFinished(msg, outcome, detail),
+      onFinished: (msg, outcome, detail) => emitFinished(this.watchers, msg, outcome, detail),
       onFailed: (msg, attempts, reason, detail) => {
         if (msg.method === ERROR_METHOD) return; // never report the failure of a report
         this.errors.report(
@@ -168,6 +181,18 @@ export class StewardNode {
       beforeRun: (msg) => this.copyRelayedReply(msg),
     });
     this.receiver = new Receiver({
+      trust,
+      admit: (msg, from) =>
+        admit(msg, from, {
+          nodeName: cfg.nodeName,
+          sent: (id) => this.outbox.get(id),
+          decide: (req) => this.trusted.policy.decide(req),
+          proofs: cfg.trust ? this.trusted.proofs : undefined,
+          keyOf: (node) => this.trusted.keyring.keyOf(node),
+          switchedOff: (method) => cfg.subscriberSwitches.get(method) === false,
+          now: Date.now,
+        }),
+      refused: (r) => this.audit.refused({ ...r, ...(r.msg === undefined ? {} : { messageJson: JSON.stringify(r.msg) }) }),
       nodeName: cfg.nodeName,
       dataFolder: cfg.dataFolder,
       inbox: this.inbox,
@@ -179,11 +204,12 @@ export class StewardNode {
       known: methodByName,
       heardFrom: (node) => this.delivery.heardFrom(node),
       reportError: (text) => this.errors.report(text),
-      onReceived: (msg) => this.emitReceived(msg),
+      onReceived: (msg) => emitReceived(this.watchers, msg),
       defaultMethodTimeoutMs: cfg.defaultMethodTimeoutMs,
       metrics,
     });
     this.hello = new HelloSender({
+      trust,
       nodeName: cfg.nodeName,
       centralNodeName: cfg.centralNodeName,
       intervalMs: cfg.helloIntervalMs,
@@ -207,6 +233,7 @@ export class StewardNode {
       chunk: cfg.submitChunk,
       submit: (m, e) => this.outgoing.submit(m, e),
       accepted: (n) => metrics.accepted(n),
+      prepare: (msg) => (cfg.trust ? withOrigin(msg, this.trusted.proofs) : msg),
       logger,
     });
     this.control = new Control({
@@ -229,6 +256,7 @@ export class StewardNode {
     const prune = (): number => this.inbox.prune(Date.now()) + this.outbox.prune(Date.now());
     const pruned = prune();
     this.pruneTimer = setInterval(prune, 3600_000).unref();
+    await this.trusted.keyring.provisionCentral();
     const recovered = this.executor.recover();
     this.logger.info({ ...recovered, pruned, pendingOutbox: this.outbox.pendingCount() }, 'store opened');
     this.delivery.start();
@@ -277,29 +305,6 @@ export class StewardNode {
       msg,
       `error: ${msg.method} ${msg.id} from ${msg.fromNode} was interrupted by a restart of ${this.o.cfg.nodeName} (it was running, or about to start); it is not run again, methodArgs: ${JSON.stringify(msg.methodArgs)}`,
     );
-  }
-
-  /** Replies and error reports about messages sent from here, for the operators waiting on them. */
-  private emitReceived(msg: Message): void {
-    // A reply or error about a part of a request (a copy's end) is news about the request.
-    const about = msg.previousMessage?.id;
-    if (msg.isReply && typeof about === 'string') {
-      this.watchers.emit({
-        event: 'reply',
-        id: requestIdOfPart(about),
-        node: msg.fromNode,
-        replyMethod: msg.method,
-        data: msg.data.join(''),
-      });
-    } else if (msg.method === ERROR_METHOD && msg.methodArgs[0] !== undefined) {
-      this.watchers.emit({ event: 'error', id: requestIdOfPart(msg.methodArgs[0]), node: msg.fromNode, text: msg.data.join(' ') });
-    }
-  }
-
-  private emitFinished(msg: Message, outcome: 'delivered' | 'failed' | 'cancelled', detail: string): void {
-    if (outcome === 'delivered') this.watchers.emit({ event: 'delivered', id: msg.id, toNode: msg.toNode });
-    else if (outcome === 'failed') this.watchers.emit({ event: 'failed', id: msg.id, toNode: msg.toNode, error: detail });
-    else this.watchers.emit({ event: 'cancelled', id: msg.id, toNode: msg.toNode });
   }
 }
 

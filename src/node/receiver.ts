@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
 import { decodeMessage } from '../message/codec.js';
-import { encodeAck, type Ack } from '../message/ack.js';
+import { clipAck, type Ack } from '../message/ack.js';
 import { RELAY_METHOD, subjectFor, type Message } from '../message/message.js';
 import type { MethodHandler, ProcessInfo } from '../methods/method.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { FileWriter } from '../store/files.js';
 import type { Inbox } from '../store/inbox.js';
 import type { Incoming, Subscription, Transport } from '../transport/transport.js';
+import type { Trust } from '../trust/trust.js';
+import type { Admission } from './admission.js';
 import type { Executor } from './executor.js';
 
 export interface ReceiverDeps {
@@ -23,6 +25,12 @@ export interface ReceiverDeps {
   readonly known: (name: string) => MethodHandler | undefined;
   readonly heardFrom: (node: string) => void;
   readonly reportError: (text: string) => void;
+  /** Proofs of origin: checked before anything of a payload is read. */
+  readonly trust: Trust;
+  /** Whether a proven message from another node may be received, and as what (admission.ts). */
+  readonly admit: (msg: Message, from: string) => Admission;
+  /** A message refused before it was received (unproven, or denied): one audit line. */
+  readonly refused: (what: { subject: string; from: string; msg?: Message; error: string; rule?: string }) => void;
   /** A new message was durably received (not a re-sent copy). */
   readonly onReceived: (msg: Message) => void;
   /** For messages from other senders that carry no usable methodTimeout. */
@@ -109,29 +117,64 @@ export class Receiver {
   }
 
   private async onIncoming(inc: Incoming): Promise<void> {
+    const header = (name: string): string => inc.header(name);
+    // Nothing of the payload is decompressed or decoded before its proof is checked.
+    const opened = this.d.trust.open(inc.subject, inc.data, header);
+    if (!opened.ok) {
+      const claimed = opened.from ?? header('st-from').slice(0, 130);
+      const text = `error: refused a message on ${inc.subject} (${inc.data.length} bytes)${claimed === '' ? '' : ` claiming to be from ${claimed}`}: ${opened.error}`;
+      this.d.refused({ subject: inc.subject, from: claimed, error: opened.error });
+      this.d.reportError(text);
+      inc.respond(this.d.trust.sealAck(clipAck({ id: '', status: 'rejected', error: text }), claimed, ''));
+      return;
+    }
     let msg: Message;
     try {
-      msg = await decodeMessage(inc.data, (name) => inc.header(name));
+      msg = await decodeMessage(inc.data, header);
     } catch (err) {
       const text = `error: malformed message on ${inc.subject} (${inc.data.length} bytes): ${(err as Error).message}`;
       this.d.reportError(text);
-      inc.respond(encodeAck({ id: '', status: 'rejected', error: text }));
+      inc.respond(this.d.trust.sealAck(clipAck({ id: '', status: 'rejected', error: text }), opened.from ?? '', ''));
       return;
     }
+    const from = opened.from ?? msg.fromNode;
     let ack: Ack;
     try {
-      ack = await this.accept(msg, inc.subject);
+      ack = await this.acceptFrom(msg, from, inc.subject);
     } catch (err) {
       // The ledger could not commit: no ACK, so the sender tries again.
       this.d.logger.error({ err: (err as Error).message, id: msg.id }, 'cannot record a received message');
       return;
     }
-    inc.respond(encodeAck(ack));
+    inc.respond(this.d.trust.sealAck(clipAck(ack), from, msg.id));
   }
 
-  /** Takes responsibility for a message (from NATS or from this node itself). */
-  async accept(msg: Message, subject?: string): Promise<Ack> {
-    this.d.heardFrom(msg.fromNode);
+  /** A message proven to come from `from`: admitted (replies matched, the policy asked), then received. */
+  private async acceptFrom(msg: Message, from: string, subject: string): Promise<Ack> {
+    const reject = (error: string, rule?: string): Ack => {
+      this.d.refused({ subject, from, msg, error, ...(rule === undefined ? {} : { rule }) });
+      // A refused error report is only logged: reporting it would loop.
+      if (msg.method === 'REQErrorLog') this.d.logger.error({ id: msg.id, from }, error);
+      else this.d.reportError(`error: refused message ${clip(msg.id)} (${clip(msg.method)}) from ${from}: ${error}`);
+      return { id: msg.id, status: 'rejected', error };
+    };
+    if (msg.fromNode !== from) return reject(`it says it is from ${clip(msg.fromNode)}, but its proof is by ${from}`);
+    this.d.heardFrom(from);
+    if (msg.toNode !== this.d.nodeName) return reject(`message is for ${msg.toNode}, not ${this.d.nodeName}`);
+    const handler = this.active.get(msg.method)?.handler;
+    if (handler !== undefined && subject !== subjectFor(msg, handler.kind)) {
+      return reject(`method ${clip(msg.method)} arrived on subject ${subject}`);
+    }
+    const admitted = this.d.admit(msg, from);
+    if (!admitted.ok) return reject(admitted.error, admitted.rule);
+    return this.accept(admitted.msg);
+  }
+
+  /**
+   * Takes responsibility for a message: one admitted from another node, or one this node sent
+   * itself (its own outbox, delivered without the broker).
+   */
+  async accept(msg: Message): Promise<Ack> {
     const reject = (error: string): Ack => {
       // A rejected error report is only logged: reporting it would loop.
       if (msg.method === 'REQErrorLog') this.d.logger.error({ id: msg.id, from: msg.fromNode }, error);
@@ -141,10 +184,6 @@ export class Receiver {
     const handler = this.active.get(msg.method)?.handler;
     if (handler === undefined) {
       return reject(`method ${clip(msg.method)} has no subscriber on ${this.d.nodeName}`);
-    }
-    if (msg.toNode !== this.d.nodeName) return reject(`message is for ${msg.toNode}, not ${this.d.nodeName}`);
-    if (subject !== undefined && subject !== subjectFor(msg, handler.kind)) {
-      return reject(`method ${msg.method} arrived on subject ${subject}`);
     }
     if (handler.ledger === false) {
       this.d.metrics.received(msg.method);

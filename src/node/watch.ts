@@ -1,3 +1,7 @@
+import { requestIdOfPart } from '../message/id.js';
+import type { Message } from '../message/message.js';
+import { ERROR_METHOD } from './error-reporter.js';
+
 /**
  * What an operator waiting on messages hears about them (`steward send`): delivery, the reply,
  * errors the remote node reported about it, or the end of its delivery.
@@ -39,4 +43,28 @@ export class Watchers {
     if (set === undefined) return;
     for (const l of [...set]) l(ev);
   }
+}
+
+/** Replies and error reports about messages sent from here, for the operators waiting on them. */
+export function emitReceived(watchers: Watchers, msg: Message): void {
+  // A reply or error about a part of a request (a copy's end) is news about the request.
+  const about = msg.previousMessage?.id;
+  if (msg.isReply && typeof about === 'string') {
+    watchers.emit({
+      event: 'reply',
+      id: requestIdOfPart(about),
+      node: msg.fromNode,
+      replyMethod: msg.method,
+      data: msg.data.join(''),
+    });
+  } else if (msg.method === ERROR_METHOD && msg.methodArgs[0] !== undefined) {
+    watchers.emit({ event: 'error', id: requestIdOfPart(msg.methodArgs[0]), node: msg.fromNode, text: msg.data.join(' ') });
+  }
+}
+
+/** The end of a message's delivery, for the operators waiting on it. */
+export function emitFinished(watchers: Watchers, msg: Message, outcome: 'delivered' | 'failed' | 'cancelled', detail: string): void {
+  if (outcome === 'delivered') watchers.emit({ event: 'delivered', id: msg.id, toNode: msg.toNode });
+  else if (outcome === 'failed') watchers.emit({ event: 'failed', id: msg.id, toNode: msg.toNode, error: detail });
+  else watchers.emit({ event: 'cancelled', id: msg.id, toNode: msg.toNode });
 }

@@ -28,7 +28,36 @@ export class AuditLog {
   record(outcome: AuditOutcome, messageJson: string, attempts: number, error?: string): void {
     if (messageJson.length > MAX_LOGGED_BYTES) messageJson = withoutData(messageJson);
     const err = error === undefined ? '' : `,"error":${JSON.stringify(error)}`;
-    this.lines.push(`{"time":"${new Date().toISOString()}","outcome":"${outcome}","attempts":${attempts}${err},"message":${messageJson}}`);
+    this.push(`{"time":"${new Date().toISOString()}","outcome":"${outcome}","attempts":${attempts}${err},"message":${messageJson}}`);
+  }
+
+  /**
+   * A message refused before it was received: unproven, or denied by the policy. The line names
+   * the subject, the node it came from (as proven, or as claimed when unproven), the rule and the
+   * reason, and the message when it could be read.
+   */
+  refused(r: { subject: string; from: string; error: string; rule?: string; messageJson?: string }): void {
+    let json = r.messageJson;
+    if (json !== undefined && json.length > MAX_LOGGED_BYTES) json = withoutData(json);
+    const fields = [
+      `"time":"${new Date().toISOString()}"`,
+      '"outcome":"refused"',
+      `"subject":${JSON.stringify(r.subject.slice(0, 300))}`,
+      `"from":${JSON.stringify(r.from)}`,
+      ...(r.rule === undefined ? [] : [`"rule":${JSON.stringify(r.rule)}`]),
+      `"error":${JSON.stringify(r.error)}`,
+      ...(json === undefined ? [] : [`"message":${json}`]),
+    ];
+    this.push(`{${fields.join(',')}}`);
+  }
+
+  /** Security events (keys pinned, refused, rotated; operator decisions), one line each. */
+  event(kind: string, fields: Record<string, string>): void {
+    this.push(JSON.stringify({ time: new Date().toISOString(), outcome: kind, ...fields }));
+  }
+
+  private push(line: string): void {
+    this.lines.push(line);
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());

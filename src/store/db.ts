@@ -68,6 +68,10 @@ export class Db {
     this.sql = new Sqlite(file);
     this.sql.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     this.sql.exec(SCHEMA);
+    for (const [table, column, definition] of ADDED_COLUMNS) {
+      const cols = this.sql.prepare(`PRAGMA table_info(${table})`).all() as unknown as { name: string }[];
+      if (!cols.some((c) => c.name === column)) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
     this.runBatch = this.sql.transaction((batch: Pending[]) => batch.map((item) => item.fn()));
     this.runOne = this.sql.transaction((fn: () => unknown) => fn());
     this.runWriteByWrite = this.sql.transaction((batch: Pending[]) =>
@@ -277,4 +281,20 @@ CREATE TABLE IF NOT EXISTS nodes (
   name TEXT PRIMARY KEY,
   last_seen_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS keys (
+  name TEXT PRIMARY KEY,
+  public_key TEXT NOT NULL,       -- U... (nkey encoding of the Ed25519 public key)
+  state TEXT NOT NULL,            -- pinned | pending | revoked
+  source TEXT NOT NULL,           -- tofu | manual | import | provisioned | rotated
+  first_seen_ms INTEGER NOT NULL,
+  last_seen_ms INTEGER NOT NULL,
+  previous_key TEXT,              -- the key it replaced (rotation)
+  rotated_ms INTEGER              -- when: the previous key is still accepted for a grace time after
+);
 `;
+
+/** Columns added after the first release: added to stores made before them. */
+const ADDED_COLUMNS: readonly [table: string, column: string, definition: string][] = [
+  ['outbox', 'expects_reply', 'INTEGER NOT NULL DEFAULT 0'],
+  ['nodes', 'labels', "TEXT NOT NULL DEFAULT '{}'"],
+];

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { encode as cborEncode } from 'cbor-x';
 import { after, before, describe, it } from 'node:test';
 import { encodeMessage } from '../../src/message/codec.js';
@@ -13,6 +13,7 @@ import type { Message } from '../../src/message/message.js';
 import type { Ack } from '../../src/message/ack.js';
 import { eventually } from '../support/eventually.js';
 import { NatsServer } from '../support/nats-server.js';
+import { RogueNode } from '../support/rogue.js';
 import { StewardProcess } from '../support/steward.js';
 
 const SUBJECT = 'ship1.REQCliCommand.CommandACK';
@@ -68,6 +69,7 @@ describe('hostile payloads on the NATS subjects of a node', () => {
   let central: StewardProcess;
   let ship1: StewardProcess;
   let nc: NatsConnection;
+  let rogue: RogueNode;
   let work: string;
   let runNo = 0;
 
@@ -78,12 +80,14 @@ describe('hostile payloads on the NATS subjects of a node', () => {
       StewardProcess.start({ name: 'central', ...common }),
       StewardProcess.start({ name: 'ship1', ...common }),
     ]);
-    nc = await connect({ servers: nats.url, name: 'hostile-test' });
+    // The hostile client holds central's own key and proves what it publishes as central.
+    rogue = await RogueNode.connect(nats.url, 'central', RogueNode.identityOf(central.dir));
+    nc = rogue.connection;
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-hostile-'));
   });
 
   after(async () => {
-    await nc?.close();
+    await rogue?.close();
     await Promise.all([central, ship1].map((n) => n?.stop()));
     await nats?.close();
     for (const n of [central, ship1]) n?.cleanup();
@@ -92,11 +96,9 @@ describe('hostile payloads on the NATS subjects of a node', () => {
 
   /** Publishes `payload` as a request and returns the ACK the node answered with. */
   async function ask(payload: Uint8Array, hdrs: Record<string, string> = {}, subject = SUBJECT): Promise<Ack> {
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(hdrs)) h.set(k, v);
-    let reply;
+    let reply: string;
     try {
-      reply = await nc.request(subject, payload, { timeout: 20_000, headers: h });
+      reply = await rogue.requestRaw(subject, subject.split('.')[0] ?? '', payload, hdrs);
     } catch (err) {
       const node = subject.split('.')[0] === 'central' ? central : ship1;
       throw new Error(
@@ -104,7 +106,7 @@ describe('hostile payloads on the NATS subjects of a node', () => {
         { cause: err },
       );
     }
-    return JSON.parse(Buffer.from(reply.data).toString('utf8')) as Ack;
+    return JSON.parse(reply) as Ack;
   }
 
   async function assertRejected(payload: Uint8Array, hdrs: Record<string, string>, error: RegExp, subject = SUBJECT): Promise<Ack> {
@@ -307,7 +309,9 @@ describe('hostile payloads on the NATS subjects of a node', () => {
         fileName: '',
       });
       const h = await encodeMessage(hello, { serialization: 'cbor', compression: '' });
-      nc.publish('central.REQHello.EventNACK', h.payload, { headers: toHeaders(h.headers) });
+      nc.publish('central.REQHello.EventNACK', h.payload, {
+        headers: toHeaders(rogue.seal('central.REQHello.EventNACK', 'central', h.payload, h.headers)),
+      });
       const probe = wireMessage({
         toNode: 'central',
         method: 'REQHello',
@@ -317,7 +321,9 @@ describe('hostile payloads on the NATS subjects of a node', () => {
         fileName: '',
       });
       const p = await encodeMessage(probe, { serialization: 'cbor', compression: '' });
-      nc.publish('central.REQHello.EventNACK', p.payload, { headers: toHeaders(p.headers) });
+      nc.publish('central.REQHello.EventNACK', p.payload, {
+        headers: toHeaders(rogue.seal('central.REQHello.EventNACK', 'central', p.payload, p.headers)),
+      });
       await eventually(() => central.readData('hello-messages', probe.fromNode, 'hello.log'), {
         what: 'the probe hello after the hostile one',
       });

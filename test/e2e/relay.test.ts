@@ -19,6 +19,25 @@ const counted = (file: string, tag: string): string[] => ['bash', '-c', `echo ra
  * `relayViaNode: central` goes node1 -> central -> node2; the reply goes node2 -> central, is
  * handled on central with its replyMethod, and a copy goes to node1 with relayReplyMethod.
  */
+/** The relay node's rule: node1 may have central relay commands and copies to node2. */
+const RELAY_RULE = `
+[[rule]]
+name = "node1 may relay to node2"
+from = ["node1"]
+methods = ["REQRelay"]
+relayTo = ["node2"]
+action = "allow"
+`;
+/** The target's rule: node1 may run these through central only (not directly). */
+const RELAYED_RULE = `
+[[rule]]
+name = "node1 through central"
+from = ["node1"]
+via = ["central"]
+methods = ["REQCliCommand", "REQCliCommandCont", "REQCopyFileFrom"]
+action = "allow"
+`;
+
 describe('REQRelay and REQRelayInitial', () => {
   let fleet: Fleet;
   let central: StewardProcess;
@@ -31,6 +50,7 @@ describe('REQRelay and REQRelayInitial', () => {
     fleet = await startFleet(['central', 'node1', 'node2', 'ship3'], {
       flags: ['-startPubREQHello=0'],
       flagsFor: { central: ['-startSubREQRelay=true'] },
+      policyFor: { central: RELAY_RULE, node2: RELAYED_RULE },
     });
     [central, node1, node2] = fleet.nodes as [StewardProcess, StewardProcess, StewardProcess];
   });
@@ -280,6 +300,7 @@ describe('relaying under the broker permissions of docs/nats-server.md', () => {
         node1: [`-nkeySeedFile=${keys.node1.seedFile}`],
         node2: [`-nkeySeedFile=${keys.node2.seedFile}`],
       },
+      policyFor: { central: RELAY_RULE, node2: RELAYED_RULE },
     });
   });
 

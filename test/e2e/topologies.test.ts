@@ -155,6 +155,14 @@ describe('a NATS cluster of three servers', () => {
   });
 });
 
+const SHIP1_RUNS_COMMANDS = `
+[[rule]]
+name = "ship1 may run commands on central"
+from = ["ship1"]
+methods = ["REQCliCommand"]
+action = "allow"
+`;
+
 describe('a ship behind its own leaf node server', () => {
   let hub: ConfiguredNatsServer;
   let leaf: ConfiguredNatsServer;
@@ -172,7 +180,8 @@ describe('a ship behind its own leaf node server', () => {
     await eventually(async () => (await leafConnected()) === 1, { what: 'the leaf server linked to the hub' });
     const flags = ['-startPubREQHello=0'];
     [central, ship1] = await Promise.all([
-      StewardProcess.start({ name: 'central', central: 'central', brokerUrl: hub.url, flags }),
+      // ship1 commands central too ("and back"): central's policy allows it.
+      StewardProcess.start({ name: 'central', central: 'central', brokerUrl: hub.url, flags, policy: SHIP1_RUNS_COMMANDS }),
       StewardProcess.start({ name: 'ship1', central: 'central', brokerUrl: leaf.url, flags }),
     ]);
   });

@@ -15,6 +15,14 @@ const SETTINGS = {
 type Name = keyof typeof SETTINGS;
 const NAMES = Object.keys(SETTINGS) as Name[];
 
+const ANY_NODE_RUNS_COMMANDS = `
+[[rule]]
+name = "every node of this fleet may run commands here"
+from = ["*"]
+methods = ["REQCliCommand"]
+action = "allow"
+`;
+
 describe('nodes with different wire settings', () => {
   let fleet: Fleet;
   let tap: NatsConnection;
@@ -26,6 +34,8 @@ describe('nodes with different wire settings', () => {
     fleet = await startFleet(NAMES, {
       flags: ['-startPubREQHello=0'],
       flagsFor: Object.fromEntries(NAMES.map((n) => [n, [...SETTINGS[n].flags]])),
+      // Commands go in every direction here, not only from central.
+      policyFor: Object.fromEntries(NAMES.map((n) => [n, ANY_NODE_RUNS_COMMANDS])),
     });
     // A plain subscriber on every subject, decoding what the nodes publish with the receivers' codec.
     tap = await connect({ servers: fleet.nats.url, name: 'tap' });

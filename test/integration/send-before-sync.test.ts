@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { parseFlags } from '../../src/config/flags.js';
 import { loadConfig } from '../../src/config/load.js';
 import { StewardNode } from '../../src/node/node.js';
+import { loadIdentity } from '../../src/trust/identity.js';
 import type { SyncFile } from '../../src/store/db.js';
 import { eventually, sleep } from '../support/eventually.js';
 import { NatsServer } from '../support/nats-server.js';
@@ -42,11 +43,8 @@ describe('sending while the store makes the commit durable', () => {
       `-databaseFolder=${path.join(dir, 'var')}`,
       `-subscribersDataFolder=${path.join(dir, 'data')}`,
     ]);
-    central = new StewardNode({
-      cfg: loadConfig(path.join(dir, 'etc'), values),
-      logger: pino({ level: 'silent' }),
-      storeOptions: { syncFile },
-    });
+    const cfg = loadConfig(path.join(dir, 'etc'), values);
+    central = new StewardNode({ cfg, logger: pino({ level: 'silent' }), identity: loadIdentity(cfg), storeOptions: { syncFile } });
     await central.start();
   });
 

@@ -11,11 +11,18 @@ export interface Fleet {
 
 /**
  * Starts a broker and the named nodes (the first one is the central node unless `central` says
- * otherwise). `flags` go to every node, `flagsFor[name]` to one.
+ * otherwise). `flags` go to every node, `flagsFor[name]` to one, `policyFor[name]` is its policy.toml.
  */
 export async function startFleet(
   names: string[],
-  opts: { central?: string; flags?: string[]; flagsFor?: Record<string, string[]>; natsArgs?: string[] } = {},
+  opts: {
+    central?: string;
+    flags?: string[];
+    flagsFor?: Record<string, string[]>;
+    /** policy.toml text per node (written into its config folder before it starts). */
+    policyFor?: Record<string, string>;
+    natsArgs?: string[];
+  } = {},
 ): Promise<Fleet> {
   const nats = await NatsServer.start(opts.natsArgs ?? []);
   const central = opts.central ?? names[0] ?? 'central';
@@ -26,6 +33,7 @@ export async function startFleet(
         central,
         brokerUrl: `127.0.0.1:${nats.port}`,
         flags: [...(opts.flags ?? []), ...(opts.flagsFor?.[name] ?? [])],
+        ...(opts.policyFor?.[name] === undefined ? {} : { policy: opts.policyFor[name] }),
       }),
     ),
   );

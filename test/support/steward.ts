@@ -17,6 +17,8 @@ export interface NodeOptions {
   flags?: string[];
   /** Folder to run in (default: a new temp folder). */
   dir?: string;
+  /** policy.toml text, written into its config folder before each start. */
+  policy?: string;
 }
 
 /** One answer line from a steward input. */
@@ -77,6 +79,10 @@ export class StewardProcess {
   async start({ waitConnected = true }: { waitConnected?: boolean } = {}): Promise<void> {
     const o = this.opts;
     const logStart = this.stderr.length;
+    if (o.policy !== undefined) {
+      fs.mkdirSync(path.join(this.dir, 'etc'), { recursive: true });
+      fs.writeFileSync(path.join(this.dir, 'etc', 'policy.toml'), o.policy);
+    }
     const proc = spawn(
       STEWARD_BIN,
       [

@@ -5,6 +5,7 @@ import { newMessage, type Message } from '../../src/message/message.js';
 import { NO_METRICS } from '../../src/metrics/metrics.js';
 import { Delivery } from '../../src/node/delivery.js';
 import type { OutboxEntry } from '../../src/store/outbox.js';
+import { TRUST_OFF } from '../../src/trust/trust.js';
 import { ackBytes, FakeTransport, type FakeRequest } from '../support/fake-transport.js';
 
 /** The outbox as delivery sees it, in memory. */
@@ -69,6 +70,7 @@ function setup(o: {
     metrics: NO_METRICS,
     kindOf: (method) => (method === 'REQHello' ? 'EventNACK' : 'CommandACK'),
     deliverLocally: async (msg) => ({ id: msg.id, status: 'ok' }),
+    trust: TRUST_OFF,
     onFinished: (msg, outcome, detail) => finished.push({ id: msg.id, toNode: msg.toNode, outcome, detail }),
     onFailed: (msg, attempts, reason) => failures.push({ id: msg.id, attempts, reason }),
   });

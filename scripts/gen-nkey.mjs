@@ -2,8 +2,9 @@
 // Makes nkey users for steward nodes, as `nk -gen user -pubout` would (see docs/nats-server.md).
 //
 //   node scripts/gen-nkey.mjs                     prints one seed (SU...) and its public key (U...)
-//   node scripts/gen-nkey.mjs central ship1 ...   writes ./<name>.nk (the seed, mode 600) for each
-//                                                 node and prints "<name> <public key>" lines
+//   node scripts/gen-nkey.mjs central ship1 ...   writes ./<name>.nk (the seed, mode 600) and
+//                                                 ./<name>.pub (its public key) for each node and
+//                                                 prints "<name> <public key>" lines
 //   --dir <folder>                                writes the seed files there instead of ./
 //
 // @nats-io/nkeys comes with steward's NATS client (@nats-io/transport-node re-exports it as
@@ -41,6 +42,7 @@ if (names.length === 0) {
     }
     const { seed, publicKey } = user();
     fs.writeFileSync(file, `${seed}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, `${name}.pub`), `${publicKey}\n`);
     process.stdout.write(`${name} ${publicKey}\n`);
   }
 }

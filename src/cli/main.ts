@@ -8,7 +8,7 @@ import { loadIdentity } from '../trust/identity.js';
 import type { NkeyPair } from '../trust/nkey.js';
 import { PolicyError } from '../trust/policy.js';
 
-const OPERATOR_COMMANDS = ['send', 'nodes', 'queue', 'status', 'cancel'];
+const OPERATOR_COMMANDS = ['send', 'nodes', 'queue', 'status', 'cancel', 'keys', 'policy', 'broker-config', 'help'];
 
 /** `steward [flags]`: runs the daemon until SIGINT or SIGTERM; `steward <command>`: an operator command. */
 async function main(argv: string[]): Promise<number> {
@@ -96,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGHUP', () => node.reloadPolicy());
   try {
     await socket.start();
     await startAll(inputs);

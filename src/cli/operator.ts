@@ -5,6 +5,9 @@ import { nodes } from './nodes.js';
 import { queue } from './queue.js';
 import { send } from './send.js';
 import { status } from './status.js';
+import { brokerConfig } from './broker-config.js';
+import { keys } from './keys.js';
+import { policyCheck } from './policy.js';
 
 /** Runs an operator command (`steward send ...`); resolves with the exit code. */
 export async function runOperator(argv: string[]): Promise<number> {
@@ -63,6 +66,40 @@ export async function runOperator(argv: string[]): Promise<number> {
     .option('--json', 'one JSON object per message', false)
     .addOption(socket)
     .action(async (ids: string[], o: Parameters<typeof cancel>[1]) => void (code = await cancel(ids, o)));
+  program
+    .command('keys')
+    .description('node keys this node knows (state, fingerprint, first and last seen), and changes to them')
+    .argument('[action]', 'list (default), accept <node>..., revoke <node>..., import <folder>, rotate')
+    .argument('[args...]', 'node names, or the key folder for import')
+    .option('--to <nodes>', 'rotate: the nodes to tell (default: central; on central, every node with a pinned key)')
+    .option('--json', 'as JSON', false)
+    .addOption(socket)
+    .action(async (action: string | undefined, args: string[], o: Parameters<typeof keys>[2]) => void (code = await keys(action, args, o)));
+  program
+    .command('policy')
+    .description("what this node's policy.toml decides: steward policy check --from ship1 --method REQCliCommand -- uptime")
+    .argument('<check>', 'check')
+    .argument('[args...]', 'the methodArgs (after --)')
+    .requiredOption('--from <node>', 'the node that asks (the origin)')
+    .requiredOption('--method <method>', 'the method asked for')
+    .option('--relay-to <node>', 'for REQRelay: the node it would be relayed to')
+    .option('--via <node>', 'the relay node, for a relayed message')
+    .option('--json', 'as JSON', false)
+    .action((check: string, args: string[], o: Parameters<typeof policyCheck>[1]) => {
+      if (check !== 'check') throw new CliError('usage: steward policy check --from <node> --method <method> -- args...', 2);
+      code = policyCheck(args, o);
+    });
+  program
+    .command('broker-config')
+    .description('a least-privilege nats-server config for the fleet, from its public keys')
+    .argument('<nodes...>', 'the nodes other than central')
+    .requiredOption('--central <node>', 'the central node')
+    .requiredOption('--keys <folder>', 'folder with <node>.pub or <node>.nk for each node (scripts/gen-nkey.mjs writes both)')
+    .option('--relay', 'central relays messages between nodes (REQRelay)', false)
+    .option('--listen <host:port>', 'the listen line', '0.0.0.0:4222')
+    .action((nodes: string[], o: Parameters<typeof brokerConfig>[1]) => {
+      process.stdout.write(brokerConfig(nodes, o));
+    });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

@@ -57,6 +57,8 @@ export interface NodeServices {
    * node never received.
    */
   awaitRuns(ids: readonly string[]): Promise<{ missing: string[] }>;
+  /** `node` proved a new key (REQKeyRotate data): binds it; a string says why not. */
+  peerRotated(node: string, data: readonly string[]): Promise<string | undefined>;
 }
 
 /** Why a run's signal was aborted: its methodTimeout passed, or the node is stopping (undefined: not aborted). */

@@ -4,6 +4,7 @@ import { copyFileFrom } from './copy-file-from.js';
 import { copyFileTo } from './copy-file-to.js';
 import { errorLog } from './error-log.js';
 import { hello } from './hello.js';
+import { keyRotate } from './key-rotate.js';
 import { httpGet } from './http-get.js';
 import type { MethodHandler } from './method.js';
 import { none } from './none.js';
@@ -32,6 +33,7 @@ export const METHODS: readonly MethodHandler[] = [
   copyFileTo,
   relayInitialMethod,
   relayMethod,
+  keyRotate,
   opProcessList,
   opProcessStart,
   opProcessStop,

@@ -25,6 +25,8 @@ export interface ControlDeps {
   readonly flight: (id: string) => Flight | undefined;
   readonly pendingIdsTo: (node: string) => string[];
   readonly cancel: (ids: readonly string[]) => Promise<{ id: string; cancelled: boolean; state: string }[]>;
+  /** Requests served by other rooms (keys, jobs): one answer object each. */
+  readonly more?: Readonly<Record<string, (req: Record<string, unknown>) => Promise<object>>>;
 }
 
 /**
@@ -58,8 +60,12 @@ export class Control {
         return this.once(ch, this.status(str(req.id, 'id')));
       case 'cancel':
         return this.once(ch, { results: await this.cancel(req) });
-      default:
-        throw new ControlError(`unknown control request ${JSON.stringify(req.control)}: use send, nodes, queue, status or cancel`);
+      default: {
+        const more = typeof req.control === 'string' ? this.d.more?.[req.control] : undefined;
+        if (more !== undefined) return this.once(ch, await more(req));
+        const known = ['send', 'nodes', 'queue', 'status', 'cancel', ...Object.keys(this.d.more ?? {})];
+        throw new ControlError(`unknown control request ${JSON.stringify(req.control)}: use ${known.join(', ')}`);
+      }
     }
   }
 

@@ -18,6 +18,8 @@ export interface ExecutorDeps {
   readonly metrics: Metrics;
   /** Runs before the method, and again on a redo: must be idempotent (relay copies). */
   readonly beforeRun?: (msg: Message) => Promise<void>;
+  /** A message from before a restart: why it may no longer run (keys revoked, policy changed), if so. */
+  readonly recheck?: (msg: Message) => string | undefined;
 }
 
 /** What the executor gives one run of a method. */
@@ -101,6 +103,12 @@ export class Executor {
     for (const u of this.d.inbox.unfinished()) {
       const handler = this.d.methodByName(u.message.method);
       if (handler === undefined) continue;
+      const refused = this.d.recheck?.(u.message);
+      if (refused !== undefined) {
+        void this.d.inbox.finished(u.message.id, 'interrupted');
+        this.d.logger.error({ id: u.message.id, from: u.message.fromNode }, `not run after the restart: ${refused}`);
+        continue;
+      }
       if (u.state === 'started' && handler.onInterrupted === 'report') {
         interrupted++;
         void this.d.inbox.finished(u.message.id, 'interrupted');

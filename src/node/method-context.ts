@@ -23,6 +23,7 @@ export interface MethodContextDeps {
   readonly whenFinished: (id: string) => Promise<void> | undefined;
   /** Whether this node ever received message `id`. */
   readonly received: (id: string) => boolean;
+  readonly peerRotated: NodeServices['peerRotated'];
 }
 
 /** Builds what a method gets for one run of one message (see MethodContext). */
@@ -34,6 +35,7 @@ export function methodContextFactory(
       spawner: d.spawner,
       processes: d.processes,
       sawNode: d.sawNode,
+      peerRotated: d.peerRotated,
       send: (messages) => d.sendAndWait(messages, signal),
       queue: async (messages) => void (await d.submit(messages)),
       awaitRuns: async (ids) => {

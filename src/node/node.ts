@@ -25,7 +25,9 @@ import { Outgoing } from './outgoing.js';
 import { nodeProcesses } from './processes.js';
 import { Receiver } from './receiver.js';
 import { admit } from './admission.js';
-import { setUpTrust, withOrigin, type NodeTrust } from './trust-setup.js';
+import { recheck, setUpTrust, withOrigin, type NodeTrust } from './trust-setup.js';
+import { keysControl } from './keys-control.js';
+import { peerRotated, rotateOwnKey } from './rotation.js';
 import { emitFinished, emitReceived, Watchers } from './watch.js';
 
 export interface NodeOptions {
@@ -175,10 +177,12 @@ export class StewardNode {
         sawNode: (node, atMs) => this.nodes.seen(node, atMs),
         whenFinished: (id) => this.executor.whenFinished(id),
         received: (id) => this.inbox.state(id) !== undefined,
+        peerRotated: (node, data) => peerRotated(this.trusted.keyring, this.trusted.proofs, node, data),
       }),
       reportInterrupted: (msg) => this.reportInterrupted(msg),
       metrics,
       beforeRun: (msg) => this.copyRelayedReply(msg),
+      recheck: (msg) => recheck(msg, cfg, this.trusted),
     });
     this.receiver = new Receiver({
       trust,
@@ -247,6 +251,14 @@ export class StewardNode {
       flight: (id) => this.delivery.flight(id),
       pendingIdsTo: (node) => this.outbox.pendingIdsTo(node),
       cancel: (ids) => this.outgoing.cancel(ids),
+      more: keysControl({
+        keyring: this.trusted.keyring,
+        self: { name: cfg.nodeName, publicKey: () => this.trusted.proofs.publicKey },
+        mode: cfg.trustNewKeys,
+        trustOn: cfg.trust,
+        rotate: (to) =>
+          rotateOwnKey({ cfg, ...this.trusted, sendAndWait: (m) => this.outgoing.sendAndWait(m, this.executor.stopSignal) }, to),
+      }),
     });
     metrics.readGauges(() => ({ queues: this.outbox.summary(), helloNodes: this.nodes.all() }));
   }
@@ -269,6 +281,17 @@ export class StewardNode {
 
   private get logger(): Logger {
     return this.o.logger;
+  }
+
+  /** SIGHUP: reads policy.toml again; a file that does not parse leaves the rules in force (and says why). */
+  reloadPolicy(): void {
+    try {
+      const r = this.trusted.policy.reload();
+      this.o.logger.info(r, 'policy reloaded');
+    } catch (err) {
+      this.o.logger.error({ err: (err as Error).message }, 'policy not reloaded: the rules in force stay');
+      this.errors.report(`error: ${this.o.cfg.nodeName}: policy.toml not reloaded, the rules in force stay: ${(err as Error).message}`);
+    }
   }
 
   /** Stops the node (a second call waits for the first). */

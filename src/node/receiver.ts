@@ -146,7 +146,7 @@ export class Receiver {
       this.d.logger.error({ err: (err as Error).message, id: msg.id }, 'cannot record a received message');
       return;
     }
-    inc.respond(this.d.trust.sealAck(clipAck(ack), from, msg.id));
+    inc.respond(this.d.trust.sealAck(clipAck(ack), from, msg.id, opened.key));
   }
 
   /** A message proven to come from `from`: admitted (replies matched, the policy asked), then received. */

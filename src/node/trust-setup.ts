@@ -68,3 +68,20 @@ export function withOrigin(msg: Message, proofs: Proofs): Message {
   }
   return msg;
 }
+
+/**
+ * A message received before a restart, about to run after it: refused (the reason) when its
+ * sender's key was revoked meanwhile, or when the policy in force now denies it.
+ */
+export function recheck(msg: Message, cfg: ResolvedConfig, t: NodeTrust): string | undefined {
+  if (!cfg.trust || msg.fromNode === cfg.nodeName || msg.isReply) return undefined;
+  const relayed = msg.relayFromNode !== undefined && msg.relayFromNode !== '' && msg.relayOriginalViaNode === msg.fromNode;
+  const origin = relayed ? (msg.relayFromNode as string) : msg.fromNode;
+  for (const node of new Set([msg.fromNode, origin])) {
+    if (t.keyring.get(node)?.state === 'revoked') return `the key of ${node} was revoked since it was received`;
+  }
+  // Relays and copy parts were checked against the origin they carry; the rest is asked again.
+  if (msg.method === 'REQRelay' || msg.method === 'REQCopyFileTo') return undefined;
+  const d = t.policy.decide({ from: origin, method: msg.method, methodArgs: msg.methodArgs, ...(relayed ? { via: msg.fromNode } : {}) });
+  return d.allow ? undefined : `the policy now denies it (rule: ${d.rule})`;
+}

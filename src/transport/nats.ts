@@ -7,6 +7,7 @@ import {
   type NatsConnection,
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
+import { randomFillSync } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { TlsMaterial } from '../config/tls.js';
@@ -38,7 +39,6 @@ export class NatsTransport implements Transport {
   private readonly stopping = new AbortController();
   private readonly listeners: ((up: boolean) => void)[] = [];
   private replyPrefix: string | undefined;
-  private nextToken = 0;
   private readonly waiting = new Map<
     string,
     { subject: string; resolve: (data: Uint8Array) => void; reject: (err: TransportError) => void; timer: NodeJS.Timeout }
@@ -152,7 +152,9 @@ export class NatsTransport implements Transport {
     if (nc === undefined || !this.connected || this.replyPrefix === undefined) {
       return Promise.reject(new TransportError('disconnected', 'not connected to the broker'));
     }
-    const token = (this.nextToken++).toString(36);
+    // Unguessable: a node sees the reply subjects of the requests sent to it, and must not be able
+    // to answer the requests this node sends to others.
+    const token = randomToken();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(token);
@@ -285,4 +287,17 @@ function toHeaders(h: Record<string, string>): ReturnType<typeof natsHeaders> {
   const out = natsHeaders();
   for (const [k, v] of Object.entries(h)) out.set(k, v);
   return out;
+}
+
+/** Random bytes for request tokens, drawn from a pool refilled 4 KiB at a time. */
+const tokenPool = Buffer.alloc(4096);
+let tokenAt = tokenPool.length;
+function randomToken(): string {
+  if (tokenAt + 12 > tokenPool.length) {
+    randomFillSync(tokenPool);
+    tokenAt = 0;
+  }
+  const t = tokenPool.toString('base64url', tokenAt, tokenAt + 12);
+  tokenAt += 12;
+  return t;
 }

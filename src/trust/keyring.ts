@@ -27,7 +27,7 @@ export interface KeyEvent {
 export interface KeyringOptions {
   readonly store: KeyStore;
   readonly selfName: string;
-  readonly selfKey: string;
+  selfKey: string;
   readonly mode: TrustMode;
   readonly centralName: string;
   /** Central's key given with -centralPublicKey: bound before anything is heard. */
@@ -54,13 +54,15 @@ export function fingerprint(publicKey: string): string {
  */
 export class Keyring {
   private readonly byName = new Map<string, KeyRecord>();
+  private readonly o: KeyringOptions;
   private tokens = NEW_NAMES_PER_MINUTE;
   private refilledMs: number;
   private readonly now: () => number;
   /** Keys were imported: a name not among them is refused, never pinned. */
   private provisioned: boolean;
 
-  constructor(private readonly o: KeyringOptions) {
+  constructor(o: KeyringOptions) {
+    this.o = { ...o };
     this.now = o.now ?? Date.now;
     this.refilledMs = this.now();
     for (const r of o.store.all()) this.byName.set(r.name, r);
@@ -173,6 +175,11 @@ export class Keyring {
     if (name === this.o.selfName) return this.o.selfKey;
     const r = this.byName.get(name);
     return r?.state === 'pinned' ? r.publicKey : undefined;
+  }
+
+  /** This node's own key changed (a rotation). */
+  setSelfKey(key: string): void {
+    this.o.selfKey = key;
   }
 
   list(): KeyRecord[] {

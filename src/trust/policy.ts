@@ -58,7 +58,12 @@ export function defaultRules(central: string): Rule[] {
   return [
     { name: 'default: no relaying without a rule', from: ['*'], methods: [RELAY], action: 'deny' },
     { name: `default: ${central} may invoke any method`, from: [central], methods: ['*'], action: 'allow' },
-    { name: 'default: any node may say hello and report its errors', from: ['*'], methods: ['REQHello', 'REQErrorLog'], action: 'allow' },
+    {
+      name: 'default: any node may say hello, report its errors and rotate its key',
+      from: ['*'],
+      methods: ['REQHello', 'REQErrorLog', 'REQKeyRotate'],
+      action: 'allow',
+    },
   ];
 }
 

@@ -16,14 +16,14 @@ export const PROOF_HEADERS = { from: 'st-from', key: 'st-key', proof: 'st-proof'
  * one node only. ACKs are proven the same way back.
  */
 export class Proofs {
-  private readonly ownRaw: Buffer;
-  private readonly x25519: KeyObject;
+  private ownRaw: Buffer;
+  private x25519: KeyObject;
   /** Shared MAC keys by peer public key. */
   private readonly pairs = new Map<string, Buffer | null>();
   private readonly publicKeys = new Map<string, KeyObject>();
 
   constructor(
-    private readonly self: { readonly name: string; readonly pair: NkeyPair },
+    private self: { readonly name: string; readonly pair: NkeyPair },
     private readonly keyring: Keyring,
   ) {
     this.ownRaw = decodeUserPublicKey(self.pair.publicKey) as Buffer;
@@ -32,6 +32,19 @@ export class Proofs {
 
   get publicKey(): string {
     return this.self.pair.publicKey;
+  }
+
+  /** From now on this node proves with `pair` (a key rotation). */
+  rotateTo(pair: NkeyPair): void {
+    this.self = { name: this.self.name, pair };
+    this.ownRaw = decodeUserPublicKey(pair.publicKey) as Buffer;
+    this.x25519 = x25519PrivateOf(pair.seed);
+    this.pairs.clear();
+  }
+
+  /** Signs with a key of this node's other than its current one (a new key proving a rotation). */
+  static signWith(pair: NkeyPair, data: Uint8Array): string {
+    return sign(null, data, pair.privateKey).toString('base64url');
   }
 
   /** The headers to add to a message for `toNode` on `subject`. */
@@ -73,10 +86,13 @@ export class Proofs {
     return { ok: true, from, key };
   }
 
-  /** An ACK's bytes, proven for `toNode` (the sender of the message it answers). */
-  sealAck(ack: object, toNode: string, id: string): string {
+  /**
+   * An ACK's bytes, proven for `toNode` (the sender of the message it answers), with the key that
+   * message was proven by (`peerKey`: the one bound now may have changed meanwhile, a rotation).
+   */
+  sealAck(ack: object, toNode: string, id: string, peerKey?: string): string {
     const body = JSON.stringify(ack);
-    const peer = this.keyring.keyOf(toNode);
+    const peer = peerKey ?? this.keyring.keyOf(toNode);
     const mac = peer === undefined ? undefined : this.pair(peer);
     const data = Buffer.from(`steward-ack-v1\n${id}\n${body}`);
     const proof =

@@ -10,8 +10,9 @@ export interface Trust {
     subject: string,
     payload: Uint8Array,
     header: (name: string) => string,
-  ): { ok: true; from: string | undefined } | { ok: false; error: string; from?: string };
-  sealAck(ack: object, toNode: string, id: string): string;
+  ): { ok: true; from: string | undefined; key?: string } | { ok: false; error: string; from?: string };
+  /** `peerKey`: the key the message answered was proven by. */
+  sealAck(ack: object, toNode: string, id: string, peerKey?: string): string;
   /** The ACK's JSON when it counts as the answer of `fromNode` about `id`; a string says why not. */
   openAck(bytes: Uint8Array, fromNode: string, id: string): string | { body: string };
 }
@@ -22,7 +23,7 @@ export function trustOn(proofs: Proofs): Trust {
     on: true,
     seal: (subject, toNode, payload, headers) => proofs.seal(subject, toNode, payload, headers),
     open: (subject, payload, header) => proofs.open(subject, payload, header),
-    sealAck: (ack, toNode, id) => proofs.sealAck(ack, toNode, id),
+    sealAck: (ack, toNode, id, peerKey) => proofs.sealAck(ack, toNode, id, peerKey),
     openAck: (bytes, fromNode, id) => proofs.openAck(bytes, fromNode, id),
   };
 }

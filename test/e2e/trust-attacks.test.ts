@@ -21,7 +21,6 @@ describe('trust: a stolen node key cannot command the fleet', () => {
   let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
-  let ship2: StewardProcess;
   let rogue: RogueNode;
   let work: string;
   let n = 0;
@@ -31,7 +30,7 @@ describe('trust: a stolen node key cannot command the fleet', () => {
       flags: ['-startPubREQHello=1'],
       flagsFor: { ship2: ['-startSubREQCliCommandCont=false'] },
     });
-    [central, ship1, ship2] = fleet.nodes as [StewardProcess, StewardProcess, StewardProcess];
+    [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess, StewardProcess];
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-trust-'));
     // Every node has said hello: central knows their keys; the ships learn central's from its messages.
     await eventually(() => ['ship1', 'ship2'].every((s) => fs.existsSync(path.join(central.dataDir, 'hello-messages', s, 'hello.log'))), {

@@ -132,7 +132,7 @@ action = "allow"
 
   it('keeps a new key waiting in manual mode until an operator accepts it', async () => {
     const hub = await start('hub', ['-trustNewKeys=manual'], { central: 'hub' });
-    const ship3 = await start('ship3', [], { central: 'hub' });
+    await start('ship3', [], { central: 'hub' });
     await eventually(async () => (await keysOf(hub)).some((k) => k.name === 'ship3' && k.state === 'pending'), { what: 'ship3 pending' });
     await eventually(() => hub.readErrorLog().includes('a new node ship3 (key SHA256:'), { what: 'the pending line' });
     assert.equal(fs.existsSync(path.join(hub.dataDir, 'hello-messages', 'ship3')), false, 'a pending node says no hello');

@@ -1,6 +1,6 @@
 import type { Statement } from './sqlite.js';
 import type { Encoded } from '../message/codec.js';
-import type { Message } from '../message/message.js';
+import { NO_REPLY, type Message } from '../message/message.js';
 import type { Db } from './db.js';
 
 /** A message waiting in the outbox, as the delivery loop sees it. */
@@ -35,6 +35,12 @@ const DROP_LARGE_DATA =
 
 /** How long finished messages stay queryable (`steward status`). */
 export const OUTBOX_RETENTION_MS = 24 * 3600 * 1000;
+/**
+ * How long a finished request that expects replies is kept: a reply is taken only as the answer
+ * to a request of this node's own (node/replies.ts), and a command may reply long after it was
+ * delivered (a streamed output, a slow node).
+ */
+export const REQUEST_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 /**
  * The durable outbox: a message is accepted once its row is committed, and stays pending until
@@ -58,7 +64,7 @@ export class Outbox {
   constructor(private readonly db: Db) {
     const s = db.sql;
     this.insertStmt = s.prepare(
-      "INSERT OR IGNORE INTO outbox (id, to_node, method, state, created_ms, message) VALUES (?, ?, ?, 'pending', ?, ?)",
+      "INSERT OR IGNORE INTO outbox (id, to_node, method, state, created_ms, message, expects_reply) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
     );
     this.deliveredStmt = s.prepare(`UPDATE outbox SET state = 'delivered', attempts = ?, finished_ms = ?, ${DROP_LARGE_DATA} WHERE id = ?`);
     this.failStmt = s.prepare(
@@ -80,7 +86,9 @@ export class Outbox {
     this.summaryStmt = s.prepare(
       "SELECT to_node AS node, count(*) AS pending, min(created_ms) AS oldestMs FROM outbox WHERE state = 'pending' GROUP BY to_node ORDER BY to_node",
     );
-    this.pruneStmt = s.prepare("DELETE FROM outbox WHERE state != 'pending' AND finished_ms < ?");
+    this.pruneStmt = s.prepare(
+      "DELETE FROM outbox WHERE state != 'pending' AND finished_ms < ? AND (expects_reply = 0 OR finished_ms < ?)",
+    );
   }
 
   /**
@@ -93,7 +101,8 @@ export class Outbox {
     return this.db.write(
       () =>
         messages.map((m, i) => {
-          const r = this.insertStmt.run(m.id, m.toNode, m.method, m.createdMs, json[i] as string);
+          const expectsReply = m.isReply || m.replyMethod === NO_REPLY ? 0 : 1;
+          const r = this.insertStmt.run(m.id, m.toNode, m.method, m.createdMs, json[i] as string, expectsReply);
           return Number(r.changes) === 1 ? { seq: Number(r.lastInsertRowid), message: m, attempts: 0, json: json[i] as string } : undefined;
         }),
       committed,
@@ -136,7 +145,7 @@ export class Outbox {
 
   /** Forgets finished messages older than the retention. */
   prune(now: number): number {
-    return Number(this.pruneStmt.run(now - OUTBOX_RETENTION_MS).changes);
+    return Number(this.pruneStmt.run(now - OUTBOX_RETENTION_MS, now - REQUEST_RETENTION_MS).changes);
   }
 
   /** Pending messages to `toNode` after `afterSeq`, in order (committed, perhaps not yet synced). */

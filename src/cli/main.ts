@@ -1,6 +1,8 @@
 import { pino } from 'pino';
 import { helpText, parseFlags, UsageError } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
+import { loadToken } from '../config/token.js';
+import { tightenFolders } from '../config/folders.js';
 import { optionalInputs, startAll } from '../inputs/inputs.js';
 import { SocketInput } from '../inputs/socket.js';
 import { StewardNode } from '../node/node.js';
@@ -8,7 +10,7 @@ import { loadIdentity } from '../trust/identity.js';
 import type { NkeyPair } from '../trust/nkey.js';
 import { PolicyError } from '../trust/policy.js';
 
-const OPERATOR_COMMANDS = ['send', 'nodes', 'queue', 'status', 'cancel', 'keys', 'policy', 'broker-config', 'help'];
+const OPERATOR_COMMANDS = ['send', 'nodes', 'queue', 'status', 'cancel', 'keys', 'policy', 'broker-config', 'token', 'help'];
 
 /** `steward [flags]`: runs the daemon until SIGINT or SIGTERM; `steward <command>`: an operator command. */
 async function main(argv: string[]): Promise<number> {
@@ -49,6 +51,7 @@ async function main(argv: string[]): Promise<number> {
     cfg.metricsAddress === undefined
       ? undefined
       : new (await import('../metrics/prometheus.js')).PrometheusMetrics(logger.child({ component: 'metrics' }));
+  tightenFolders([cfg.configFolder, cfg.databaseFolder, cfg.dataFolder], (text) => logger.warn(text));
   let node: StewardNode;
   try {
     node = new StewardNode({ cfg, logger, metrics, identity: identity ?? loadIdentity(cfg) });
@@ -62,7 +65,10 @@ async function main(argv: string[]): Promise<number> {
     control: (req, ch) => node.control.handle(req, ch),
     logger: logger.child({ component: 'socket' }),
   });
-  const inputs = optionalInputs(cfg, node.accept, logger);
+  if (cfg.inputAuth === 'none' && (cfg.tcpAddress !== undefined || cfg.httpAddress !== undefined)) {
+    logger.warn('-inputAuth=none: the TCP and HTTP inputs take messages from anyone who can reach them, without the operator token');
+  }
+  const inputs = optionalInputs(cfg, node.accept, logger, loadToken(cfg.configFolder));
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { tokenFile } from '../config/token.js';
 import { cancel } from './cancel.js';
 import { CliError } from './client.js';
 import { nodes } from './nodes.js';
@@ -88,6 +90,26 @@ export async function runOperator(argv: string[]): Promise<number> {
     .action((check: string, args: string[], o: Parameters<typeof policyCheck>[1]) => {
       if (check !== 'check') throw new CliError('usage: steward policy check --from <node> --method <method> -- args...', 2);
       code = policyCheck(args, o);
+    });
+  program
+    .command('token')
+    .description('prints the operator token the TCP and HTTP inputs and the web console ask for (made at the first start, etc/token)')
+    .action(() => {
+      const file = tokenFile(process.env.CONFIG_FOLDER ?? './etc/');
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new CliError(
+          code === 'ENOENT'
+            ? `no token in ${file}: start the daemon in this folder once`
+            : code === 'EACCES'
+              ? `not allowed to read ${file}: run as the user of the daemon`
+              : (err as Error).message,
+        );
+      }
+      process.stdout.write(`${text.trim()}\n`);
     });
   program
     .command('broker-config')

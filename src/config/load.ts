@@ -6,7 +6,7 @@ import { parseListenAddress, type ListenAddress } from './listen.js';
 import { defaults, FIELDS, fieldByKey, SPAWN_HELPER_MODES, TRUST_NEW_KEYS, type RawConfig, type SpawnHelperMode } from './schema.js';
 import { didYouMean } from '../lib/closest.js';
 import { NODE_NAME } from '../message/message.js';
-import { readFileFor, readTlsFiles, type TlsMaterial } from './tls.js';
+import { readFileFor, readTcpTls, readTlsFiles, type TlsMaterial } from './tls.js';
 
 /** The configuration compiled once into the units the code uses. */
 export interface ResolvedConfig {
@@ -48,6 +48,14 @@ export interface ResolvedConfig {
   readonly metricsAddress: ListenAddress | undefined;
   /** The optional inputs; undefined = off. An empty host binds localhost. */
   readonly tcpAddress: ListenAddress | undefined;
+  /** TLS of the TCP listener (PEM text): its certificate and key, and the CA of the client certificates it takes. */
+  readonly tcpTls: { cert: string; key: string; clientCa?: string } | undefined;
+  /** Free space the data folder keeps: messages that write into it are refused below it (0: no check). */
+  readonly minFreeDiskBytes: number;
+  /** The folders REQCopyFileTo may write into (absolute). */
+  readonly copyRoots: readonly string[];
+  /** What the TCP and HTTP inputs require: the operator token (or a client certificate), or nothing. */
+  readonly inputAuth: 'token' | 'none';
   readonly httpAddress: ListenAddress | undefined;
   readonly readFolder: string | undefined;
   /** Method name -> its startSub switch (methods without a switch are always on). */
@@ -171,6 +179,8 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     throw new UsageError(`-trustNewKeys="${str('trustNewKeys')}": use ${TRUST_NEW_KEYS.map((m) => `"${m}"`).join(' or ')}`);
   }
   const centralPublicKey = readCentralKey(str('centralPublicKey').trim());
+  const inputAuth = str('inputAuth').toLowerCase();
+  if (inputAuth !== 'token' && inputAuth !== 'none') throw new UsageError(`-inputAuth="${str('inputAuth')}": use "token" or "none"`);
   for (const k of ['ringBufferSize', 'natsConnOptTimeout', 'natsConnectRetryInterval'] as const) {
     if (int(k) < 1) throw new UsageError(`-${k}=${int(k)}: must be at least 1`);
   }
@@ -219,6 +229,17 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     spawnHelper: spawnHelper as SpawnHelperMode,
     metricsAddress: parseListenAddress('promHostAndPort', str('promHostAndPort')),
     tcpAddress: parseListenAddress('tcpListener', str('tcpListener')),
+    tcpTls: readTcpTls(str('tcpTLSCertPath'), str('tcpTLSKeyPath'), str('tcpTLSClientCAPath')),
+    inputAuth: inputAuth,
+    minFreeDiskBytes: Math.max(0, int('minFreeDiskMB')) * 1024 * 1024,
+    copyRoots:
+      str('copyDestinations').trim() === ''
+        ? [path.resolve(str('subscribersDataFolder'))]
+        : str('copyDestinations')
+            .split(',')
+            .map((d) => d.trim())
+            .filter((d) => d !== '')
+            .map((d) => path.resolve(d)),
     httpAddress: parseListenAddress('httpListener', str('httpListener')),
     readFolder: str('readFolder').trim() === '' ? undefined : path.resolve(str('readFolder').trim()),
     subscriberSwitches: switches,

@@ -78,3 +78,26 @@ function readCertificates(flag: string, file: string): { pem: string; first: X50
   });
   return { pem, first: certs[0] as X509Certificate };
 }
+
+/** TLS of the TCP input: none, or a certificate and its key, with the CA of the client certificates it accepts. */
+export function readTcpTls(
+  certPath: string,
+  keyPath: string,
+  clientCaPath: string,
+): { cert: string; key: string; clientCa?: string } | undefined {
+  if (certPath === '' && keyPath === '' && clientCaPath === '') return undefined;
+  if (certPath === '' || keyPath === '') {
+    throw new UsageError('-tcpTLSCertPath and -tcpTLSKeyPath go together: give the listener certificate and its key');
+  }
+  const { pem, first } = readCertificates('tcpTLSCertPath', certPath);
+  const key = readFileFor('tcpTLSKeyPath', keyPath);
+  let keyObject;
+  try {
+    keyObject = createPrivateKey(key);
+  } catch {
+    throw new UsageError(`-tcpTLSKeyPath=${keyPath}: the file is not a PEM private key (-----BEGIN PRIVATE KEY-----)`);
+  }
+  if (!first.checkPrivateKey(keyObject))
+    throw new UsageError(`-tcpTLSKeyPath=${keyPath}: this key does not belong to the certificate in -tcpTLSCertPath=${certPath}`);
+  return { cert: pem, key, ...(clientCaPath === '' ? {} : { clientCa: readCertificates('tcpTLSClientCAPath', clientCaPath).pem }) };
+}

@@ -57,7 +57,8 @@ export function inputAcceptor(d: AcceptorDeps): AcceptInput {
         }
         const msg = d.prepare?.(o.message) ?? o.message;
         const encoded = await encodeMessage(msg, d.wire);
-        const size = encoded.payload.length;
+        // Compressed or not: a receiver inflates no message beyond the max payload.
+        const size = Math.max(encoded.payload.length, encoded.plainBytes);
         if (size > limit) {
           results.push({
             status: 'error',

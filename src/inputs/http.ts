@@ -15,7 +15,14 @@ export interface HttpInputDeps {
   readonly accept: AcceptInput;
   readonly logger: Logger;
   readonly maxBytes?: number;
+  /** Checks the operator token of `Authorization: Bearer <token>`; undefined: none asked (-inputAuth=none). */
+  readonly token: ((given: string) => boolean) | undefined;
 }
+
+/** The one path messages are posted to. */
+export const MESSAGES_PATH = '/messages';
+/** The content types of a message document. */
+const DOCUMENT_TYPES = ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'];
 
 /**
  * The HTTP input (`-httpListener host:port`): a POST (to any path) whose body is a message
@@ -81,6 +88,42 @@ export class HttpInput {
     else void Promise.all(due.map((x) => once(x.res, 'close'))).then(answer);
   }
 
+  /**
+   * Why a POST is refused before its body is read: another path, a page of another site (a
+   * browser sends its Origin: a cross-site form or fetch must not command the fleet), no operator
+   * token, or a body that is not a message document.
+   */
+  private refusal(
+    req: http.IncomingMessage,
+  ): { status: 401 | 403 | 404 | 415; error: string; headers?: Record<string, string> } | undefined {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== MESSAGES_PATH)
+      return { status: 404, error: `no such path ${url.pathname.slice(0, 200)}: POST messages to ${MESSAGES_PATH}` };
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host ?? ''}` && origin !== `https://${req.headers.host ?? ''}`) {
+      return { status: 403, error: `cross-site request refused (Origin ${origin.slice(0, 200)})` };
+    }
+    const token = this.deps.token;
+    if (token !== undefined) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+      if (m === null || !token(m[1] as string)) {
+        return {
+          status: 401,
+          error: 'unauthenticated: give the operator token (steward token) as Authorization: Bearer <token>; nothing was accepted',
+          headers: { 'www-authenticate': 'Bearer' },
+        };
+      }
+    }
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    if (!DOCUMENT_TYPES.includes(type)) {
+      return {
+        status: 415,
+        error: `content type ${JSON.stringify(type.slice(0, 100))} is not a message document: use application/json or application/yaml`,
+      };
+    }
+    return undefined;
+  }
+
   private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
     const live = liveRequests.get(req.socket) ?? new Set<Exchange>();
     liveRequests.set(req.socket, live);
@@ -107,6 +150,12 @@ export class HttpInput {
         [{ status: 'error', index: 0, error: `method ${req.method ?? ''} not allowed: POST a message document (JSON or YAML)` }],
         { allow: 'POST' },
       );
+      return;
+    }
+    const refusal = this.refusal(req);
+    if (refusal !== undefined) {
+      this.deps.logger.warn({ status: refusal.status, remote: req.socket.remoteAddress }, `http input refused: ${refusal.error}`);
+      answerEarly(req, res, refusal.status, [{ status: 'error', index: 0, error: refusal.error }], refusal.headers ?? {});
       return;
     }
     const max = this.deps.maxBytes ?? MAX_INPUT_BYTES;
@@ -157,7 +206,7 @@ export class HttpInput {
 function answerEarly(
   req: http.IncomingMessage,
   res: http.ServerResponse,
-  status: 405 | 413,
+  status: 401 | 403 | 404 | 405 | 413 | 415,
   lines: object[],
   headers: Record<string, string> = {},
 ): void {

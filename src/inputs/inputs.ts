@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { tokenMatches } from '../config/token.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { AcceptInput } from './accept.js';
 import { FolderInput } from './folder.js';
@@ -15,10 +16,15 @@ export interface Input {
  * The optional inputs the configuration turns on (`tcpListener`, `httpListener`, `readFolder`),
  * each handing its bytes to `accept`. The unix socket is always on and built by main.
  */
-export function optionalInputs(cfg: ResolvedConfig, accept: AcceptInput, logger: Logger): Input[] {
+export function optionalInputs(cfg: ResolvedConfig, accept: AcceptInput, logger: Logger, token: string): Input[] {
   const inputs: Input[] = [];
-  if (cfg.tcpAddress !== undefined) inputs.push(new TcpInput(cfg.tcpAddress, { accept, logger: logger.child({ component: 'tcp' }) }));
-  if (cfg.httpAddress !== undefined) inputs.push(new HttpInput(cfg.httpAddress, { accept, logger: logger.child({ component: 'http' }) }));
+  // -inputAuth=none: nothing is asked of TCP and HTTP clients (main warns at every start).
+  const check = cfg.inputAuth === 'none' ? undefined : (given: string): boolean => tokenMatches(token, given);
+  if (cfg.tcpAddress !== undefined) {
+    inputs.push(new TcpInput(cfg.tcpAddress, { accept, logger: logger.child({ component: 'tcp' }) }, { tls: cfg.tcpTls, token: check }));
+  }
+  if (cfg.httpAddress !== undefined)
+    inputs.push(new HttpInput(cfg.httpAddress, { accept, logger: logger.child({ component: 'http' }), token: check }));
   if (cfg.readFolder !== undefined) inputs.push(new FolderInput(cfg.readFolder, { accept, logger: logger.child({ component: 'folder' }) }));
   return inputs;
 }

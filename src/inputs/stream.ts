@@ -10,7 +10,15 @@ export interface StreamInputDeps {
   readonly maxBytes?: number;
   /** Serves operator requests: an input that is one JSON object with a `control` field. */
   readonly control?: (request: Record<string, unknown>, ch: ControlChannel) => Promise<void>;
+  /**
+   * The credential a client must send as its first line (the operator token), checked before
+   * anything else it sends is read as input; undefined: none.
+   */
+  readonly firstLine?: (line: string) => boolean;
 }
+
+/** Longest first line (the token) a client may send before its input. */
+const MAX_FIRST_LINE = 1024;
 
 /** Where an operator request writes its answer lines. */
 export interface ControlChannel {
@@ -104,24 +112,54 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
       });
     }, IDLE_MS);
   };
-  conn.on('data', (b: Buffer) => {
+  /** Answers once, then reads and drops the rest until the client is done (or LINGER_MS have passed). */
+  const refuse = (error: string): void => {
+    done = true;
+    chunks.length = 0;
+    answer([{ status: 'error', index: 0, error }]);
+    // Closing now would reset the connection, and a client that reads only after writing
+    // everything would then lose the answer.
+    const linger = setTimeout(() => conn.destroy(), LINGER_MS);
+    linger.unref();
+    conn.once('close', () => clearTimeout(linger));
+  };
+  let head: Buffer | undefined = d.firstLine === undefined ? undefined : Buffer.alloc(0);
+  const checkFirstLine = (b: Buffer): Buffer | undefined => {
+    head = Buffer.concat([head as Buffer, b]);
+    const nl = head.indexOf(0x0a);
+    if (nl < 0) {
+      if (head.length > MAX_FIRST_LINE) refuse(UNAUTHENTICATED);
+      return undefined;
+    }
+    const line = head.subarray(0, nl).toString('utf8').replace(/\r$/, '').trim();
+    const rest = head.subarray(nl + 1);
+    head = undefined;
+    if (!(d.firstLine as (l: string) => boolean)(line)) {
+      d.logger.warn({ remote: conn.remoteAddress }, 'input without the operator token, refused');
+      refuse(UNAUTHENTICATED);
+      return undefined;
+    }
+    return rest;
+  };
+  conn.on('data', (chunk: Buffer) => {
     if (done) return;
+    let b: Buffer | undefined = chunk;
+    if (head !== undefined) b = checkFirstLine(chunk);
+    if (b === undefined || done) return;
     size += b.length;
     if (size > max) {
-      done = true;
-      chunks.length = 0;
       d.logger.warn({ bytes: size }, 'input too large, refused');
-      answer([{ status: 'error', index: 0, error: `input larger than ${max} bytes: split it into several writes` }]);
-      // The rest is read and dropped until the client is done (or LINGER_MS have passed):
-      // closing now would reset the connection, and a client that reads only after writing
-      // everything would then lose the answer.
-      const linger = setTimeout(() => conn.destroy(), LINGER_MS);
-      linger.unref();
-      conn.once('close', () => clearTimeout(linger));
+      refuse(`input larger than ${max} bytes: split it into several writes`);
       return;
     }
     chunks.push(b);
     armIdle();
   });
-  conn.on('end', finish);
+  conn.on('end', () => {
+    if (head !== undefined && !done) refuse(UNAUTHENTICATED);
+    finish();
+  });
 }
+
+const UNAUTHENTICATED =
+  'unauthenticated: send the operator token as the first line, then the messages, e.g. (steward token; cat msg.json) | nc -N host port; nothing was accepted';

@@ -22,6 +22,8 @@ export interface WireOptions {
 export interface Encoded {
   payload: Uint8Array;
   headers: Record<string, string>;
+  /** The serialized message before compression: no message may be larger than the broker's max payload, compressed or not. */
+  plainBytes: number;
 }
 
 export class DecodeError extends Error {
@@ -30,6 +32,7 @@ export class DecodeError extends Error {
 
 export async function encodeMessage(msg: Message, opts: WireOptions): Promise<Encoded> {
   let payload: Uint8Array = opts.serialization === 'json' ? Buffer.from(JSON.stringify(msg)) : cbor().encode(msg);
+  const plainBytes = payload.length;
   const headers: Record<string, string> = { serial: opts.serialization };
   if (opts.compression === 'g') {
     payload = zlib().gzipSync(payload);
@@ -39,18 +42,26 @@ export async function encodeMessage(msg: Message, opts: WireOptions): Promise<En
     payload = z.zstdCompressSync(payload, { params: { [z.constants.ZSTD_c_compressionLevel]: 3 } });
     headers.cmp = 'z';
   }
-  return { payload, headers };
+  return { payload, headers, plainBytes };
 }
 
-/** Decodes a payload using the `serial` and `cmp` headers; throws DecodeError when it cannot. */
-export async function decodeMessage(payload: Uint8Array, header: (name: string) => string): Promise<Message> {
+/**
+ * Decodes a payload using the `serial` and `cmp` headers; throws DecodeError when it cannot. A
+ * compressed payload may not inflate beyond `maxBytes`: no honest sender makes a message larger
+ * than the broker's max payload, compressed or not (the inputs refuse one), so decompression stops
+ * right there and the message is refused (a 255 KB bomb costs ~1 MB, not 256 MB).
+ */
+export async function decodeMessage(payload: Uint8Array, header: (name: string) => string, maxBytes = DEFAULT_MAX_BYTES): Promise<Message> {
   let bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const cmp = header('cmp');
   try {
-    if (cmp === 'g') bytes = zlib().gunzipSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
-    else if (cmp === 'z') bytes = zlib().zstdDecompressSync(bytes, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
+    if (cmp === 'g') bytes = zlib().gunzipSync(bytes, { maxOutputLength: maxBytes });
+    else if (cmp === 'z') bytes = zlib().zstdDecompressSync(bytes, { maxOutputLength: maxBytes });
   } catch (err) {
-    throw new DecodeError(`cannot decompress payload (cmp=${cmp}): ${(err as Error).message}`);
+    const code = (err as { code?: unknown }).code;
+    const why =
+      code === 'ERR_BUFFER_TOO_LARGE' ? `it inflates beyond ${maxBytes} bytes (more than any message may be)` : (err as Error).message;
+    throw new DecodeError(`cannot decompress payload (cmp=${cmp}): ${why}`);
   }
   const serial = header('serial') || 'cbor';
   let value: unknown;
@@ -62,8 +73,8 @@ export async function decodeMessage(payload: Uint8Array, header: (name: string) 
   return checkShape(value);
 }
 
-/** Largest size a compressed payload may decompress to. */
-const MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024;
+/** What a payload may decompress to when the caller names no bound (a broker's default max payload, plus room). */
+const DEFAULT_MAX_BYTES = 1024 * 1024 + 64 * 1024;
 /** The largest time a Date holds (ECMAScript: 8.64e15 ms after 1970). */
 const MAX_DATE_MS = 8.64e15;
 

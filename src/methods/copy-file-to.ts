@@ -27,6 +27,13 @@ export const copyFileTo: MethodHandler = {
       return;
     }
     const dstAbs = path.resolve(args.dstPath);
+    const roots = ctx.node.copyRoots;
+    if (!roots.some((r) => dstAbs.startsWith(r.endsWith(path.sep) ? r : r + path.sep))) {
+      const text = `error: REQCopyFileTo: ${ctx.nodeName} writes copies only under ${roots.join(', ')} (-copyDestinations), not to ${args.dstPath} (id ${msg.id})`;
+      ctx.reportError(text);
+      if (args.kind === 'end') await ctx.reply(`${text}\n`);
+      return;
+    }
     const temp = tempPathOf(dstAbs, args.copyId);
     if (args.kind === 'chunk') await writeChunk(msg, ctx, args, temp);
     else if (args.kind === 'abort') await fs.rm(temp, { force: true });
@@ -108,7 +115,8 @@ async function placeFile(temp: string, dstAbs: string, mode: number): Promise<vo
   if (st?.isDirectory()) throw new Error(`${dstAbs} is a folder`);
   const fh = await fs.open(temp, 'r+');
   try {
-    await fh.chmod(mode);
+    // Never a setuid, setgid or sticky bit from a copy.
+    await fh.chmod(mode & 0o777);
     await fh.sync();
   } finally {
     await fh.close();

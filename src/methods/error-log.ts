@@ -3,11 +3,16 @@ import { KINDS } from '../message/message.js';
 import type { MethodHandler } from './method.js';
 import { abandonAppend, planAppend, recoverAppend, runAppend, type AppendTarget } from './planned-append.js';
 
+/** The longest error text written per line (the rest is cut, with a note of its length). */
+export const MAX_ERROR_LINE = 64 * 1024;
+
 /** One line per error: time it happened, reporting node, text. */
 export function errorLine(createdMs: number, node: string, text: string): string {
   const at = new Date(createdMs);
   const time = Number.isNaN(at.getTime()) ? new Date().toISOString() : at.toISOString();
-  return `${time}, node: ${node}, ${text.replace(/\s*\n\s*/g, ' ').trim()}\n`;
+  const flat = text.replace(/\s*\n\s*/g, ' ').trim();
+  const kept = flat.length <= MAX_ERROR_LINE ? flat : `${flat.slice(0, MAX_ERROR_LINE)}... (cut, ${flat.length} characters in all)`;
+  return `${time}, node: ${node}, ${kept}\n`;
 }
 
 const target: AppendTarget = {

@@ -57,6 +57,8 @@ export interface NodeServices {
    * node never received.
    */
   awaitRuns(ids: readonly string[]): Promise<{ missing: string[] }>;
+  /** The folders REQCopyFileTo may write into (-copyDestinations; default: the data folder). */
+  readonly copyRoots: readonly string[];
   /** `node` proved a new key (REQKeyRotate data): binds it; a string says why not. */
   peerRotated(node: string, data: readonly string[]): Promise<string | undefined>;
 }

@@ -24,6 +24,7 @@ export interface MethodContextDeps {
   /** Whether this node ever received message `id`. */
   readonly received: (id: string) => boolean;
   readonly peerRotated: NodeServices['peerRotated'];
+  readonly copyRoots: readonly string[];
 }
 
 /** Builds what a method gets for one run of one message (see MethodContext). */
@@ -36,6 +37,7 @@ export function methodContextFactory(
       processes: d.processes,
       sawNode: d.sawNode,
       peerRotated: d.peerRotated,
+      copyRoots: d.copyRoots,
       send: (messages) => d.sendAndWait(messages, signal),
       queue: async (messages) => void (await d.submit(messages)),
       awaitRuns: async (ids) => {

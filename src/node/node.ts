@@ -15,7 +15,8 @@ import { Outbox } from '../store/outbox.js';
 import type { NkeyPair } from '../trust/nkey.js';
 import { NatsTransport } from '../transport/nats.js';
 import type { Transport } from '../transport/transport.js';
-import { Control } from './control.js';
+import type { Control } from './control.js';
+import { controlOf } from './control-setup.js';
 import { Delivery } from './delivery.js';
 import { ERROR_METHOD, ErrorReporter } from './error-reporter.js';
 import { Executor } from './executor.js';
@@ -26,9 +27,11 @@ import { nodeProcesses } from './processes.js';
 import { Receiver } from './receiver.js';
 import { admit } from './admission.js';
 import { recheck, setUpTrust, withOrigin, type NodeTrust } from './trust-setup.js';
-import { keysControl } from './keys-control.js';
-import { peerRotated, rotateOwnKey } from './rotation.js';
+import { peerRotated } from './rotation.js';
 import { emitFinished, emitReceived, Watchers } from './watch.js';
+import { originGuard, roomGuard } from './guards.js';
+import { OriginLimits } from './origin-limits.js';
+import { NEW_NAMES_PER_MINUTE } from '../trust/keyring.js';
 
 export interface NodeOptions {
   readonly cfg: ResolvedConfig;
@@ -65,10 +68,12 @@ export class StewardNode {
   readonly trusted: NodeTrust;
   /** Parses input bytes and commits the good messages; one result per message. */
   readonly accept: AcceptInput;
-  private readonly files = new FileWriter();
+  private readonly files: FileWriter;
   private readonly spawner: Spawner;
   private readonly hello: HelloSender;
   private pruneTimer: NodeJS.Timeout | undefined;
+  /** What each other node may cost this one (error lines, hellos, new names a second). */
+  private readonly limits: OriginLimits;
   private stopped = false;
   private stopping: Promise<void> | undefined;
 
@@ -77,6 +82,7 @@ export class StewardNode {
     const metrics = o.metrics ?? NO_METRICS;
     const wire = { serialization: cfg.serialization, compression: cfg.compression };
     const kindOf = methodKind;
+    this.files = new FileWriter([cfg.dataFolder, ...cfg.copyRoots]);
     this.db = new Db(cfg.databaseFolder, o.storeOptions ?? {});
     this.outbox = new Outbox(this.db);
     this.inbox = new Inbox(this.db);
@@ -106,6 +112,12 @@ export class StewardNode {
         metrics.errorSent();
         return this.outgoing.submit(m);
       },
+    });
+    this.limits = new OriginLimits({
+      errorLinesPerSecond: 100,
+      helloPerSecond: 1,
+      newNamesPerMinute: NEW_NAMES_PER_MINUTE,
+      summarize: (text) => this.errors.report(text),
     });
     this.trusted = setUpTrust(
       cfg,
@@ -178,6 +190,7 @@ export class StewardNode {
         whenFinished: (id) => this.executor.whenFinished(id),
         received: (id) => this.inbox.state(id) !== undefined,
         peerRotated: (node, data) => peerRotated(this.trusted.keyring, this.trusted.proofs, node, data),
+        copyRoots: cfg.copyRoots,
       }),
       reportInterrupted: (msg) => this.reportInterrupted(msg),
       metrics,
@@ -197,6 +210,8 @@ export class StewardNode {
           now: Date.now,
         }),
       refused: (r) => this.audit.refused({ ...r, ...(r.msg === undefined ? {} : { messageJson: JSON.stringify(r.msg) }) }),
+      overLimit: originGuard(this.limits, (node) => this.nodes.has(node)),
+      noRoom: roomGuard(cfg.dataFolder, cfg.minFreeDiskBytes, cfg.nodeName),
       nodeName: cfg.nodeName,
       dataFolder: cfg.dataFolder,
       inbox: this.inbox,
@@ -240,26 +255,7 @@ export class StewardNode {
       prepare: (msg) => (cfg.trust ? withOrigin(msg, this.trusted.proofs) : msg),
       logger,
     });
-    this.control = new Control({
-      accept: this.accept,
-      watch: (ids, listener) => this.watchers.watch(ids, listener),
-      helloIntervalMs: cfg.helloIntervalMs,
-      nodes: () => this.nodes.all(),
-      queue: () => ({ summary: this.outbox.summary(), inFlight: this.delivery.inFlight() }),
-      sent: (id) => this.outbox.get(id),
-      received: (id) => this.inbox.record(id),
-      flight: (id) => this.delivery.flight(id),
-      pendingIdsTo: (node) => this.outbox.pendingIdsTo(node),
-      cancel: (ids) => this.outgoing.cancel(ids),
-      more: keysControl({
-        keyring: this.trusted.keyring,
-        self: { name: cfg.nodeName, publicKey: () => this.trusted.proofs.publicKey },
-        mode: cfg.trustNewKeys,
-        trustOn: cfg.trust,
-        rotate: (to) =>
-          rotateOwnKey({ cfg, ...this.trusted, sendAndWait: (m) => this.outgoing.sendAndWait(m, this.executor.stopSignal) }, to),
-      }),
-    });
+    this.control = controlOf(this, cfg);
     metrics.readGauges(() => ({ queues: this.outbox.summary(), helloNodes: this.nodes.all() }));
   }
 
@@ -303,6 +299,7 @@ export class StewardNode {
   private async stopNow(): Promise<void> {
     this.stopped = true;
     this.hello.stop();
+    this.limits.stop();
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);
     // Take nothing new, give the running methods a moment to finish (their results are kept
     // and sent), then abort the rest: a restart reports those as interrupted or redoes them.

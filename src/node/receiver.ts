@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { decodeMessage } from '../message/codec.js';
+import { ENVELOPE_MARGIN } from '../message/limits.js';
 import { clipAck, type Ack } from '../message/ack.js';
 import { RELAY_METHOD, subjectFor, type Message } from '../message/message.js';
 import type { MethodHandler, ProcessInfo } from '../methods/method.js';
@@ -29,6 +30,10 @@ export interface ReceiverDeps {
   readonly trust: Trust;
   /** Whether a proven message from another node may be received, and as what (admission.ts). */
   readonly admit: (msg: Message, from: string) => Admission;
+  /** Why a message from `from` is over what that node may cost this one (origin-limits.ts): refused quietly, counted. */
+  readonly overLimit: (msg: Message, from: string) => string | undefined;
+  /** Why a message that writes into the data folder cannot be taken now (the disk is short of room). */
+  readonly noRoom: (msg: Message) => string | undefined;
   /** A message refused before it was received (unproven, or denied): one audit line. */
   readonly refused: (what: { subject: string; from: string; msg?: Message; error: string; rule?: string }) => void;
   /** A new message was durably received (not a re-sent copy). */
@@ -130,7 +135,7 @@ export class Receiver {
     }
     let msg: Message;
     try {
-      msg = await decodeMessage(inc.data, header);
+      msg = await decodeMessage(inc.data, header, this.d.transport.maxPayload + ENVELOPE_MARGIN);
     } catch (err) {
       const text = `error: malformed message on ${inc.subject} (${inc.data.length} bytes): ${(err as Error).message}`;
       this.d.reportError(text);
@@ -167,6 +172,9 @@ export class Receiver {
     }
     const admitted = this.d.admit(msg, from);
     if (!admitted.ok) return reject(admitted.error, admitted.rule);
+    // Over its limits: refused without an error report each (that would multiply a flood).
+    const over = this.d.overLimit(admitted.msg, from);
+    if (over !== undefined) return { id: msg.id, status: 'rejected', error: over };
     return this.accept(admitted.msg);
   }
 
@@ -185,6 +193,8 @@ export class Receiver {
     if (handler === undefined) {
       return reject(`method ${clip(msg.method)} has no subscriber on ${this.d.nodeName}`);
     }
+    const noRoom = this.d.noRoom(msg);
+    if (noRoom !== undefined) return reject(noRoom);
     if (handler.ledger === false) {
       this.d.metrics.received(msg.method);
       this.d.executor.submit(msg, undefined);

@@ -90,6 +90,7 @@ export class AuditLog {
     }
     if (this.fd === undefined) {
       this.fd = fs.openSync(this.file, 'a', 0o600);
+      fs.fchmodSync(this.fd, 0o600);
       this.ino = fs.fstatSync(this.fd).ino;
       this.checkedMs = now;
     }

@@ -65,6 +65,9 @@ export class Db {
     const file = path.join(folder, 'steward.db');
     this.walPath = `${file}-wal`;
     this.syncFile = opts.syncFile ?? ((fd, done) => fs.fdatasync(fd, done));
+    // Made 0600 before SQLite opens it: SQLite gives the -wal and -shm files the mode of the database.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+    fs.chmodSync(file, 0o600);
     this.sql = new Sqlite(file);
     this.sql.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     this.sql.exec(SCHEMA);

@@ -28,6 +28,29 @@ const MAX_OPEN = 32;
  * thread pool, and the writes made while it runs are made durable together by the next one.
  */
 export class FileWriter {
+  /**
+   * `roots`: the folders written into (the data folder, the copy destinations). A file whose
+   * folder resolves (symlinks followed) outside them is refused, and the file itself is opened
+   * without following a symlink: a link planted in the data folder leads nowhere.
+   */
+  constructor(private readonly roots: readonly string[] = []) {}
+
+  /** Throws when `file`'s folder, with its symlinks resolved, is not inside one of the roots. */
+  private checkInside(file: string): void {
+    if (this.roots.length === 0) return;
+    const dir = fs.realpathSync(path.dirname(file));
+    const inside = this.roots.some((r) => {
+      let root: string;
+      try {
+        root = fs.realpathSync(r);
+      } catch {
+        return false;
+      }
+      return dir === root || dir.startsWith(root + path.sep);
+    });
+    if (!inside) throw Object.assign(new Error(`${file} leads outside the folders steward writes into (a symlink?)`), { code: 'EOUTSIDE' });
+  }
+
   private readonly planned = new Map<string, { end: number; open: number }>();
   private pendingWrites: PendingWrite[] = [];
   /** Open files, least recently written first. */
@@ -115,11 +138,13 @@ export class FileWriter {
     if (h === undefined) {
       let fd: number;
       try {
-        fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
+        this.checkInside(file);
+        fd = fs.openSync(file, OPEN_FLAGS, 0o600);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-        fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
+        this.checkInside(file);
+        fd = fs.openSync(file, OPEN_FLAGS, 0o600);
       }
       // Too many open: the least recently written that are idle are closed (not this one, which
       // is about to be written; files still syncing stay open until their sync is done).
@@ -187,8 +212,10 @@ export class FileWriter {
 
   private async replaceNow(file: string, data: Buffer): Promise<void> {
     await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    this.checkInside(file);
     const tmp = `${file}.${process.pid}.${++tempNo}.tmp`;
-    const fh = await fsp.open(tmp, 'w', 0o600);
+    // The rename replaces a symlink at `file` itself, never what it points to.
+    const fh = await fsp.open(tmp, OPEN_FLAGS | fs.constants.O_EXCL | fs.constants.O_TRUNC, 0o600);
     try {
       await fh.writeFile(data);
       await fh.datasync();
@@ -201,11 +228,20 @@ export class FileWriter {
   /** A plain append for logs that need no exactly-once guarantee (hello). */
   append(file: string, data: string): void {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    fs.appendFileSync(file, data, { mode: 0o600 });
+    this.checkInside(file);
+    const fd = fs.openSync(file, OPEN_FLAGS | fs.constants.O_APPEND, 0o600);
+    try {
+      fs.writeSync(fd, data);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 }
 
 let tempNo = 0;
+
+/** Result files: written, created 0600, never through a symlink. */
+const OPEN_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
 
 interface PendingWrite {
   file: string;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { compress, decompress } from '@mongodb-js/zstd';
 import { decodeMessage, DecodeError, encodeMessage, type WireOptions } from '../../src/message/codec.js';
@@ -267,6 +268,41 @@ describe('decodeMessage: broken payloads', () => {
       decodeMessage(bomb, (h) => (h === 'cmp' ? 'z' : '')),
       /^cannot decompress payload \(cmp=z\)/,
     );
+  });
+});
+
+describe('bounded decompression', () => {
+  const zeros = Buffer.alloc(8 * 1024 * 1024);
+  for (const [cmp, pack] of [
+    ['g', (b: Buffer) => gzipSync(b)],
+    ['z', (b: Buffer) => zstdCompressSync(b)],
+  ] as const) {
+    it(`refuses a ${cmp === 'g' ? 'gzip' : 'zstd'} bomb as soon as it inflates past the bound, naming it`, async () => {
+      const bomb = pack(zeros);
+      assert.ok(bomb.length < 64 * 1024, `${bomb.length} bytes on the wire`);
+      await refused(
+        decodeMessage(bomb, (h) => (h === 'cmp' ? cmp : '')),
+        new RegExp(`^cannot decompress payload \\(cmp=${cmp}\\): it inflates beyond ${1024 * 1024 + 64 * 1024} bytes`),
+      );
+      await refused(
+        decodeMessage(bomb, (h) => (h === 'cmp' ? cmp : ''), 4096),
+        /it inflates beyond 4096 bytes/,
+      );
+    });
+  }
+
+  it('says how large a message is before and after compression, so an input can refuse one that would not fit uncompressed', async () => {
+    const big = newMessage({
+      toNode: 'ship1',
+      fromNode: 'central',
+      method: 'REQToFileAppend',
+      ackTimeoutMs: 5000,
+      retries: 0,
+      data: ['a'.repeat(2_000_000)],
+    });
+    const e = await encodeMessage(big, { serialization: 'cbor', compression: 'z' });
+    assert.ok(e.payload.length < 100_000);
+    assert.ok(e.plainBytes > 2_000_000);
   });
 });
 

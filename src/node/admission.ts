@@ -16,6 +16,8 @@ export interface AdmissionDeps {
   /** Undefined with -trust=off: origins are then taken as given. */
   readonly proofs: Proofs | undefined;
   readonly keyOf: (node: string) => string | undefined;
+  /** The node's key was revoked here. */
+  readonly revoked: (node: string) => boolean;
   /** The method's subscriber was switched off by a -startSubREQ... flag. */
   readonly switchedOff: (method: string) => boolean;
   readonly now: () => number;
@@ -42,6 +44,11 @@ export function admit(msg: Message, from: string, d: AdmissionDeps): Admission {
     const matched = matchReply(msg, from, d.sent, d.nodeName);
     return typeof matched === 'string' ? deny(matched) : { ok: true, msg: matched };
   }
+  // Any other message's previousMessage is its sender's claim: nothing is taken from it.
+  if (msg.previousMessage !== undefined) {
+    const { previousMessage: _claim, ...rest } = msg;
+    msg = rest;
+  }
   if (
     (msg.method === 'REQToFile' || msg.method === 'REQToFileAppend') &&
     RESERVED_FOLDERS.includes(confine(msg.directory).split('/')[0] ?? '')
@@ -54,7 +61,13 @@ export function admit(msg: Message, from: string, d: AdmissionDeps): Admission {
   if (msg.method === RELAY_METHOD) {
     const r = carried(msg, from, d, false);
     if (typeof r === 'string') return deny(`relay refused: ${r}`);
-    if (r.from !== from || r.to !== msg.relayToNode || r.method !== msg.relayOriginalMethod || !sameArgs(r.methodArgs, msg.methodArgs)) {
+    if (
+      r.from !== from ||
+      r.to !== msg.relayToNode ||
+      r.method !== msg.relayOriginalMethod ||
+      !sameArgs(r.methodArgs, msg.methodArgs) ||
+      msg.id !== `${r.id}-relay`
+    ) {
       return deny('relay refused: its origin proof is for another request');
     }
     if (msg.relayReplyMethod !== '' && !REPLY_METHODS.has(msg.relayReplyMethod)) {
@@ -65,7 +78,14 @@ export function admit(msg: Message, from: string, d: AdmissionDeps): Admission {
     // Relayed to us by `from` for relayFromNode: the policy is checked against the origin.
     const r = carried(msg, from, d, true);
     if (typeof r === 'string') return deny(`relayed message refused: ${r}`);
-    if (r.from !== msg.relayFromNode || r.to !== d.nodeName || r.method !== msg.method || !sameArgs(r.methodArgs, msg.methodArgs)) {
+    // One relayed request has one id here (`<origin id>-relay-fwd`), so the ledger refuses a repeat.
+    if (
+      r.from !== msg.relayFromNode ||
+      r.to !== d.nodeName ||
+      r.method !== msg.method ||
+      !sameArgs(r.methodArgs, msg.methodArgs) ||
+      msg.id !== `${r.id}-relay-fwd`
+    ) {
       return deny('relayed message refused: its origin proof is for another request');
     }
     origin = r.from;
@@ -119,10 +139,9 @@ function carried(msg: Message, _from: string, d: AdmissionDeps, attested: boolea
       createdMs: msg.createdMs,
     };
   }
-  const r = verifyOrigin(d.proofs, msg.origin, d.keyOf, attested);
+  const r = verifyOrigin(d.proofs, msg.origin, d.keyOf, attested && !d.revoked(msg.relayFromNode ?? ''));
   if (typeof r === 'string') return r;
-  if (r.id !== requestIdOfPart(msg.id)) return 'its origin proof is for another message';
-  return r;
+  return checkedOrigin(r, d) ?? (r.id !== requestIdOfPart(msg.id) ? 'its origin proof is for another message' : r);
 }
 
 /** Who asked for the copy a REQCopyFileTo message is part of: this node itself, a node whose signed request it carries, or its sender. */
@@ -145,8 +164,20 @@ function copyOrigin(
   if (d.proofs === undefined) return { askedHere: false, from: msg.replyToNode ?? from };
   const r = verifyOrigin(d.proofs, msg.origin, d.keyOf, false);
   if (typeof r === 'string') return r;
-  if (r.id !== copyId || !matches(r, r.to)) return 'its origin proof is not a request for this copy';
+  const bad = checkedOrigin(r, d);
+  if (bad !== undefined) return bad;
+  const part = msg.id.startsWith(`${copyId}-`) ? msg.id.slice(copyId.length + 1) : '';
+  if (r.id !== copyId || !matches(r, r.to) || !/^(?:c\d{1,15}|end|abort)$/.test(part)) {
+    return 'its origin proof is not a request for this copy';
+  }
   return { askedHere: false, from: r.from };
+}
+
+/** Why a carried origin request may not be acted on here: its origin's key was revoked, or it is too old. */
+function checkedOrigin(r: OriginRequest, d: AdmissionDeps): string | undefined {
+  if (d.revoked(r.from)) return `the key of its origin ${r.from} was revoked here`;
+  if (r.createdMs < d.now() - LEDGER_RETENTION_MS) return 'its origin request is older than the 30 days this node remembers (a replay?)';
+  return undefined;
 }
 
 function sameArgs(a: readonly string[], b: readonly string[]): boolean {

@@ -206,6 +206,7 @@ export class StewardNode {
           decide: (req) => this.trusted.policy.decide(req),
           proofs: cfg.trust ? this.trusted.proofs : undefined,
           keyOf: (node) => this.trusted.keyring.keyOf(node),
+          revoked: (node) => this.trusted.keyring.get(node)?.state === 'revoked',
           switchedOff: (method) => cfg.subscriberSwitches.get(method) === false,
           now: Date.now,
         }),

@@ -7,7 +7,9 @@ import { NODE_NAME, type Message } from '../message/message.js';
  * path never leaves it.
  */
 export function resultPath(dataFolder: string, msg: Message, fallbackName: string): string {
-  const prevTo = msg.previousMessage?.toNode;
+  // A reply's previousMessage is the request as this node stored it (node/replies.ts); any other
+  // message's is a claim of its sender, and the node that runs it is this one.
+  const prevTo = msg.isReply ? msg.previousMessage?.toNode : undefined;
   const ranBy = typeof prevTo === 'string' && NODE_NAME.test(prevTo) ? prevTo : msg.isReply ? msg.fromNode : msg.toNode;
   const dir = confine(msg.directory);
   const name = confine(msg.fileName);

@@ -54,7 +54,12 @@ export function x25519PublicOf(edPublic: Uint8Array): KeyObject | undefined {
 export function pairKey(ownPrivate: KeyObject, ownEdPublic: Uint8Array, peerEdPublic: Uint8Array): Buffer | undefined {
   const peer = x25519PublicOf(peerEdPublic);
   if (peer === undefined) return undefined;
-  const shared = diffieHellman({ privateKey: ownPrivate, publicKey: peer });
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({ privateKey: ownPrivate, publicKey: peer });
+  } catch {
+    return undefined; // OpenSSL refuses an agreement with a low-order point itself
+  }
   // An all-zero agreement comes from a low-order peer key: refused, as RFC 7748 advises.
   if (shared.every((b) => b === 0)) return undefined;
   const [a, b] = [Buffer.from(ownEdPublic), Buffer.from(peerEdPublic)].sort((x, y) => Buffer.compare(x, y)) as [Buffer, Buffer];

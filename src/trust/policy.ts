@@ -117,12 +117,14 @@ function parseRule(r: unknown, where: string): Rule {
     }
   });
   const relayTo = list('relayTo', false);
+  const via = list('via', false);
   return {
     name,
     from: list('from', true) as string[],
     methods: list('methods', true) as string[],
     ...(args ? { args } : {}),
     ...(relayTo ? { relayTo } : {}),
+    ...(via ? { via } : {}),
     action,
   };
 }
@@ -136,6 +138,8 @@ export function decide(rules: readonly Rule[], req: PolicyRequest): Decision {
     if (!namesMethod && (req.strict === true || !r.methods.includes('*'))) continue;
     if (req.strict === true && r.args === undefined) continue;
     if (r.args !== undefined && !r.args.some((re) => re.test(joined))) continue;
+    // A rule with `via` holds only for messages relayed by those nodes.
+    if (r.via !== undefined && (req.via === undefined || !r.via.includes(req.via))) continue;
     if (
       r.relayTo !== undefined &&
       req.method === RELAY &&

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Db } from '../../src/store/db.js';
+import { KeyStore } from '../../src/store/keys.js';
+import { Keyring, type KeyEvent } from '../../src/trust/keyring.js';
+import { encodeUserPublicKey, pairFromSeed, type NkeyPair } from '../../src/trust/nkey.js';
+import { PROOF_HEADERS, Proofs } from '../../src/trust/proof.js';
+
+const MISMATCH = 'the proof does not match the message (bad proof, or one made for other bytes or another subject)';
+const dbs: Db[] = [];
+const dirs: string[] = [];
+after(() => {
+  for (const db of dbs) db.close();
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+interface TestNode {
+  readonly name: string;
+  pair: NkeyPair;
+  readonly keyring: Keyring;
+  readonly proofs: Proofs;
+  readonly events: KeyEvent[];
+}
+
+/** A node with its own key and a keyring over a store of its own (tofu). */
+function node(name: string): TestNode {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `steward-proof-${name}-`));
+  dirs.push(dir);
+  const db = new Db(dir);
+  dbs.push(db);
+  const pair = pairFromSeed(randomBytes(32));
+  const events: KeyEvent[] = [];
+  const keyring = new Keyring({
+    store: new KeyStore(db),
+    selfName: name,
+    selfKey: pair.publicKey,
+    mode: 'tofu',
+    centralName: 'central',
+    onEvent: (ev) => events.push(ev),
+  });
+  return { name, pair, keyring, events, proofs: new Proofs({ name, pair }, keyring) };
+}
+
+/** `b` has pinned `a`'s key. */
+function knows(b: TestNode, a: TestNode): void {
+  assert.equal(b.keyring.check(a.name, a.pair.publicKey).ok, true);
+}
+
+const headerOf =
+  (h: Record<string, string>) =>
+  (name: string): string =>
+    h[name] ?? '';
+const payload = (): Buffer => Buffer.from('{"method":"REQCliCommand","methodArgs":["uptime"]}');
+const SUBJECT = 'b.REQCliCommand.CommandACK';
+/** The proof of a sealed ACK. */
+const proofOf = (bytes: Buffer): string => (JSON.parse(bytes.toString()) as { proof: string }).proof;
+const WIRE = { serial: 'json', cmp: 'zstd' };
+
+describe('Proofs: messages', () => {
+  it('signs a message for a node whose key the sender does not know, and the receiver opens it as the sender’s', () => {
+    const [a, b] = [node('a'), node('b')];
+    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    assert.match(h[PROOF_HEADERS.proof] ?? '', /^s1\./);
+    assert.equal(h.serial, 'json');
+    assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(h)), { ok: true, from: 'a', key: a.pair.publicKey });
+    assert.deepEqual(
+      b.events.map((e) => [e.kind, e.name]),
+      [['pinned', 'a']],
+    );
+  });
+
+  it('proves a message with a MAC once the sender knows the receiver’s key, and the receiver opens it', () => {
+    const [a, b] = [node('a'), node('b')];
+    knows(a, b);
+    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    assert.match(h[PROOF_HEADERS.proof] ?? '', /^m1\./);
+    assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(h)), { ok: true, from: 'a', key: a.pair.publicKey });
+  });
+
+  for (const kind of ['signed', 'MACed'] as const) {
+    it(`refuses a ${kind} message whose payload, subject or wire headers were changed`, () => {
+      const [a, b] = [node('a'), node('b')];
+      if (kind === 'MACed') knows(a, b);
+      const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+      const flipped = payload();
+      flipped[5] = (flipped[5] as number) ^ 1;
+      const refused = { ok: false, error: MISMATCH, from: 'a' };
+      assert.deepEqual(b.proofs.open(SUBJECT, flipped, headerOf(h)), refused);
+      assert.deepEqual(b.proofs.open('b.REQOpProcessStart.CommandACK', payload(), headerOf(h)), refused);
+      assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf({ ...h, serial: 'cbor' })), refused);
+      assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf({ ...h, cmp: '' })), refused);
+      assert.deepEqual(b.events, [], 'nothing is pinned for a message that is not proven');
+    });
+  }
+
+  it('refuses a message with a proof header missing as unauthenticated', () => {
+    const [a, b] = [node('a'), node('b')];
+    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    for (const name of Object.values(PROOF_HEADERS)) {
+      const { [name]: _dropped, ...rest } = h;
+      assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(rest)), {
+        ok: false,
+        error: 'unauthenticated: the message carries no proof of origin',
+      });
+    }
+  });
+
+  it('refuses a garbage proof, a key that is not a key, and a sender that is not a node name', () => {
+    const [a, b] = [node('a'), node('b')];
+    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    const open = (extra: Record<string, string>): ReturnType<Proofs['open']> =>
+      b.proofs.open(SUBJECT, payload(), headerOf({ ...h, ...extra }));
+    for (const proof of [
+      'garbage',
+      'm1.',
+      `m1.${randomBytes(32).toString('base64url')}`,
+      `s1.${randomBytes(64).toString('base64url')}`,
+      'x1.AAAA',
+    ]) {
+      assert.deepEqual(open({ [PROOF_HEADERS.proof]: proof }), { ok: false, error: MISMATCH, from: 'a' });
+    }
+    assert.deepEqual(open({ [PROOF_HEADERS.key]: 'Unotakey' }), { ok: false, error: "the proof's key is not a public key", from: 'a' });
+    assert.deepEqual(open({ [PROOF_HEADERS.key]: a.pair.seedText }), {
+      ok: false,
+      error: "the proof's key is not a public key",
+      from: 'a',
+    });
+    assert.deepEqual(open({ [PROOF_HEADERS.from]: 'a.b' }), { ok: false, error: 'the proof names no valid node' });
+  });
+
+  it('refuses a message another node proves with its own key in the name of a node already known', () => {
+    const [a, b, c] = [node('a'), node('b'), node('c')];
+    knows(b, a);
+    // c holds its own key only: it seals as c, then claims a's name (the name is in the proof).
+    const asC = c.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf({ ...asC, [PROOF_HEADERS.from]: 'a' })), {
+      ok: false,
+      error: MISMATCH,
+      from: 'a',
+    });
+    // A node named a in its own proofs, with another key than the one b bound to a.
+    const impostor = new Proofs({ name: 'a', pair: c.pair }, c.keyring);
+    const res = b.proofs.open(SUBJECT, payload(), headerOf(impostor.seal(SUBJECT, 'b', payload(), WIRE)));
+    assert.equal(res.ok, false);
+    assert.match(res.ok ? '' : res.error, /^the key does not match the one bound to a \(SHA256:/);
+    assert.equal(b.events.at(-1)?.kind, 'conflict');
+  });
+
+  it('refuses a message replayed to another node (its proof is for the subject of its receiver)', () => {
+    const [a, b, d] = [node('a'), node('b'), node('d')];
+    knows(a, b);
+    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    assert.deepEqual(d.proofs.open('d.REQCliCommand.CommandACK', payload(), headerOf(h)), { ok: false, error: MISMATCH, from: 'a' });
+  });
+
+  it('refuses a MAC proof made with a low-order key instead of throwing', () => {
+    const b = node('b');
+    const lowOrder = encodeUserPublicKey(Buffer.alloc(32));
+    const h = { ...WIRE, [PROOF_HEADERS.from]: 'a', [PROOF_HEADERS.key]: lowOrder, [PROOF_HEADERS.proof]: `m1.${'A'.repeat(43)}` };
+    assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(h)), { ok: false, error: MISMATCH, from: 'a' });
+  });
+});
+
+describe('Proofs: ACKs', () => {
+  const ack = { id: 'M1', status: 'delivered' };
+
+  it('opens an ACK as the answer of the node the message went to, and of no other', () => {
+    const [a, b] = [node('a'), node('b')];
+    knows(b, a);
+    knows(a, b);
+    const bytes = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1'));
+    assert.match(proofOf(bytes), /^m1\./);
+    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1'), { body: JSON.stringify(ack) });
+    assert.equal(a.proofs.openAck(bytes, 'c', 'M1'), 'the ACK is from b, not from c');
+    assert.equal(a.proofs.openAck(bytes, 'b', 'M2'), 'the ACK is not proven by its key');
+  });
+
+  it('opens a signed ACK from a node that does not know the sender yet', () => {
+    const [a, b] = [node('a'), node('b')];
+    const bytes = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1'));
+    assert.match(proofOf(bytes), /^s1\./);
+    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1'), { body: JSON.stringify(ack) });
+  });
+
+  it('refuses an ACK whose body was changed, or that is not an ACK at all', () => {
+    const [a, b] = [node('a'), node('b')];
+    const sealed = JSON.parse(b.proofs.sealAck(ack, 'a', 'M1')) as Record<string, string>;
+    const forged = Buffer.from(JSON.stringify({ ...sealed, body: JSON.stringify({ id: 'M1', status: 'rejected' }) }));
+    assert.equal(a.proofs.openAck(forged, 'b', 'M1'), 'the ACK is not proven by its key');
+    assert.equal(a.proofs.openAck(Buffer.from('not json'), 'b', 'M1'), 'the answer is not an ACK');
+    assert.equal(a.proofs.openAck(Buffer.from(JSON.stringify(ack)), 'b', 'M1'), 'the ACK carries no proof of origin');
+    assert.equal(
+      a.proofs.openAck(Buffer.from(JSON.stringify({ ...sealed, key: 'Ugarbage' })), 'b', 'M1'),
+      "the ACK's key is not a public key",
+    );
+  });
+
+  it('refuses an ACK another node proves with its own key in the name of the receiver', () => {
+    const [a, b, c] = [node('a'), node('b'), node('c')];
+    knows(a, b);
+    const impostor = new Proofs({ name: 'b', pair: c.pair }, c.keyring);
+    const res = a.proofs.openAck(Buffer.from(impostor.sealAck(ack, 'a', 'M1')), 'b', 'M1');
+    assert.match(res as string, /^the ACK's key is not accepted for b: the key does not match the one bound to b/);
+  });
+
+  it('proves an ACK with the key the message came with when one is given (peerKey)', () => {
+    const [a, b] = [node('a'), node('b')];
+    knows(b, a);
+    // a rotates: b still binds the old key, the message it answers was proven by the new one.
+    const next = pairFromSeed(randomBytes(32));
+    a.proofs.rotateTo(next);
+    a.keyring.setSelfKey(next.publicKey);
+    const byBinding = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1'));
+    const byPeerKey = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1', next.publicKey));
+    assert.match(proofOf(byPeerKey), /^m1\./);
+    assert.equal(a.proofs.openAck(byBinding, 'b', 'M1'), 'the ACK is not proven by its key');
+    assert.deepEqual(a.proofs.openAck(byPeerKey, 'b', 'M1'), { body: JSON.stringify(ack) });
+  });
+
+  it('uses the peerKey even for a node whose key is not bound at all', () => {
+    const [a, b] = [node('a'), node('b')];
+    const bytes = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1', a.pair.publicKey));
+    assert.match(proofOf(bytes), /^m1\./);
+    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1'), { body: JSON.stringify(ack) });
+  });
+});
+
+describe('Proofs: signatures of bytes', () => {
+  it('verifies a signature by its signer’s key only, and not for other bytes', () => {
+    const [a, b] = [node('a'), node('b')];
+    const sig = a.proofs.signBytes(Buffer.from('request'));
+    assert.equal(b.proofs.verifyBytes(a.pair.publicKey, Buffer.from('request'), sig), true);
+    assert.equal(b.proofs.verifyBytes(b.pair.publicKey, Buffer.from('request'), sig), false);
+    assert.equal(b.proofs.verifyBytes(a.pair.publicKey, Buffer.from('requesT'), sig), false);
+    assert.equal(b.proofs.verifyBytes('Unotakey', Buffer.from('request'), sig), false);
+    assert.equal(b.proofs.verifyBytes(a.pair.publicKey, Buffer.from('request'), 'short'), false);
+    assert.equal(Proofs.signWith(a.pair, Buffer.from('request')), sig);
+  });
+});

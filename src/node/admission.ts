@@ -18,6 +18,8 @@ export interface AdmissionDeps {
   readonly keyOf: (node: string) => string | undefined;
   /** The node's key was revoked here. */
   readonly revoked: (node: string) => boolean;
+  /** Binds a key shown by a signature to a name not known yet (trust on first use, or not at all). */
+  readonly bind: (node: string, key: string) => boolean;
   /** The method's subscriber was switched off by a -startSubREQ... flag. */
   readonly switchedOff: (method: string) => boolean;
   readonly now: () => number;
@@ -162,7 +164,7 @@ function copyOrigin(
   // Without a carried request, the sender asks for itself (and the policy decides).
   if (msg.origin === undefined || msg.origin === '') return { askedHere: false, from };
   if (d.proofs === undefined) return { askedHere: false, from: msg.replyToNode ?? from };
-  const r = verifyOrigin(d.proofs, msg.origin, d.keyOf, false);
+  const r = verifyOrigin(d.proofs, msg.origin, d.keyOf, false, d.bind);
   if (typeof r === 'string') return r;
   const bad = checkedOrigin(r, d);
   if (bad !== undefined) return bad;

@@ -115,7 +115,7 @@ export class StewardNode {
     });
     this.limits = new OriginLimits({
       errorLinesPerSecond: 100,
-      helloPerSecond: 1,
+      helloPerSecond: 2,
       newNamesPerMinute: NEW_NAMES_PER_MINUTE,
       summarize: (text) => this.errors.report(text),
     });
@@ -207,6 +207,7 @@ export class StewardNode {
           proofs: cfg.trust ? this.trusted.proofs : undefined,
           keyOf: (node) => this.trusted.keyring.keyOf(node),
           revoked: (node) => this.trusted.keyring.get(node)?.state === 'revoked',
+          bind: (node, key) => this.trusted.keyring.check(node, key).ok,
           switchedOff: (method) => cfg.subscriberSwitches.get(method) === false,
           now: Date.now,
         }),

@@ -54,14 +54,16 @@ export function signOrigin(proofs: Proofs, request: OriginRequest): string {
 
 /**
  * The origin request in `field`, when its signature is good and its key is the one `keyOf` binds
- * to its origin (undefined: the origin is unknown here, then `attested` (the key the carrier
- * vouches for) is used); a string says why not.
+ * to its origin. An origin unknown here is taken with the key it signed with when the carrier
+ * vouches for it (`attested`: a relay node), or when `bind` binds that key to its name (as a first
+ * message of that node would: on first use, or not at all); a string says why not.
  */
 export function verifyOrigin(
   proofs: Proofs,
   field: string | undefined,
   keyOf: (node: string) => string | undefined,
   attested: boolean,
+  bind: (node: string, key: string) => boolean = () => false,
 ): OriginRequest | string {
   if (field === undefined || field === '') return 'it carries no proof of its origin';
   let o: OriginField;
@@ -89,7 +91,7 @@ export function verifyOrigin(
   }
   const bound = keyOf(r.from);
   if (bound !== undefined && bound !== o.key) return `its origin proof is made by a key that is not the one of ${r.from}`;
-  if (bound === undefined && !attested) return `its origin ${r.from} is not known here`;
   if (!proofs.verifyBytes(o.key, bytesOf(r), o.sig)) return 'its origin proof does not match the request';
+  if (bound === undefined && !attested && !bind(r.from, o.key)) return `its origin ${r.from} is not known here`;
   return r;
 }

@@ -18,8 +18,11 @@ import { sendToSocket, type StewardProcess } from '../support/steward.js';
 /** Runs `node -e script` as the unprivileged user nobody (uid 65534): what any local account can do. */
 function asNobody(script: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { timeout: 30_000 }, (err, stdout, stderr) =>
-      err === null ? resolve(stdout) : reject(new Error(`${err.message}\n${stderr}`)),
+    execFile(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script],
+      { timeout: 30_000 },
+      (err, stdout, stderr) => (err === null ? resolve(stdout) : reject(new Error(`${err.message}\n${stderr}`))),
     );
   });
 }
@@ -77,7 +80,11 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
     );
     assert.match(http, /^401 .*unauthenticated: give the operator token/);
     const post = (headers: Record<string, string>, p = '/messages'): Promise<Response> =>
-      fetch(`http://127.0.0.1:${httpPort}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers }, body: good('h') });
+      fetch(`http://127.0.0.1:${httpPort}${p}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+        body: good('h'),
+      });
     assert.equal((await post({ origin: 'http://evil.example' })).status, 403);
     assert.equal((await post({ 'content-type': 'text/plain' })).status, 415);
     assert.equal((await post({}, '/')).status, 404);
@@ -116,23 +123,39 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
       assert.equal(lines[0]?.status, 'accepted');
     }
     const peak = peakRssMb(central.pid as number);
-    console.log(`bombs: ${bombs.map((b) => `${b.cmp} ${b.payload.length} bytes`).join(', ')}; central peak RSS ${before.toFixed(1)} -> ${peak.toFixed(1)} MB; socket+ACK answered in ${answers.map((a) => a.toFixed(1)).join(', ')} ms`);
+    console.log(
+      `bombs: ${bombs.map((b) => `${b.cmp} ${b.payload.length} bytes`).join(', ')}; central peak RSS ${before.toFixed(1)} -> ${peak.toFixed(1)} MB; socket+ACK answered in ${answers.map((a) => a.toFixed(1)).join(', ')} ms`,
+    );
     assert.ok(central.running);
   });
 
   it('caps the error lines and hellos another node may send, and counts the rest in one line', async () => {
     const before = central.readErrorLog().length;
     const flood = Array.from({ length: 400 }, (_, i) =>
-      rogue.request('central.REQErrorLog.EventACK', newMessage({ toNode: 'central', fromNode: 'ship1', method: 'REQErrorLog', ackTimeoutMs: 5000, retries: 0, data: [`error: flood ${i} ${'x'.repeat(1000)}`] })),
+      rogue.request(
+        'central.REQErrorLog.EventACK',
+        newMessage({
+          toNode: 'central',
+          fromNode: 'ship1',
+          method: 'REQErrorLog',
+          ackTimeoutMs: 5000,
+          retries: 0,
+          data: [`error: flood ${i} ${'x'.repeat(1000)}`],
+        }),
+      ),
     );
     const acks = (await Promise.all(flood)).map((a) => JSON.parse(a) as { status: string; error?: string });
     const refused = acks.filter((a) => a.status === 'rejected');
     assert.ok(refused.length >= 200, `${refused.length} of 400 refused`);
     assert.match(refused[0]?.error ?? '', /over the limit of error lines a second from ship1/);
-    await eventually(() => /error: \d+ error lines from ship1 were refused in the last 10 s \(over 100 error lines a second\)/.test(central.readErrorLog()), {
-      what: 'the summary line',
-      timeoutMs: 30_000,
-    });
+    await eventually(
+      () =>
+        /error: \d+ error lines from ship1 were refused in the last 10 s \(over 100 error lines a second\)/.test(central.readErrorLog()),
+      {
+        what: 'the summary line',
+        timeoutMs: 30_000,
+      },
+    );
     const grown = central.readErrorLog().length - before;
     console.log(`error flood: ${400 - refused.length} of 400 lines of 1 KB taken, error log grew ${grown} bytes`);
     // Hellos from 30 new names (each proven by its own fresh key): at most 10 new names a minute.
@@ -142,7 +165,10 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
       fs.writeFileSync(path.join(dir, 'k.nk'), pairFromSeed(randomBytes(32)).seedText);
       const name = `minted${i}`;
       const r = await RogueNode.connect(fleet.nats.url, name, path.join(dir, 'k.nk'));
-      await r.publish('central.REQHello.EventNACK', newMessage({ toNode: 'central', fromNode: name, method: 'REQHello', ackTimeoutMs: 5000, retries: 0 }));
+      await r.publish(
+        'central.REQHello.EventNACK',
+        newMessage({ toNode: 'central', fromNode: name, method: 'REQHello', ackTimeoutMs: 5000, retries: 0 }),
+      );
       await r.close();
       fs.rmSync(dir, { recursive: true, force: true });
       names.push(name);
@@ -153,11 +179,20 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
   });
 
   it('refuses result writes when the data folder is short of room, and tells the sender', async () => {
-    const [line] = await central.send(JSON.stringify({ toNode: 'ship2', method: 'REQToFile', data: ['x'], directory: 'full', fileName: 'f.txt', replyMethod: 'REQNone' }));
+    const [line] = await central.send(
+      JSON.stringify({ toNode: 'ship2', method: 'REQToFile', data: ['x'], directory: 'full', fileName: 'f.txt', replyMethod: 'REQNone' }),
+    );
     assert.equal(line?.status, 'accepted');
-    const err = await eventually(() => central.readErrorLog().split('\n').find((l) => l.includes('has') && l.includes('less than -minFreeDiskMB=100000000')), {
-      what: 'the refusal at central',
-    });
+    const err = await eventually(
+      () =>
+        central
+          .readErrorLog()
+          .split('\n')
+          .find((l) => l.includes('has') && l.includes('less than -minFreeDiskMB=100000000')),
+      {
+        what: 'the refusal at central',
+      },
+    );
     assert.match(err, /the data folder of ship2 has \d+ MB free, less than -minFreeDiskMB=100000000: not written/);
     assert.equal(fs.existsSync(path.join(ship2.dataDir, 'full')), false);
   });
@@ -170,7 +205,15 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
       fs.mkdirSync(path.join(central.dataDir, 'planted2', 'ship1'), { recursive: true });
       fs.symlinkSync(path.join(outside, 'target.txt'), path.join(central.dataDir, 'planted2', 'ship1', 'out.txt'));
       for (const dir of ['planted', 'planted2']) {
-        await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', 'escaped'], directory: dir, fileName: 'out.txt' }));
+        await central.send(
+          JSON.stringify({
+            toNode: 'ship1',
+            method: 'REQCliCommand',
+            methodArgs: ['echo', 'escaped'],
+            directory: dir,
+            fileName: 'out.txt',
+          }),
+        );
       }
       await eventually(() => (central.readErrorLog().match(/leads outside the folders steward writes into|ELOOP/g) ?? []).length >= 2, {
         what: 'both writes refused',
@@ -182,12 +225,20 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
   });
 
   it('copies only under -copyDestinations, and never a setuid bit', async () => {
-    const src = path.join(ship1.dir, 'suid.sh');
+    const src = path.join(ship2.dir, 'suid.sh'); // from ship2 (reading needs no room) to ship1
     fs.writeFileSync(src, '#!/bin/sh\n', { mode: 0o4755 });
     fs.chmodSync(src, 0o4755);
-    const inside = path.join(ship2.dataDir, 'copies', 'suid.sh');
+    const inside = path.join(ship1.dataDir, 'copies', 'suid.sh');
     for (const dst of ['/etc/steward-evil', inside]) {
-      await central.send(JSON.stringify({ toNode: 'ship1', method: 'REQCopyFileFrom', methodArgs: [src, 'ship2', dst], directory: 'copy', fileName: 'c.log' }));
+      await central.send(
+        JSON.stringify({
+          toNode: 'ship2',
+          method: 'REQCopyFileFrom',
+          methodArgs: [src, 'ship1', dst],
+          directory: 'copy',
+          fileName: 'c.log',
+        }),
+      );
     }
     await eventually(() => central.readErrorLog().includes('writes copies only under'), { what: 'the copy outside refused' });
     await eventually(() => fs.existsSync(inside), { what: 'the copy inside' });
@@ -196,7 +247,14 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
   });
 
   it("keeps the store, the audit log, the token and the node's folders to its own user", () => {
-    for (const f of ['var/lib/steward.db', 'var/lib/steward.db-wal', 'var/lib/steward.db-shm', 'var/lib/audit.log', 'etc/token', 'etc/identity.nk']) {
+    for (const f of [
+      'var/lib/steward.db',
+      'var/lib/steward.db-wal',
+      'var/lib/steward.db-shm',
+      'var/lib/audit.log',
+      'etc/token',
+      'etc/identity.nk',
+    ]) {
       const file = path.join(central.dir, f);
       if (fs.existsSync(file)) assert.equal(fs.statSync(file).mode & 0o777, 0o600, f);
     }

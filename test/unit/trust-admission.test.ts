@@ -24,6 +24,7 @@ function deps(over: Partial<AdmissionDeps> = {}): AdmissionDeps & { asked: Polic
     proofs: here.proofs,
     keyOf: (n) => keys[n],
     revoked: () => false,
+    bind: () => false,
     switchedOff: () => false,
     now: () => NOW,
     ...over,

@@ -29,6 +29,7 @@ export interface ResolvedConfig {
   /** Proofs of origin and the policy (trust on), or none. */
   readonly trust: boolean;
   readonly trustNewKeys: (typeof TRUST_NEW_KEYS)[number];
+  readonly newNamesPerMinute: number;
   /** Central's public key (U...) given at start, or undefined. */
   readonly centralPublicKey: string | undefined;
   /** The node's own key when no nkeySeedFile is given: made at the first start. */
@@ -215,6 +216,7 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     nkeySeedFile: str('nkeySeedFile') === '' ? undefined : str('nkeySeedFile'),
     trust: trust === 'on',
     trustNewKeys: trustNewKeys as (typeof TRUST_NEW_KEYS)[number],
+    newNamesPerMinute: Math.max(1, int('trustNewKeysPerMinute')),
     centralPublicKey,
     identityFile: path.join(configFolder, 'identity.nk'),
     policyFile: path.join(configFolder, 'policy.toml'),

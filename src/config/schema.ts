@@ -232,6 +232,13 @@ export const FIELDS = [
     help: 'how the key of a node name never seen before is bound: tofu = pinned on first use (at most 10 new names a minute), manual = it waits for steward keys accept <node>',
   },
   {
+    flag: 'trustNewKeysPerMinute',
+    key: 'TrustNewKeysPerMinute',
+    type: 'int',
+    default: 10,
+    help: 'new node names bound (tofu) or put to wait (manual) at most per minute: one stolen key cannot mint thousands of identities (to bring up a large fleet at once, raise it for the time, or steward keys import its keys)',
+  },
+  {
     flag: 'centralPublicKey',
     key: 'CentralPublicKey',
     type: 'string',

@@ -31,7 +31,6 @@ import { peerRotated } from './rotation.js';
 import { emitFinished, emitReceived, Watchers } from './watch.js';
 import { originGuard, roomGuard } from './guards.js';
 import { OriginLimits } from './origin-limits.js';
-import { NEW_NAMES_PER_MINUTE } from '../trust/keyring.js';
 
 export interface NodeOptions {
   readonly cfg: ResolvedConfig;
@@ -116,7 +115,7 @@ export class StewardNode {
     this.limits = new OriginLimits({
       errorLinesPerSecond: 100,
       helloPerSecond: 2,
-      newNamesPerMinute: NEW_NAMES_PER_MINUTE,
+      newNamesPerMinute: cfg.newNamesPerMinute,
       summarize: (text) => this.errors.report(text),
     });
     this.trusted = setUpTrust(

@@ -37,6 +37,7 @@ export function setUpTrust(
     selfName: cfg.nodeName,
     selfKey: identity.publicKey,
     mode: cfg.trustNewKeys,
+    newNamesPerMinute: cfg.newNamesPerMinute,
     centralName: cfg.centralNodeName,
     centralKey: cfg.centralPublicKey,
     onEvent: (ev) => {

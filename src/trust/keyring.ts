@@ -30,6 +30,8 @@ export interface KeyringOptions {
   selfKey: string;
   readonly mode: TrustMode;
   readonly centralName: string;
+  /** New names bound or put to wait at most per minute (default NEW_NAMES_PER_MINUTE). */
+  readonly newNamesPerMinute?: number;
   /** Central's key given with -centralPublicKey: bound before anything is heard. */
   readonly centralKey?: string | undefined;
   readonly now?: () => number;
@@ -55,7 +57,8 @@ export function fingerprint(publicKey: string): string {
 export class Keyring {
   private readonly byName = new Map<string, KeyRecord>();
   private readonly o: KeyringOptions;
-  private tokens = NEW_NAMES_PER_MINUTE;
+  private tokens: number;
+  private readonly perMinute: number;
   private refilledMs: number;
   private readonly now: () => number;
   /** Keys were imported: a name not among them is refused, never pinned. */
@@ -63,6 +66,8 @@ export class Keyring {
 
   constructor(o: KeyringOptions) {
     this.o = { ...o };
+    this.perMinute = o.newNamesPerMinute ?? NEW_NAMES_PER_MINUTE;
+    this.tokens = this.perMinute;
     this.now = o.now ?? Date.now;
     this.refilledMs = this.now();
     for (const r of o.store.all()) this.byName.set(r.name, r);
@@ -146,7 +151,7 @@ export class Keyring {
       return {
         ok: false,
         code: 'rate',
-        error: `too many new node names (more than ${NEW_NAMES_PER_MINUTE} a minute): ${name} refused for now`,
+        error: `too many new node names (more than ${this.perMinute} a minute): ${name} refused for now`,
       };
     }
     if (this.o.mode === 'manual') {
@@ -269,7 +274,7 @@ export class Keyring {
 
   private take(): boolean {
     const now = this.now();
-    this.tokens = Math.min(NEW_NAMES_PER_MINUTE, this.tokens + ((now - this.refilledMs) / 60_000) * NEW_NAMES_PER_MINUTE);
+    this.tokens = Math.min(this.perMinute, this.tokens + ((now - this.refilledMs) / 60_000) * this.perMinute);
     this.refilledMs = now;
     if (this.tokens < 1) return false;
     this.tokens--;

@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../support/ports.js';
+import { freePorts } from '../support/ports.js';
 import { eventually } from '../support/eventually.js';
 import { NatsServer } from '../support/nats-server.js';
 import { STEWARD_BIN, StewardProcess, type InputLine } from '../support/steward.js';
@@ -87,7 +87,7 @@ describe('TCP, HTTP and folder inputs', () => {
 
   before(async () => {
     nats = await NatsServer.start();
-    [tcpPort, httpPort] = [await freePort(), await freePort()];
+    [tcpPort = 0, httpPort = 0] = await freePorts(2);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-central-'));
     inbox = path.join(dir, 'inbox');
     fs.mkdirSync(inbox);
@@ -98,15 +98,15 @@ describe('TCP, HTTP and folder inputs', () => {
       `- toNode: ship1\n  method: REQnCliCommand\n  methodArgs: [echo, ${atStartBad}]\n`,
     );
     const common = { central: 'central', brokerUrl: `127.0.0.1:${nats.port}` };
-    [central, ship1] = await Promise.all([
-      StewardProcess.start({
-        name: 'central',
-        dir,
-        ...common,
-        flags: ['-startPubREQHello=0', `-tcpListener=127.0.0.1:${tcpPort}`, `-httpListener=127.0.0.1:${httpPort}`, '-readFolder=./inbox'],
-      }),
-      StewardProcess.start({ name: 'ship1', ...common, flags: ['-startPubREQHello=0'] }),
-    ]);
+    // Made first, started together: should one not start, after() still stops the other.
+    central = new StewardProcess({
+      name: 'central',
+      dir,
+      ...common,
+      flags: ['-startPubREQHello=0', `-tcpListener=127.0.0.1:${tcpPort}`, `-httpListener=127.0.0.1:${httpPort}`, '-readFolder=./inbox'],
+    });
+    ship1 = new StewardProcess({ name: 'ship1', ...common, flags: ['-startPubREQHello=0'] });
+    await Promise.all([central.start(), ship1.start()]);
   });
 
   after(async () => {

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { eventually, sleep } from '../support/eventually.js';
+import { eventually } from '../support/eventually.js';
+import { replyId } from '../../src/message/id.js';
+import { inboxState, outboxRow, settled } from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
+import { processesWith } from '../support/procs.js';
 import type { StewardProcess } from '../support/steward.js';
 
 // Commands are forked by the node itself (auto, one at a time) and by the spawn helper (on).
@@ -66,7 +69,7 @@ for (const spawnHelper of ['auto', 'on'] as const)
 
     it('replyMethod REQNone runs the command and sends nothing back', async () => {
       const marker = path.join(ship1.dir, 'none.txt');
-      await central.send(
+      const [answer] = await central.send(
         JSON.stringify({
           toNode: 'ship1',
           method: 'REQCliCommand',
@@ -77,8 +80,23 @@ for (const spawnHelper of ['auto', 'on'] as const)
         }),
       );
       await eventually(() => fs.existsSync(marker), { what: 'the command to run' });
-      await sleep(1000);
-      assert.equal(fs.existsSync(path.join(central.dataDir, 'none')), false);
+      const id = answer?.id as string;
+      // Its run is over (a reply would be in ship1's outbox by now), and a later command's reply,
+      // sent after it, came through: whatever ship1 had to send central has been sent.
+      await eventually(() => inboxState(ship1, id) === 'done', { what: 'the run to be over' });
+      await central.send(
+        JSON.stringify({
+          toNode: 'ship1',
+          method: 'REQCliCommand',
+          methodArgs: ['echo', 'after'],
+          directory: 'none-after',
+          fileName: 'out.txt',
+        }),
+      );
+      await eventually(() => central.readData('none-after', 'ship1', 'out.txt') === 'after\n', { what: 'the later reply' });
+      await eventually(() => settled(central, ship1), { what: 'both nodes settled' });
+      assert.equal(outboxRow(ship1, replyId(id)), undefined, 'ship1 made no reply');
+      assert.equal(fs.existsSync(path.join(central.dataDir, 'none')), false, 'no result file at central');
     });
 
     it("takes the seed's REQHello example from the socket: central logs a hello from the sender", async () => {
@@ -171,7 +189,8 @@ for (const spawnHelper of ['auto', 'on'] as const)
         await eventually(() => central.readErrorLog().includes('timed out') && central.readErrorLog()),
         /node: ship1, error: REQCliCommand: method timed out after 1 s and was killed/,
       );
-      await sleep(3500);
+      // Once no process of the command's shell is left, nothing can write the file any more.
+      await eventually(() => processesWith(child).length === 0, { what: 'every process of the command to end' });
       assert.equal(fs.existsSync(child), false, 'the background child was killed with the group');
     });
 

@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
-import { eventually, sleep } from '../support/eventually.js';
-import { lines } from '../support/exactly-once.js';
+import { eventually } from '../support/eventually.js';
+import { lines, outboxRow, settled } from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import { StewardProcess } from '../support/steward.js';
 
@@ -37,14 +37,24 @@ describe('a node that is offline when the command is sent', () => {
       ]),
     );
     assert.equal(answer[0]?.status, 'accepted');
-    await sleep(5000);
-    assert.deepEqual(lines(runs), [], 'nothing can run while ship1 is down');
+    const id = answer[0]?.id as string;
+    // Central tries while ship1 is down: two attempts found nobody, and the message still waits.
+    const waiting = await eventually(
+      () => {
+        const row = outboxRow(central, id);
+        return row !== undefined && row.attempts >= 2 && row;
+      },
+      { what: 'two attempts while ship1 is down', timeoutMs: 30_000 },
+    );
+    assert.equal(waiting.state, 'pending', 'not delivered, not given up');
+    assert.equal(waiting.lastError, 'no subscriber for ship1.REQCliCommand.CommandACK');
     await ship1.start();
     assert.equal(await eventually(() => central.readData('offline', 'ship1', 'out.txt'), { what: 'the reply' }), 'done\n');
-    // Give any duplicate a chance to show up before counting.
-    await eventually(() => central.readData('offline', 'ship1', 'out.txt') === 'done\n');
-    await sleep(1500);
+    // Once neither node has anything left to send or run, no late re-send can add a run.
+    await eventually(() => settled(central, ship1), { what: 'both nodes settled', timeoutMs: 30_000 });
     assert.deepEqual(lines(runs), ['ran']);
+    assert.equal(central.readData('offline', 'ship1', 'out.txt'), 'done\n');
+    assert.equal(outboxRow(central, id)?.state, 'delivered');
     await ship1.stop();
   });
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DatabaseSync } from 'node:sqlite';
-import { eventually, sleep } from '../support/eventually.js';
-import { assertRanAndRepliedOnce, countedCommands, lines } from '../support/exactly-once.js';
+import { eventually } from '../support/eventually.js';
+import { assertRanAndRepliedOnce, countedCommands, lines, outboxRow, settled } from '../support/exactly-once.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import type { StewardProcess } from '../support/steward.js';
 
@@ -44,8 +44,8 @@ describe('a receiving node that dies and comes back', () => {
         `node: ship1, error: REQCliCommand ${id} from central was interrupted by a restart of ship1 \\(it was running, or about to start\\); it is not run again`,
       ),
     );
-    // Give a wrong re-run every chance to show up.
-    await sleep(2000);
+    // Once neither node has anything left to send or run, a wrong re-run would have happened.
+    await eventually(() => settled(central, ship1), { what: 'both nodes settled' });
     assert.deepEqual(lines(started), ['run']);
     assert.equal(central.readData('long', 'ship1', 'out.txt'), '');
   });
@@ -137,7 +137,7 @@ describe('a receiving node stopped cleanly (SIGTERM) while commands run', () => 
       },
     );
     assert.match(line, /it is not run again/);
-    await sleep(1000);
+    await eventually(() => settled(central, ship1), { what: 'both nodes settled' });
     assert.equal(lines(started).length, 1, 'not run again');
     assert.equal(central.readData('long', 'ship1', 'grace.txt'), '');
   });
@@ -157,7 +157,7 @@ describe('hearing from a node', () => {
   after(() => fleet?.close());
 
   it('sends its waiting messages at once instead of waiting out the ACK timeout', async () => {
-    await central.send(
+    const [answer] = await central.send(
       JSON.stringify({
         toNode: 'ship1',
         method: 'REQCliCommand',
@@ -169,8 +169,15 @@ describe('hearing from a node', () => {
       }),
     );
     // The first attempt found nobody; the next one is due in 120 s. ship1 comes back and says hello.
-    await eventually(() => central.stderr.includes('"msg":"input handled"'));
-    await sleep(500);
+    const id = answer?.id as string;
+    const first = await eventually(
+      () => {
+        const row = outboxRow(central, id);
+        return row !== undefined && row.attempts >= 1 && row;
+      },
+      { what: 'the first attempt to find nobody' },
+    );
+    assert.deepEqual(first, { state: 'pending', attempts: 1, lastError: 'no subscriber for ship1.REQCliCommand.CommandACK' });
     await ship1.start();
     // Well inside the 120 s: only the hello can have triggered the second attempt.
     const out = await eventually(() => central.readData('wake', 'ship1', 'out.txt'), { what: 'the reply', timeoutMs: 30_000 });

@@ -160,7 +160,8 @@ export class World {
 
   /** Stops everything; the nodes' folders stay until cleanup(). */
   async close(): Promise<void> {
-    await Promise.all([...this.nodes.values()].map((n) => n.stop()));
+    // A node that crashed or stopped uncleanly is reported by the monitor and the final stop pass.
+    await Promise.allSettled([...this.nodes.values()].map((n) => n.stop()));
     for (const ls of this.links.values()) for (const l of ls) await l.close();
     await Promise.all(this.brokers.map((b) => b.close()));
   }

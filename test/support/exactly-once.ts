@@ -57,6 +57,36 @@ export function settled(...nodes: StewardProcess[]): boolean {
   });
 }
 
+/** What a node's outbox says of message `id` now (undefined when it has no such row). */
+export function outboxRow(node: StewardProcess, id: string): { state: string; attempts: number; lastError: string | null } | undefined {
+  return withStore(
+    node,
+    (db) =>
+      db.prepare('SELECT state, attempts, last_error AS lastError FROM outbox WHERE id = ?').get(id) as
+        { state: string; attempts: number; lastError: string | null } | undefined,
+  );
+}
+
+/** A node's outbox rows, oldest first: what it sent or still sends, to whom, and how far each got. */
+export function outboxRows(node: StewardProcess): { id: string; toNode: string; method: string; state: string; attempts: number }[] {
+  return withStore(
+    node,
+    (db) =>
+      db.prepare('SELECT id, to_node AS toNode, method, state, attempts FROM outbox ORDER BY seq').all() as {
+        id: string;
+        toNode: string;
+        method: string;
+        state: string;
+        attempts: number;
+      }[],
+  );
+}
+
+/** What a node's inbox says of message `id` (undefined when it never received it). */
+export function inboxState(node: StewardProcess, id: string): string | undefined {
+  return withStore(node, (db) => (db.prepare('SELECT state FROM inbox WHERE id = ?').get(id) as { state: string } | undefined)?.state);
+}
+
 /** Outbox rows a node gave up on (budget spent or rejected), as `id method: error`. */
 export function failedRows(node: StewardProcess): string[] {
   return withStore(node, (db) =>

@@ -26,7 +26,7 @@ export async function startFleet(
 ): Promise<Fleet> {
   const nats = await NatsServer.start(opts.natsArgs ?? []);
   const central = opts.central ?? names[0] ?? 'central';
-  const nodes = await Promise.all(
+  const started = await Promise.allSettled(
     names.map((name) =>
       StewardProcess.start({
         name,
@@ -37,13 +37,27 @@ export async function startFleet(
       }),
     ),
   );
+  const failed = started.find((s) => s.status === 'rejected');
+  if (failed !== undefined) {
+    // The nodes that did start would keep the test process alive: they go too.
+    const up = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    await Promise.allSettled(up.map((n) => n.kill9()));
+    await nats.close();
+    for (const n of up) n.cleanup();
+    throw failed.reason;
+  }
+  const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   return {
     nats,
     nodes,
     close: async () => {
-      await Promise.all(nodes.map((n) => n.stop()));
+      // Every node is stopped and every folder removed even when one node did not stop cleanly;
+      // then that is thrown (see StewardProcess.stop).
+      const stops = await Promise.allSettled(nodes.map((n) => n.stop()));
       await nats.close();
       for (const n of nodes) n.cleanup();
+      const unclean = stops.flatMap((s) => (s.status === 'rejected' ? [(s.reason as Error).message] : []));
+      if (unclean.length > 0) throw new Error(unclean.join('\n\n'));
     },
   };
 }

@@ -24,6 +24,19 @@ export function childrenOf(parent: number | undefined, match = ''): number[] {
   return out;
 }
 
+/**
+ * Pids of every process whose command line holds `match`: e.g. the commands of a burst that
+ * still run, wherever they were forked (a command outlives a helper killed under it).
+ */
+export function processesWith(match: string): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    if (procInfo(Number(name))?.cmdline.includes(match) === true) out.push(Number(name));
+  }
+  return out;
+}
+
 /** Pids of the spawn helpers (src/spawn/helper-main.ts) that the steward process `parent` runs now. */
 export function spawnHelpersOf(parent: number | undefined): number[] {
   return childrenOf(parent, 'helper-main.js');

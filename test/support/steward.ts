@@ -34,6 +34,10 @@ export interface InputLine {
 /** A real `bin/steward` process in its own folder, as a user would run it. */
 export class StewardProcess {
   private proc: ChildProcess | undefined;
+  /** The signal this harness sent the current process, if any (its exit is expected). */
+  private sent: NodeJS.Signals | undefined;
+  /** The current process's early exit was already thrown by start(). */
+  private exitReported = false;
   readonly dir: string;
   stdout = '';
   stderr = '';
@@ -42,9 +46,15 @@ export class StewardProcess {
     this.dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), `steward-${opts.name}-`));
   }
 
+  /** Starts a node; should it not come up, its process is killed (nothing is left behind to hold the test). */
   static async start(opts: NodeOptions): Promise<StewardProcess> {
     const p = new StewardProcess(opts);
-    await p.start();
+    try {
+      await p.start();
+    } catch (err) {
+      await p.kill9();
+      throw err;
+    }
     return p;
   }
 
@@ -97,9 +107,14 @@ export class StewardProcess {
     proc.stdout?.on('data', (b: Buffer) => (this.stdout += b.toString()));
     proc.stderr?.on('data', (b: Buffer) => (this.stderr += b.toString()));
     this.proc = proc;
+    this.sent = undefined;
+    this.exitReported = false;
     await eventually(
       () => {
-        if (proc.exitCode !== null) throw new Error(`steward ${o.name} exited with ${proc.exitCode}: ${this.stderr.slice(-2000)}`);
+        if (proc.exitCode !== null) {
+          this.exitReported = true;
+          throw new Error(`steward ${o.name} exited with ${proc.exitCode}: ${this.stderr.slice(-2000)}`);
+        }
         const log = this.stderr.slice(logStart);
         return waitConnected ? log.includes('"msg":"subscribed"') : log.includes('socket input listening');
       },
@@ -112,19 +127,36 @@ export class StewardProcess {
     return sendToSocket(this.socketPath, input);
   }
 
+  /**
+   * Stops the node as an operator would (SIGTERM) and waits for it to exit. Throws, with the
+   * node's last stderr lines, unless it exited with code 0: a daemon that does not stop cleanly
+   * fails the test that stopped it. Also throws when the node had already died on its own (no
+   * signal from here, an exit start() did not report), so a crash between two steps is not missed.
+   */
   async stop(): Promise<void> {
-    await this.signal('SIGTERM');
+    const p = this.proc;
+    if (p === undefined) return;
+    if (this.running) {
+      this.sent = 'SIGTERM';
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await exited;
+    } else if (this.sent !== undefined || this.exitReported) return; // killed from here, or reported by start()
+    const e = this.exit;
+    if (e !== undefined && e.code === 0) return;
+    this.exitReported = true;
+    const how = e === undefined ? 'no exit seen' : e.signal !== null ? `killed by ${e.signal}` : `exit code ${e.code}`;
+    const what = this.sent === 'SIGTERM' ? 'did not stop cleanly on SIGTERM' : 'had died on its own before stop()';
+    throw new Error(`steward ${this.opts.name} ${what} (${how}); its stderr ends:\n${lastLines(this.stderr, 15)}`);
   }
 
+  /** Kills the node with SIGKILL (a crash) and waits for it to exit. */
   async kill9(): Promise<void> {
-    await this.signal('SIGKILL');
-  }
-
-  private async signal(sig: NodeJS.Signals): Promise<void> {
     const p = this.proc;
     if (p === undefined || !this.running) return;
+    this.sent = 'SIGKILL';
     const exited = new Promise((r) => p.once('exit', r));
-    p.kill(sig);
+    p.kill('SIGKILL');
     await exited;
   }
 
@@ -148,6 +180,11 @@ export class StewardProcess {
   cleanup(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The last `n` lines of `text`. */
+function lastLines(text: string, n: number): string {
+  return text.trimEnd().split('\n').slice(-n).join('\n');
 }
 
 export function sendToSocket(socketPath: string, input: string | Buffer): Promise<InputLine[]> {

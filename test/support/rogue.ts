@@ -78,6 +78,18 @@ export class RogueNode {
     await this.nc.flush();
   }
 
+  /** Publishes bytes, proven as this node (or with the headers given as they are, when `prove` is false); see flush(). */
+  publishRaw(subject: string, toNode: string, payload: Uint8Array, headers: Record<string, string> = {}, prove = true): void {
+    const all = prove ? this.seal(subject, toNode, payload, headers) : headers;
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(all)) h.set(k, v);
+    this.nc.publish(subject, payload, Object.keys(all).length === 0 ? {} : { headers: h });
+  }
+
+  async flush(): Promise<void> {
+    await this.nc.flush();
+  }
+
   get connection(): NatsConnection {
     return this.nc;
   }

@@ -409,6 +409,7 @@ export async function sendNats(
         label: status === 'rejected' ? `ack rejected (${stageOf(String(ack.error))})` : `ack ${status}`,
         ack: status,
       };
+      if (opened.note !== undefined) last.note = opened.note;
       if (c.canary !== undefined && status !== (i === 0 ? 'ok' : 'duplicate')) {
         last.violation = `canary ${c.canary.tag} send ${i + 1} was ACKed ${status}${typeof ack.error === 'string' ? `: ${ack.error}` : ''}`;
       }

@@ -56,7 +56,9 @@ export async function runB3(env: BenchEnv, quick: boolean): Promise<B3Result> {
     ]);
     for (const [name, pid] of pids) {
       const c = comm(pid);
-      if (name !== 'natsServer' && c !== 'node') throw new Error(`B3: pid ${pid} of ${name} is "${c}", expected the node process`);
+      // Node 24 names its main thread, which is what comm shows: "MainThread" (earlier: "node").
+      if (name !== 'natsServer' && c !== 'node' && c !== 'MainThread')
+        throw new Error(`B3: pid ${pid} of ${name} is "${c}", expected the node process`);
     }
     const sampler = new RssSampler(pids, 50);
     const done: B3Round[] = [];

@@ -4,7 +4,8 @@ import type { StewardProcess } from '../test/support/steward.js';
 import { anyDead, sendTimed, sleep, type BenchEnv } from './lib/env.js';
 import { sizeOf } from './lib/files.js';
 import { cpuSeconds, RssSampler } from './lib/procfs.js';
-import { SimFleet } from './lib/sim.js';
+import { provisionKeys } from './lib/keys.js';
+import { SimFleet, simNodeName } from './lib/sim.js';
 import { median, round, roundSummary, summarize, type Summary } from './lib/stats.js';
 
 /** One fan-out: a REQPing to `n` nodes in one message (toNodes). */
@@ -55,12 +56,16 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
   const rounds = quick ? 1 : 3;
   const nats = await env.nats();
   const simRoot = simStorageRoot(env);
+  // central knows the fleet's keys before it starts (see provisionKeys).
+  const simLabel = 'b4-sim';
+  const names = Array.from({ length: fleetSize }, (_, i) => simNodeName('n', i));
+  await provisionKeys(path.join(env.root, 'b4-central', 'var', 'lib'), names, (n) => path.join(simRoot, simLabel, n));
   const central = await env.startNode('central', 'b4-central');
   const { fleet, startMs } = await SimFleet.start(env, {
     count: fleetSize,
     perProcess,
     central: 'central',
-    label: 'b4-sim',
+    label: simLabel,
     helloSeconds: HELLO_SECONDS,
     flags: ['-startSubREQErrorLog=false'],
     root: simRoot,

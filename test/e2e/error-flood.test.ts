@@ -1,58 +1,90 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { encodeMessage } from '../../src/message/codec.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
+import { wireMessage } from '../support/hostile.js';
+import { readSeed, RogueNode } from '../support/rogue.js';
 import type { StewardProcess } from '../support/steward.js';
+
+const SUBJECT = 'ship1.REQCliCommand.CommandACK';
+const FLOOD = 3000;
+const SUMMARY = /node: ship1, error: (\d+) more error reports were not sent \(over 100 per second\); they are in the log of ship1/;
 
 describe('a flood of garbage on a node subject', () => {
   let fleet: Fleet;
   let central: StewardProcess;
   let ship1: StewardProcess;
-  let nc: NatsConnection;
+  let rogue: RogueNode;
+  let runNo = 0;
 
   before(async () => {
     fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'] });
     [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
-    nc = await connect({ servers: fleet.nats.url, name: 'flood-test' });
+    // A client holding central's key, that knows ship1's key (so it MACs, as central itself does).
+    const ship1Key = readSeed(RogueNode.identityOf(ship1.dir)).publicKey;
+    rogue = await RogueNode.connect(fleet.nats.url, 'central', RogueNode.identityOf(central.dir), { knownKeys: { ship1: ship1Key } });
   });
 
   after(async () => {
-    await nc?.close();
+    await rogue?.close();
     await fleet?.close();
   });
 
-  it('reports at most the burst allowance to central plus one summary line, and keeps working', async () => {
-    for (let i = 0; i < 3000; i++) nc.publish('ship1.REQCliCommand.CommandACK', randomBytes(64));
-    await nc.flush();
-    const summary = await eventually(
-      () =>
-        central
-          .readErrorLog()
-          .split('\n')
-          .find((l) => /more error reports were not sent/.test(l)),
-      { what: 'the summary line', timeoutMs: 30_000 },
-    );
-    assert.match(summary, /node: ship1, error: \d+ more error reports were not sent \(over 100 per second\); they are in the log of ship1/);
-    const malformed = central
+  const lines = (re: RegExp | string): string[] =>
+    central
       .readErrorLog()
       .split('\n')
-      .filter((l) => l.includes('malformed message on ship1.REQCliCommand.CommandACK'));
-    assert.ok(malformed.length >= 1000 && malformed.length < 3000, `${malformed.length} malformed lines reached central`);
+      .filter((l) => (typeof re === 'string' ? l.includes(re) : re.test(l)));
+  /** The error reports summary lines say were not sent. */
+  const summarized = (): number => lines(SUMMARY).reduce((n, l) => n + Number(SUMMARY.exec(l)?.[1] ?? 0), 0);
+
+  async function assertStillServing(): Promise<void> {
     assert.ok(ship1.running);
+    const tag = `still-here-${++runNo}`;
     await central.send(
-      JSON.stringify({
-        toNode: 'ship1',
-        method: 'REQCliCommand',
-        methodArgs: ['echo', 'still-here'],
-        directory: 'flood',
-        fileName: 'out.txt',
-      }),
+      JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', tag], directory: 'flood', fileName: `${tag}.txt` }),
     );
     assert.equal(
-      await eventually(() => central.readData('flood', 'ship1', 'out.txt'), { what: 'the reply after the flood' }),
-      'still-here\n',
+      await eventually(() => central.readData('flood', 'ship1', `${tag}.txt`), { what: 'the reply after the flood', timeoutMs: 30_000 }),
+      `${tag}\n`,
     );
+  }
+
+  it('proven by a stolen key: reports at most the burst allowance to central plus summary lines, and keeps working', async () => {
+    for (let i = 0; i < FLOOD; i++) rogue.publishRaw(SUBJECT, 'ship1', randomBytes(64));
+    await rogue.flush();
+    await eventually(() => lines(SUMMARY).length > 0, { what: 'the summary line', timeoutMs: 30_000 });
+    const malformed = (): number => lines('malformed message on ship1.REQCliCommand.CommandACK').length;
+    assert.ok(malformed() >= 1000 && malformed() < FLOOD, `${malformed()} malformed lines reached central`);
+    assert.equal(lines('unauthenticated').length, 0, 'every payload was proven');
+    // Every refusal is either at central or counted in a summary line.
+    await eventually(() => malformed() + summarized() >= FLOOD, { what: `${FLOOD} refusals told or counted`, timeoutMs: 30_000 });
+    assert.equal(malformed() + summarized(), FLOOD);
+    await assertStillServing();
+  });
+
+  it('with no proof: every copy of a command is refused before it is read, reported within the same limit, and none runs', async () => {
+    const marker = path.join(ship1.dir, 'unproven-flood.marker');
+    const before = summarized();
+    for (let i = 0; i < FLOOD; i++) {
+      // A command that would run if it were proven, each with its own id.
+      const e = await encodeMessage(wireMessage({ methodArgs: ['bash', '-c', 'echo ran >> "$0"', marker], replyMethod: 'REQNone' }), {
+        serialization: 'cbor',
+        compression: '',
+      });
+      rogue.publishRaw(SUBJECT, 'ship1', e.payload, e.headers, false);
+    }
+    await rogue.flush();
+    const refused = (): number =>
+      lines(/node: ship1, error: refused a message on ship1\.REQCliCommand\.CommandACK \(\d+ bytes\): unauthenticated/).length;
+    await eventually(() => refused() + summarized() - before >= FLOOD, { what: `${FLOOD} refusals told or counted`, timeoutMs: 60_000 });
+    assert.equal(refused() + summarized() - before, FLOOD);
+    assert.ok(refused() >= 1 && refused() < FLOOD, `${refused()} refusals reached central`);
+    await assertStillServing();
+    assert.equal(fs.existsSync(marker), false, 'no unproven command ran');
   });
 });

@@ -14,7 +14,7 @@ import { iterationLine, mb, summaryTable, type Summary } from './report.js';
 import { describeFault, drawIteration, FAULT_KINDS, type FaultKind, type Shape } from './schedule.js';
 import { addTally, emptyTally, percentile } from './tally.js';
 import { errorLogLines } from './workload.js';
-import { World } from './world.js';
+import { flowPolicies, World } from './world.js';
 
 const USAGE = `usage: npm run test:faults -- [options]
 
@@ -81,7 +81,8 @@ async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: bo
   log(
     `chaos: seed ${o.seed}, ${o.iterations} iterations from ${o.first}, ${o.cluster ? 'a cluster of 3 servers' : 'one broker'}; reproduce with: ${o.repro}`,
   );
-  const world = await World.start(NODES, 'central', { cluster: o.cluster });
+  // ship1 -> ship2 needs a rule on ship2: only central commands a node by default.
+  const world = await World.start(NODES, 'central', { cluster: o.cluster, policyFor: flowPolicies(o.shape.flows, 'central') });
   const monitor = new Monitor(world);
   const results: IterationResult[] = [];
   const faultsByKind = Object.fromEntries(Object.values(FAULT_KINDS).map((k) => [k, 0])) as Record<FaultKind, number>;

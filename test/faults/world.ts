@@ -5,6 +5,7 @@ import { ConfiguredNatsServer, type NatsPorts } from '../support/nats-configured
 import { NatsServer } from '../support/nats-server.js';
 import { StewardProcess } from '../support/steward.js';
 import { childrenOf, spawnHelpersOf } from '../support/procs.js';
+import type { Flow } from './schedule.js';
 
 /** A broker the chaos can stop and start again where it was. */
 export interface Broker {
@@ -67,6 +68,25 @@ export const NODE_FLAGS = [
   '-errorMessageRetries=-1',
 ];
 
+/**
+ * The policy.toml of each node that takes commands from another sender than central (the default
+ * rules let only central command a node): each such flow is allowed its REQCliCommand.
+ */
+export function flowPolicies(flows: readonly Flow[], central: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of flows) {
+    if (f.from === central) continue;
+    out[f.to] = `${out[f.to] ?? ''}
+[[rule]]
+name = "the chaos flow ${f.from} -> ${f.to}"
+from = ["${f.from}"]
+methods = ["REQCliCommand"]
+action = "allow"
+`;
+  }
+  return out;
+}
+
 /** The brokers, the nodes, and the link each node has to each broker. */
 export class World {
   /** Set while the chaos has a node down on purpose (killed or stopped, not yet restarted). */
@@ -78,7 +98,12 @@ export class World {
     readonly links: Map<string, FaultyLink[]>,
   ) {}
 
-  static async start(names: readonly string[], central: string, opts: { cluster: boolean }): Promise<World> {
+  /** `policyFor`: policy.toml text by node name. */
+  static async start(
+    names: readonly string[],
+    central: string,
+    opts: { cluster: boolean; policyFor?: Record<string, string> },
+  ): Promise<World> {
     const brokers: Broker[] = [];
     if (opts.cluster) {
       const a = await ConfiguredNatsServer.start('A', clusterConfig('A', []), { cluster: true });
@@ -93,7 +118,17 @@ export class World {
     for (const name of names) {
       const ls = await Promise.all(brokers.map((b) => FaultyLink.start(b.port)));
       links.set(name, ls);
-      nodes.set(name, new StewardProcess({ name, central, brokerUrl: ls.map((l) => l.url).join(','), flags: NODE_FLAGS }));
+      const policy = opts.policyFor?.[name];
+      nodes.set(
+        name,
+        new StewardProcess({
+          name,
+          central,
+          brokerUrl: ls.map((l) => l.url).join(','),
+          flags: NODE_FLAGS,
+          ...(policy === undefined ? {} : { policy }),
+        }),
+      );
     }
     const w = new World(brokers, nodes, links);
     await Promise.all([...nodes.values()].map((n) => n.start()));

@@ -29,6 +29,8 @@ export interface FuzzContext {
    * 1 is the long run's rate. Big inputs cost the node seconds each, so short runs use fewer.
    */
   readonly bigRate: number;
+  /** The run's start: the createdMs of wire messages (older ones are refused as replays). */
+  readonly nowMs: number;
 }
 
 /** A message as a user writes it (seed field names). */
@@ -131,7 +133,7 @@ export function wireMessage(c: FuzzContext, over: Partial<Message> = {}, id = '0
   return {
     id,
     toNode: c.target,
-    fromNode: 'fuzzer',
+    fromNode: c.central,
     method: 'REQToFileAppend',
     methodArgs: [],
     replyMethod: 'REQNone',
@@ -148,7 +150,7 @@ export function wireMessage(c: FuzzContext, over: Partial<Message> = {}, id = '0
     fileName: 'wire.txt',
     relayViaNode: '',
     relayReplyMethod: '',
-    createdMs: 1_700_000_000_000,
+    createdMs: c.nowMs,
     ...over,
   };
 }

@@ -24,6 +24,7 @@ import type { FuzzContext } from './corpus.js';
 import { diffSnapshots, findMarker, FuzzNode, NODE_FOLDERS, scanLog, snapshot, staleBuild, tail, type LogScan } from './harness.js';
 import { Rng } from './rng.js';
 import { delay, dropFile, folderState, sendHttp, sendNats, sendStream, type FolderState, type Outcome } from './send.js';
+import { introduce, WireProver } from './proofs.js';
 import { printReport, type PathStats, type Report } from './report.js';
 
 const { values: opt } = parseArgs({
@@ -109,6 +110,7 @@ async function main(): Promise<number> {
     closedPort: await freePort(),
     missingFile: path.join(root, 'missing', 'none.log'),
     bigRate,
+    nowMs: Date.now(),
   };
   for (const s of findMarker(['/tmp', '/dev/shm', os.tmpdir()], ctx.escapeMarker)) fs.rmSync(s, { recursive: true, force: true }); // left by an earlier run of this seed
 
@@ -132,6 +134,9 @@ async function main(): Promise<number> {
   const before = snapshot(root, allowed);
   const nc: NatsConnection = await connect({ servers: nats.url, name: 'fuzzer' });
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+  // The fuzzer holds the nodes' keys (as a thief of them would) and proves most NATS inputs as one of them.
+  const prover = new WireProver(seed, ctx.central, { [ctx.central]: nodes.central.dir, [ctx.target]: nodes.target.dir });
+  await introduce(nc, prover, ctx, timeoutMs);
   log(
     `sandbox ${root}; nats ${nats.url}; central pid ${nodes.central.pid}, target pid ${nodes.target.pid}; broker max payload ${maxPayload}`,
   );
@@ -154,6 +159,8 @@ async function main(): Promise<number> {
   );
   const violations: { index: number; path: Path; gen: string; text: string }[] = [];
   const notes = new Map<string, number>();
+  /** NATS outcomes by how the input was proven. */
+  const proofs = new Map<string, Map<string, number>>();
   const sent: Sent[] = [];
   const inFlight = new Set<number>();
   const folderPending = new Map<string, Sent>();
@@ -201,8 +208,12 @@ async function main(): Promise<number> {
     st.inputs++;
     const started = Date.now();
     let o: Outcome;
-    if (c.path === 'nats') o = await sendNats(nc, c, timeoutMs);
-    else {
+    if (c.path === 'nats') {
+      o = await sendNats(nc, c, timeoutMs, prover);
+      const byProof = proofs.get(c.proof) ?? new Map<string, number>();
+      byProof.set(o.label, (byProof.get(o.label) ?? 0) + 1);
+      proofs.set(c.proof, byProof);
+    } else {
       const node = nodes[c.node];
       if (c.path === 'socket') o = await sendStream(() => net.connect(node.socketPath), c, seed, timeoutMs);
       else if (c.path === 'tcp') o = await sendStream(() => net.connect(node.tcpPort, '127.0.0.1'), c, seed, timeoutMs);
@@ -417,6 +428,7 @@ async function main(): Promise<number> {
     logs,
     sandbox: root,
     gens: genTable(sent),
+    proofs,
     replay: replayCommand,
     cpu,
   };

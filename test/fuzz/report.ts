@@ -36,6 +36,8 @@ export interface Report {
   logs: Record<string, LogScan>;
   sandbox: string;
   gens: Map<string, number>;
+  /** NATS outcomes by how the input was proven (see proofs.ts). */
+  proofs: Map<string, Map<string, number>>;
   /** The command that replays one input. */
   replay: (index: number) => string;
   /** CPU seconds used by each process. */
@@ -45,6 +47,10 @@ export interface Report {
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function sum(m: Map<string, number>): number {
+  return [...m.values()].reduce((a, b) => a + b, 0);
 }
 
 function row(cells: (string | number)[], widths: number[]): string {
@@ -128,6 +134,18 @@ export function printReport(r: Report): void {
       .sort()
       .map(([g, n]) => `${g} ${n}`)
       .join(', ')}`,
+  );
+  out.push(
+    `nats inputs by proof: ${[...r.proofs]
+      .sort((a, b) => sum(b[1]) - sum(a[1]))
+      .map(
+        ([p, labels]) =>
+          `${p} ${sum(labels)} (${[...labels]
+            .sort((a, b) => b[1] - a[1])
+            .map(([l, n]) => `${l} ${n}`)
+            .join(', ')})`,
+      )
+      .join('; ')}`,
   );
   if (r.notes.size > 0) {
     out.push('notes (not failures):');

@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsCase, TextCase } from './cases.js';
+import { stageOf, type WireProver } from './proofs.js';
 import { Rng } from './rng.js';
 
 /** What happened to one input, judged against what its path promises. */
@@ -352,13 +353,23 @@ export function folderState(inbox: string, name: string): FolderState {
   return 'removed';
 }
 
-/** Publishes a payload as a request: every node subject answers with an ACK (or the broker says nobody listens). */
-export async function sendNats(nc: NatsConnection, c: NatsCase, timeoutMs: number): Promise<Outcome & { ack?: string }> {
+/**
+ * Publishes a payload as a request, proven as its case says: every node subject answers with an
+ * ACK proven by the node (or the broker says nobody listens).
+ */
+export async function sendNats(
+  nc: NatsConnection,
+  c: NatsCase,
+  timeoutMs: number,
+  prover: WireProver,
+): Promise<Outcome & { ack?: string }> {
   let h: ReturnType<typeof natsHeaders> | undefined;
+  let sent: Record<string, string>;
   try {
-    if (Object.keys(c.headers).length > 0) {
+    sent = prover.headers(c);
+    if (Object.keys(sent).length > 0) {
       h = natsHeaders();
-      for (const [k, v] of Object.entries(c.headers)) h.set(k, v);
+      for (const [k, v] of Object.entries(sent)) h.set(k, v);
     }
   } catch (err) {
     return {
@@ -377,18 +388,10 @@ export async function sendNats(nc: NatsConnection, c: NatsCase, timeoutMs: numbe
   for (let i = 0; i < c.sends; i++) {
     try {
       const reply = await nc.request(c.subject, c.payload, { timeout: timeoutMs, ...(h === undefined ? {} : { headers: h }) });
-      let ack: { id?: unknown; status?: unknown; error?: unknown };
-      try {
-        ack = JSON.parse(Buffer.from(reply.data).toString('utf8')) as typeof ack;
-      } catch {
-        return {
-          answered: false,
-          accepted: 0,
-          errors: 0,
-          label: 'bad-ack',
-          violation: `the answer is not an ACK: ${Buffer.from(reply.data).toString('utf8').slice(0, 200)}`,
-        };
-      }
+      const opened = prover.openAck(c, sent, reply.data);
+      if ('violation' in opened)
+        return { answered: opened.label !== 'bad-ack', accepted: 0, errors: 0, label: opened.label, violation: opened.violation };
+      const ack = JSON.parse(opened.ack) as { id?: unknown; status?: unknown; error?: unknown };
       const status = String(ack.status);
       if (!['ok', 'duplicate', 'rejected'].includes(status) || typeof ack.id !== 'string') {
         return {
@@ -403,9 +406,10 @@ export async function sendNats(nc: NatsConnection, c: NatsCase, timeoutMs: numbe
         answered: true,
         accepted: status === 'rejected' ? 0 : 1,
         errors: status === 'rejected' ? 1 : 0,
-        label: `ack ${status}`,
+        label: status === 'rejected' ? `ack rejected (${stageOf(String(ack.error))})` : `ack ${status}`,
         ack: status,
       };
+      if (opened.note !== undefined) last.note = opened.note;
       if (c.canary !== undefined && status !== (i === 0 ? 'ok' : 'duplicate')) {
         last.violation = `canary ${c.canary.tag} send ${i + 1} was ACKed ${status}${typeof ack.error === 'string' ? `: ${ack.error}` : ''}`;
       }

@@ -1,4 +1,5 @@
 import type { FuzzContext } from './corpus.js';
+import type { ProofMode } from './proofs.js';
 
 /** The shapes of the fuzzer's inputs. */
 export type TextPath = 'socket' | 'tcp' | 'http' | 'folder';
@@ -61,6 +62,12 @@ export interface NatsCase {
   /** Published this many times (a re-sent canary must be ACKed "duplicate" and written once). */
   readonly sends: number;
   readonly canary?: Canary;
+  /** How it is proven (proofs.ts), as which node name, and which of the mode's variants. */
+  readonly proof: ProofMode;
+  readonly signer: string;
+  readonly variant: number;
+  /** The subject an `other-subject` proof is made for. */
+  readonly proofSubject?: string;
 }
 
 export type Case = TextCase | NatsCase;

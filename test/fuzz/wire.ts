@@ -3,12 +3,14 @@ import { encode as cborEncode } from 'cbor-x';
 import type { Message } from '../../src/message/message.js';
 import { FIELDS, KIND_OF, METHODS, STRINGS, makeSafePairs, put, seedWireMessages, traversals, type FuzzContext } from './corpus.js';
 import { Raw, fuzzValue, hugeString, mutateBytes } from './mutate.js';
+import { pickProofMode, STRANGER, type ProofMode } from './proofs.js';
 import type { Rng } from './rng.js';
 import type { Canary, CaseOptions, NatsCase } from './types.js';
 
 /**
  * Payloads published straight on the nodes' subjects, as a node (or anyone allowed on the
- * broker) could: random bytes, wire messages valid or not, odd headers, compression bombs.
+ * broker) could: random bytes, wire messages valid or not, odd headers, compression bombs. Most
+ * are proven as a real node (see proofs.ts), so they reach the decoder and what comes after it.
  */
 
 const DEEP_MARK = '\u00a7DEEP\u00a7';
@@ -30,6 +32,10 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
       headers: e.headers,
       sends: rng.chance(0.2) ? 2 : 1,
       canary: k,
+      // A canary is proven as central, which may ask the target for anything.
+      proof: rng.chance(0.5) ? 'mac' : 'sig',
+      signer: c.central,
+      variant: 0,
     };
   }
   const method = rng.pick(METHODS);
@@ -55,9 +61,32 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
     [4, 'bomb'],
     [10, 'wire-traversal'],
   ]);
+  const proof: ProofMode = pickProofMode(rng);
+  const signer = proof === 'stranger' ? STRANGER : rng.chance(0.75) ? c.central : c.target;
+  const variant = rng.int(1000);
+  const receiver = subject.split('.')[2] === 'REQRelay' ? c.central : (subject.split('.')[0] as string);
+  const proven = {
+    proof,
+    signer,
+    variant,
+    // Another subject of the same node, or the same subject of the other node.
+    ...(proof === 'other-subject'
+      ? {
+          proofSubject: rng.pick(
+            [
+              `${receiver}.REQNone.EventACK`,
+              `${receiver}.REQPing.EventACK`,
+              subject.replace(/^[^.]+/, (t) => (t === c.target ? c.central : c.target)),
+            ].filter((s) => s !== subject),
+          ),
+        }
+      : {}),
+  };
   const seed = (): Message => {
     const s = clone(rng.pick(seedWireMessages(c)));
     s.id = id();
+    // Mostly from the node that proves it; else the proof and the message disagree.
+    s.fromNode = rng.chance(0.9) ? signer : rng.pick([c.central, c.target, STRANGER, c.ghost]);
     if (subject.endsWith('.REQRelay.EventACK')) {
       // What a node relaying through central publishes (see src/message/relay.ts).
       Object.assign(s, {
@@ -79,6 +108,7 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
     payload: e.payload,
     headers: e.headers,
     sends: 1,
+    ...proven,
   });
   switch (gen) {
     case 'random-bytes':
@@ -150,6 +180,7 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
         payload: e.payload,
         headers: e.headers,
         sends: 1,
+        ...proven,
       };
     }
   }

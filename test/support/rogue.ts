@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { connect, headers as natsHeaders, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { encodeMessage, type WireOptions } from '../../src/message/codec.js';
 import type { Message } from '../../src/message/message.js';
 import type { Keyring } from '../../src/trust/keyring.js';
-import { parseSeedFile, type NkeyPair } from '../../src/trust/nkey.js';
+import { pairFromSeed, parseSeedFile, type NkeyPair } from '../../src/trust/nkey.js';
 import { Proofs } from '../../src/trust/proof.js';
 
 /**
@@ -18,6 +19,7 @@ export class RogueNode {
     readonly pair: NkeyPair,
     private readonly nc: NatsConnection,
     private readonly proofs: Proofs,
+    private readonly timeoutMs: number,
   ) {}
 
   /** Connects as `name` with the key in `seedFile` (also used for the broker when `brokerAuth`). */
@@ -25,20 +27,16 @@ export class RogueNode {
     brokerUrl: string,
     name: string,
     seedFile: string,
-    o: { brokerAuth?: boolean; knownKeys?: Record<string, string> } = {},
+    o: { brokerAuth?: boolean; knownKeys?: Record<string, string>; timeoutMs?: number } = {},
   ): Promise<RogueNode> {
-    const pair = parseSeedFile(fs.readFileSync(seedFile, 'utf8'));
-    if ('problem' in pair) throw new Error(`${seedFile}: ${pair.problem}`);
-    const known = o.knownKeys ?? {};
-    // A keyring that knows what the attacker was told, and takes every key it is shown.
-    const keyring = { keyOf: (n: string) => known[n], check: () => ({ ok: true }) } as unknown as Keyring;
+    const pair = readSeed(seedFile);
     const nc = await connect({
       servers: brokerUrl,
       name: `rogue-${name}`,
       inboxPrefix: `_INBOX.${name}`,
       ...(o.brokerAuth === true ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(pair.seedText)) } : {}),
     });
-    return new RogueNode(name, pair, nc, new Proofs({ name, pair }, keyring));
+    return new RogueNode(name, pair, nc, proverFor(name, pair, o.knownKeys), o.timeoutMs ?? 30_000);
   }
 
   /** The identity file of a steward node started in `dir`. */
@@ -67,7 +65,7 @@ export class RogueNode {
   ): Promise<string> {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(prove ? this.seal(subject, toNode, payload, headers) : headers)) h.set(k, v);
-    const res = await this.nc.request(subject, payload, { timeout: 10_000, headers: h });
+    const res = await this.nc.request(subject, payload, { timeout: this.timeoutMs, headers: h });
     return ackText(res.string());
   }
 
@@ -80,6 +78,18 @@ export class RogueNode {
     await this.nc.flush();
   }
 
+  /** Publishes bytes, proven as this node (or with the headers given as they are, when `prove` is false); see flush(). */
+  publishRaw(subject: string, toNode: string, payload: Uint8Array, headers: Record<string, string> = {}, prove = true): void {
+    const all = prove ? this.seal(subject, toNode, payload, headers) : headers;
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(all)) h.set(k, v);
+    this.nc.publish(subject, payload, Object.keys(all).length === 0 ? {} : { headers: h });
+  }
+
+  async flush(): Promise<void> {
+    await this.nc.flush();
+  }
+
   get connection(): NatsConnection {
     return this.nc;
   }
@@ -87,6 +97,30 @@ export class RogueNode {
   async close(): Promise<void> {
     await this.nc.close();
   }
+}
+
+/** The key pair in a seed file (a node's identity.nk, or an nkey seed file). */
+export function readSeed(seedFile: string): NkeyPair {
+  const pair = parseSeedFile(fs.readFileSync(seedFile, 'utf8'));
+  if ('problem' in pair) throw new Error(`${seedFile}: ${pair.problem}`);
+  return pair;
+}
+
+/** Writes a new key's seed into `dir` (mode 600) and returns its file: a key no node has seen yet. */
+export function writeFreshSeed(dir: string, label: string): string {
+  const file = path.join(dir, `${label}.nk`);
+  fs.writeFileSync(file, `${pairFromSeed(randomBytes(32)).seedText}\n`, { mode: 0o600 });
+  return file;
+}
+
+/**
+ * Proofs as `name` with `pair`, without a broker connection: MACs for the nodes in `knownKeys`
+ * (as the real node would once it knows their keys), signatures for the others.
+ */
+export function proverFor(name: string, pair: NkeyPair, knownKeys: Record<string, string> = {}): Proofs {
+  // A keyring that knows what the attacker was told, and takes every key it is shown.
+  const keyring = { keyOf: (n: string) => knownKeys[n], check: () => ({ ok: true }) } as unknown as Keyring;
+  return new Proofs({ name, pair }, keyring);
 }
 
 /** The ACK inside a proven answer (its body), or the answer itself. */

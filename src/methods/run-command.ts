@@ -1,8 +1,13 @@
 import type { Message } from '../message/message.js';
 import type { Spawner } from '../spawn/spawner.js';
 import { endedBy } from './method.js';
-/** After the command exits, how long to wait for output still in the pipes. */
+/**
+ * After the command exits while background children of its group still hold the pipes, how
+ * long to wait for their output before replying without it.
+ */
 const DRAIN_MS = 200;
+/** After the command exits with no process of its group left, the longest wait for the pipes' end. */
+const PIPE_END_MAX_MS = 10_000;
 /** After SIGTERM to the process group, how long before SIGKILL. */
 const KILL_GRACE_MS = 2000;
 
@@ -70,6 +75,16 @@ export function runCommand(
         // The group is already gone.
       }
     };
+    /** Some process of the command's group (a background child) is still there. */
+    const groupAlive = (): boolean => {
+      if (pid === undefined) return false;
+      try {
+        process.kill(-pid, 0);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    };
     const terminate = (): void => {
       timedOut = endedBy(opts.signal) === 'timeout';
       killGroup('SIGTERM');
@@ -130,10 +145,16 @@ export function runCommand(
         exit: (code, signal) => {
           exited = { code, signal };
           if (open.size === 0) return finish(code, signal);
-          // Give the pipes a moment to deliver what the command wrote just before exiting; a
-          // busy event loop can let this timer run before they are read, so setImmediate lets
-          // one more I/O poll read what the pipes hold.
-          drainTimer = setTimeout(() => setImmediate(() => finish(code, signal)), DRAIN_MS);
+          // The exit can arrive before the output the command wrote just before it (the helper
+          // reports both as they come). With no process of the group left, nothing holds the
+          // pipes open, so their end is near: wait for it, however busy the machine. Background
+          // children still holding them are not waited for beyond a moment (DRAIN_MS).
+          const exitAt = Date.now();
+          const check = (): void => {
+            if (groupAlive() || Date.now() - exitAt > PIPE_END_MAX_MS) setImmediate(() => finish(code, signal));
+            else drainTimer = setTimeout(check, DRAIN_MS);
+          };
+          drainTimer = setTimeout(check, DRAIN_MS);
         },
         error: (message, lost) => finish(null, null, lost ? { lostError: message } : { spawnError: message }),
       },

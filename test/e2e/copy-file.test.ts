@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.js';
@@ -15,6 +16,9 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
  * files to another node. ship2 reaches the broker through a TCP proxy, so its link can be cut
  * in the middle of a copy.
  */
+
+/** Copies may be written anywhere under the temporary folder (-copyDestinations; the default is the data folder only). */
+const COPY_ANYWHERE_IN_TMP = `-copyDestinations=${os.tmpdir()}`;
 describe('REQCopyFileFrom and REQCopyFileTo', () => {
   let fleet: Fleet;
   let central: StewardProcess;
@@ -25,14 +29,15 @@ describe('REQCopyFileFrom and REQCopyFileTo', () => {
   const newTag = (what: string): string => `${what}-${++tagNo}`;
 
   before(async () => {
-    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0'] });
+    // The copies land in the nodes' temporary folders, outside their data folders.
+    fleet = await startFleet(['central', 'ship1'], { flags: ['-startPubREQHello=0', COPY_ANYWHERE_IN_TMP] });
     [central, ship1] = fleet.nodes as [StewardProcess, StewardProcess];
     proxy = await TcpProxy.start(fleet.nats.port);
     ship2 = await StewardProcess.start({
       name: 'ship2',
       central: 'central',
       brokerUrl: `127.0.0.1:${proxy.port}`,
-      flags: ['-startPubREQHello=0'],
+      flags: ['-startPubREQHello=0', COPY_ANYWHERE_IN_TMP],
     });
   });
 

@@ -11,7 +11,10 @@ import { eventually } from '../support/eventually.js';
 import { NatsServer } from '../support/nats-server.js';
 import { STEWARD_BIN, StewardProcess, type InputLine } from '../support/steward.js';
 
-/** Sends `input` over TCP, half-closes, and returns the answer lines. */
+/** The operator token of the node under test (its etc/token, made at its first start). */
+let token = '';
+
+/** Sends the token line and `input` over TCP, half-closes, and returns the answer lines. */
 function sendTcp(port: number, input: string): Promise<InputLine[]> {
   return new Promise((resolve, reject) => {
     const c = net.connect(port, '127.0.0.1');
@@ -26,19 +29,20 @@ function sendTcp(port: number, input: string): Promise<InputLine[]> {
           .map((l) => JSON.parse(l) as InputLine),
       ),
     );
-    c.end(input);
+    c.end(`${token}\n${input}`);
   });
 }
 
-/** Raw HTTP request; returns status, content-type and body. */
+/** Raw HTTP request to /messages with the token (JSON unless said); returns status, content-type and body. */
 function request(
   port: number,
   method: string,
   body?: string,
-  headers: Record<string, string> = {},
+  extra: Record<string, string> = {},
 ): Promise<{ status: number; type: string; body: string }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...extra };
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: '/', headers }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: '/messages', headers }, (res) => {
       let out = '';
       res.on('data', (b: Buffer) => (out += b.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? '', body: out }));
@@ -107,6 +111,7 @@ describe('TCP, HTTP and folder inputs', () => {
     });
     ship1 = new StewardProcess({ name: 'ship1', ...common, flags: ['-startPubREQHello=0'] });
     await Promise.all([central.start(), ship1.start()]);
+    token = fs.readFileSync(path.join(dir, 'etc', 'token'), 'utf8').trim();
   });
 
   after(async () => {
@@ -142,6 +147,7 @@ describe('TCP, HTTP and folder inputs', () => {
       conn.on('error', reject);
       conn.on('close', () => resolve(out));
       const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      conn.write(`${token}\n`);
       void (async () => {
         for (let i = 0; i < 257 && !conn.destroyed; i++) if (!conn.write(chunk)) await new Promise((r) => conn.once('drain', r));
         conn.end();
@@ -180,6 +186,7 @@ describe('TCP, HTTP and folder inputs', () => {
       httpPort,
       'POST',
       `toNode: ship1\nmethod: REQCliCommand\nmethodArgs: [echo, ${a}]\ndirectory: inputs\nfileName: ${a}.txt\n`,
+      { 'content-type': 'application/yaml' },
     );
     assert.equal(res.status, 202, res.body);
     assert.equal(await resultOf(a), `${a}\n`);
@@ -224,7 +231,7 @@ describe('TCP, HTTP and folder inputs', () => {
         else resolve({ status: Number(m[1]), body: m[2] ?? '' });
       });
       conn.write(
-        `${method} / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${size}\r\n\r\n`,
+        `${method} /messages HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${size}\r\n\r\n`,
       );
       const chunk = Buffer.alloc(1024 * 1024, 0x20);
       void (async () => {
@@ -245,8 +252,8 @@ describe('TCP, HTTP and folder inputs', () => {
       conn.on('error', reject);
       conn.on('close', () => resolve(out));
       conn.write(
-        `POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(post)}\r\n\r\n${post}` +
-          'PUT / HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello',
+        `POST /messages HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(post)}\r\n\r\n${post}` +
+          'PUT /messages HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello',
       );
     });
     const statuses = [...raw.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
@@ -283,7 +290,9 @@ describe('TCP, HTTP and folder inputs', () => {
     assert.equal(lines[0]?.status, 'error');
     assert.match(lines[0]?.error ?? '', /malformed HTTP request/);
     // A body that breaks off inside a POST already being read: the error is its answer.
-    const chunked = await rawHttp('POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n');
+    const chunked = await rawHttp(
+      `POST /messages HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n`,
+    );
     assert.deepEqual(statusLines(chunked), ['400'], chunked.slice(0, 500));
     assert.match(chunked, /malformed HTTP request: Invalid character in chunk size/);
   });
@@ -292,7 +301,7 @@ describe('TCP, HTTP and folder inputs', () => {
     const tag = newTag('before-garbage');
     const post = JSON.stringify(good(tag));
     const raw = await rawHttp(
-      `POST / HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(post)}\r\n\r\n${post}\u0001\u0002 not a request\r\n\r\n`,
+      `POST /messages HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(post)}\r\n\r\n${post}\u0001\u0002 not a request\r\n\r\n`,
     );
     assert.deepEqual(statusLines(raw), ['202', '400'], raw.slice(0, 800));
     assert.equal(await resultOf(tag), `${tag}\n`);

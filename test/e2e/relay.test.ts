@@ -28,7 +28,8 @@ describe('REQRelay and REQRelayInitial', () => {
   before(async () => {
     fleet = await startFleet(['central', 'node1', 'node2', 'ship3'], {
       flags: ['-startPubREQHello=0'],
-      flagsFor: { central: ['-startSubREQRelay=true'] },
+      // central writes the relayed copy into its temporary folder, outside its data folder.
+      flagsFor: { central: ['-startSubREQRelay=true', `-copyDestinations=${os.tmpdir()}`] },
       policyFor: { central: RELAY_RULE, node2: RELAYED_RULE },
     });
     [central, node1, node2] = fleet.nodes as [StewardProcess, StewardProcess, StewardProcess];

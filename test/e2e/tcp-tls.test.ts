@@ -22,7 +22,10 @@ function sendTls(port: number, ca: string, input: string, client?: CertFiles): P
     });
     let out = '';
     c.on('data', (b: Buffer) => (out += b.toString()));
-    c.on('error', (err) => (out === '' ? reject(err) : resolve(out)));
+    c.on('error', (err: Error) => {
+      if (out === '') reject(err);
+      else resolve(out);
+    });
     c.on('end', () => resolve(out));
     c.on('secureConnect', () => c.end(input));
   });

@@ -59,12 +59,14 @@ export function settled(...nodes: StewardProcess[]): boolean {
 
 /** What a node's outbox says of message `id` now (undefined when it has no such row). */
 export function outboxRow(node: StewardProcess, id: string): { state: string; attempts: number; lastError: string | null } | undefined {
-  return withStore(
+  const row = withStore(
     node,
     (db) =>
       db.prepare('SELECT state, attempts, last_error AS lastError FROM outbox WHERE id = ?').get(id) as
         { state: string; attempts: number; lastError: string | null } | undefined,
   );
+  // node:sqlite's rows have no prototype; a plain object compares as the test writes it.
+  return row === undefined ? undefined : { ...row };
 }
 
 /** A node's outbox rows, oldest first: what it sent or still sends, to whom, and how far each got. */

@@ -10,7 +10,7 @@ import { loadIdentity } from '../trust/identity.js';
 import type { NkeyPair } from '../trust/nkey.js';
 import { PolicyError } from '../trust/policy.js';
 
-const OPERATOR_COMMANDS = ['send', 'nodes', 'queue', 'status', 'cancel', 'keys', 'policy', 'broker-config', 'token', 'help'];
+const OPERATOR_COMMANDS = ['send', 'jobs', 'job', 'nodes', 'queue', 'status', 'cancel', 'keys', 'policy', 'broker-config', 'token', 'help'];
 
 /** `steward [flags]`: runs the daemon until SIGINT or SIGTERM; `steward <command>`: an operator command. */
 async function main(argv: string[]): Promise<number> {

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { tokenFile } from '../config/token.js';
 import { cancel } from './cancel.js';
 import { CliError } from './client.js';
+import { job, jobs } from './jobs.js';
 import { nodes } from './nodes.js';
 import { queue } from './queue.js';
 import { send } from './send.js';
@@ -26,7 +27,12 @@ export async function runOperator(argv: string[]): Promise<number> {
     .command('send')
     .description("send a command to nodes and wait for their output, e.g. steward send --to ship1,ship2 -- bash -c 'uptime'")
     .argument('[command...]', 'the command and its arguments (after --)')
-    .option('--to <nodes>', 'comma-separated target nodes')
+    .option('--to <nodes>', "comma-separated target nodes, or '*' for every node this node knows")
+    .option('--where <key=value>', 'only nodes with this label (repeatable: all must match)', collect, [])
+    .option('--batch <n>', 'a rollout: send to N nodes (or N%) at a time, the next batch when these answered')
+    .option('--batch-wait <duration>', 'wait between batches (90s, 5m)')
+    .option('--max-failures <n>', 'stop the rollout when more than N (or N%) nodes failed; 0: at the first failure')
+    .option('--every <duration>', 'a recurring job: run again at this interval (15m, 1h, 1d), until cancelled')
     .option('--method <method>', 'the method', 'REQCliCommand')
     .option('--timeout <seconds>', 'methodTimeout: how long the command may run')
     .option('--retries <n>', 're-sends after the first attempt (-1: until delivered)')
@@ -35,13 +41,30 @@ export async function runOperator(argv: string[]): Promise<number> {
     .option('--file-name <name>', 'result file name (default <method>.log)')
     .option('--reply-method <method>', 'replyMethod (default REQToFileAppend)')
     .option('--file <path>', 'send the messages in this JSON or YAML file instead')
-    .option('--no-wait', 'print the ids and return without waiting for replies')
+    .option('--no-wait', 'print the ids (and job) and return without waiting for replies')
     .option('--json', 'one JSON object per reply', false)
     .addOption(socket)
     .action(async (args: string[], o: Parameters<typeof send>[1]) => void (code = await send(args, o)));
   program
+    .command('jobs')
+    .description('recent jobs (sends to many nodes) with their counts per state, and the recurring jobs')
+    .option('--limit <n>', 'how many jobs', '20')
+    .option('--json', 'one JSON object per job', false)
+    .addOption(socket)
+    .action(async (o: Parameters<typeof jobs>[0]) => void (code = await jobs(o)));
+  program
+    .command('job')
+    .description('one job, a row per node (--wait: follow it live); steward job cancel|pause|resume <id>')
+    .argument('<id|action>', 'a job id, or cancel, pause, resume')
+    .argument('[id]', 'the job (or recurring job) for cancel, pause, resume')
+    .option('--wait', 'follow the job until it ends', false)
+    .option('--json', 'as JSON', false)
+    .addOption(socket)
+    .action(async (first: string, second: string | undefined, o: Parameters<typeof job>[2]) => void (code = await job(first, second, o)));
+  program
     .command('nodes')
-    .description('nodes this node (normally central) has heard from, with last seen time and state')
+    .description('nodes this node (normally central) has heard from, with last seen time, state and labels')
+    .option('--where <key=value>', 'only nodes with this label (repeatable)', collect, [])
     .option('--sort <key>', 'name, seen or state', 'name')
     .option('--json', 'one JSON object per node', false)
     .addOption(socket)
@@ -133,4 +156,9 @@ export async function runOperator(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** A repeatable option's values. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }

@@ -87,9 +87,21 @@ export function helpText(): string {
   }
   lines.push(
     '',
-    'Operator commands (talk to the daemon in this folder through its socket; see steward <command> --help):',
-    '  steward send --to ship1,ship2 [--timeout 10] [--retries 3] -- bash -c uptime',
-    '  steward nodes | steward queue | steward status <id> | steward cancel <id>|--to <node>',
+    'Operator commands (talk to the daemon in this folder through its socket; steward help <command> for each one):',
+    '  steward send --to ship1,ship2 [--timeout 10] [--retries 3] -- bash -c uptime   send a command, wait for the outputs',
+    "  steward send --to '*' --where role=ship [--batch 10%] [--max-failures 0] [--every 1h] -- df -h   a job (rollout, recurring)",
+    '  steward jobs                        recent jobs with their counts, and the recurring ones',
+    '  steward job <id> [--wait]           one job, a row per node; --wait follows it live',
+    '  steward job cancel|pause|resume <id>',
+    '  steward nodes [--where role=ship]   nodes heard from, with labels, online or offline',
+    '  steward queue                       pending messages per destination',
+    '  steward status <id>                 one message: accepted, attempts, delivered, reply',
+    '  steward cancel <id>... | --to <node>  drop pending messages',
+    '  steward keys [list|accept|revoke|import|rotate]   node keys (trust)',
+    '  steward policy check --from <node> --method <m> -- args   what policy.toml decides',
+    '  steward token                       the operator token of the TCP and HTTP inputs and the web console',
+    '  steward broker-config ...           a least-privilege nats-server config for the fleet',
+    '  steward help [command]              these commands, or one in full',
     'Messages can also be written as JSON or YAML to <socketFolder>/steward.sock, e.g. nc -NU ./tmp/steward.sock < msg.json',
   );
   return lines.join('\n');

@@ -11,6 +11,8 @@ import { readFileFor, readTcpTls, readTlsFiles, type TlsMaterial } from './tls.j
 /** The configuration compiled once into the units the code uses. */
 export interface ResolvedConfig {
   readonly nodeName: string;
+  /** This node's labels (-labels), sent in its hellos. */
+  readonly labels: Readonly<Record<string, string>>;
   readonly centralNodeName: string;
   readonly brokerServers: string[];
   readonly configFolder: string;
@@ -201,6 +203,7 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
   const maxInFlightPerNode = int('ringBufferSize');
   return {
     nodeName,
+    labels: parseLabelFlag(str('labels')),
     centralNodeName,
     brokerServers,
     configFolder,
@@ -263,4 +266,22 @@ function readCentralKey(v: string): string | undefined {
   const key = text.split(/\s+/).find((t) => /^U[A-Z2-7]{55}$/.test(t));
   if (key === undefined) throw new UsageError(`-centralPublicKey=${v}: give a public key (U..., 56 characters) or a file that holds one`);
   return key;
+}
+
+/** -labels: key=value,key=value (keys: letters, digits, _ . -; values also : and /). */
+function parseLabelFlag(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const p = part.trim();
+    if (p === '') continue;
+    const eq = p.indexOf('=');
+    const key = eq <= 0 ? '' : p.slice(0, eq).trim();
+    const value = eq <= 0 ? '' : p.slice(eq + 1).trim();
+    if (!/^[A-Za-z0-9_.-]{1,63}$/.test(key) || !/^[A-Za-z0-9_.:/-]{0,128}$/.test(value)) {
+      throw new UsageError(`-labels="${text}": "${p}" is not key=value (keys: letters, digits, _ . -; values also : and /)`);
+    }
+    out[key] = value;
+  }
+  if (Object.keys(out).length > 32) throw new UsageError(`-labels: at most 32 labels`);
+  return out;
 }

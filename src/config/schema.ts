@@ -47,6 +47,13 @@ export const FIELDS = [
     help: 'the central node: receives error messages and hello messages from every node (required)',
   },
   {
+    flag: 'labels',
+    key: 'Labels',
+    type: 'string',
+    default: '',
+    help: 'labels of this node, key=value,key=value (e.g. role=ship,site=north): sent in its hellos, kept by central, used by --where and "where" to pick nodes',
+  },
+  {
     flag: 'brokerAddress',
     key: 'BrokerAddress',
     type: 'string',

@@ -2,14 +2,21 @@ import type { Logger } from 'pino';
 import { encodeMessage, type Encoded, type WireOptions } from '../message/codec.js';
 import { subjectFor, type Kind, type Message } from '../message/message.js';
 import { parseInputOffThread, parserThreadUnavailable } from '../message/parse-thread.js';
-import type { ParseContext } from '../message/parse.js';
+import type { JobRequest, ParseContext } from '../message/parse.js';
 import { RELAY_INITIAL_METHOD, relayToVia } from '../message/relay.js';
 import { ENVELOPE_MARGIN } from '../message/limits.js';
 
-/** What an input tells its client about one message. */
+/** What an input tells its client about one message (a job: one line per target, with its job). */
 export type InputResult =
-  | { status: 'accepted'; index: number; id: string; toNode: string; subject: string }
+  | { status: 'accepted'; index: number; id: string; toNode: string; subject: string; job?: string; schedule?: string }
   | { status: 'error'; index: number; error: string; toNode?: string };
+
+/** What submitting a job gives: its id, its targets with the ids their messages have (or will have). */
+export interface SubmittedJob {
+  readonly job: string;
+  readonly schedule?: string;
+  readonly targets: readonly { node: string; id: string }[];
+}
 
 /** Hands input bytes to the node: parsed, checked, committed; one result per message. */
 export type AcceptInput = (bytes: Uint8Array, beforeSubmit?: (ids: string[]) => void) => Promise<InputResult[]>;
@@ -27,6 +34,11 @@ export interface AcceptorDeps {
   readonly accepted: (count: number) => void;
   /** Last touches of the node before a message is stored (the origin proof of a copy or relay request). */
   readonly prepare?: (msg: Message) => Message;
+  /**
+   * Makes a job of a template (fleet/jobs.ts); `beforeSubmit` sees its message ids before any can
+   * be delivered. Throws when the request is wrong (a selector that matches nothing...).
+   */
+  readonly submitJob?: (template: Message, job: JobRequest, beforeSubmit?: (ids: string[]) => void) => Promise<SubmittedJob>;
   readonly logger: Logger;
 }
 
@@ -53,6 +65,10 @@ export function inputAcceptor(d: AcceptorDeps): AcceptInput {
       for (const o of outcomes.slice(start, start + d.chunk)) {
         if (!o.ok) {
           results.push({ status: 'error', index: o.index, error: o.error, ...(o.toNode === undefined ? {} : { toNode: o.toNode }) });
+          continue;
+        }
+        if (o.job !== undefined) {
+          results.push(...(await submitJob(d, o.index, o.message, o.job, beforeSubmit)));
           continue;
         }
         const msg = d.prepare?.(o.message) ?? o.message;
@@ -103,4 +119,36 @@ export function inputAcceptor(d: AcceptorDeps): AcceptInput {
     }
     return results;
   };
+}
+
+/** A job's lines: one per target (its message id, known before it is sent), or the one error. */
+async function submitJob(
+  d: AcceptorDeps,
+  index: number,
+  template: Message,
+  job: JobRequest,
+  beforeSubmit?: (ids: string[]) => void,
+): Promise<InputResult[]> {
+  if (d.submitJob === undefined) return [{ status: 'error', index, error: `message ${index}: this node takes no jobs` }];
+  const size = (await encodeMessage(d.prepare?.(template) ?? template, d.wire)).plainBytes;
+  const limit = d.maxPayload() - ENVELOPE_MARGIN;
+  if (size > limit)
+    return [
+      { status: 'error', index, error: `message ${index} is ${size} bytes, more than the broker's max payload allows (${limit} bytes)` },
+    ];
+  try {
+    const s = await d.submitJob(template, job, beforeSubmit);
+    d.accepted(s.targets.length);
+    return s.targets.map((t) => ({
+      status: 'accepted',
+      index,
+      id: t.id,
+      toNode: t.node,
+      subject: subjectFor({ ...template, toNode: t.node }, d.kindOf(template.method)),
+      job: s.job,
+      ...(s.schedule === undefined ? {} : { schedule: s.schedule }),
+    }));
+  } catch (err) {
+    return [{ status: 'error', index, error: `message ${index}: ${(err as Error).message}` }];
+  }
 }

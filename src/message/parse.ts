@@ -24,8 +24,23 @@ export interface ParseContext {
   readonly now?: () => number;
 }
 
-/** One outcome per message (after toNodes fan-out), in input order. */
-export type ParseOutcome = { index: number; ok: true; message: Message } | { index: number; ok: false; error: string; toNode?: string };
+/**
+ * A message for many nodes (a list of more than one, `*`, a label selector, a rollout or a
+ * schedule): a job, with its selector and options as given (checked where the job is made).
+ */
+export interface JobRequest {
+  readonly names: readonly string[] | '*';
+  readonly where: Readonly<Record<string, string>>;
+  readonly rollout?: { readonly batch?: unknown; readonly batchWait?: unknown; readonly maxFailures?: unknown };
+  readonly every?: unknown;
+}
+
+/**
+ * One outcome per message (after toNodes fan-out), in input order. A job's outcome carries its
+ * request, and its message is the template every target gets (toNode empty).
+ */
+export type ParseOutcome =
+  { index: number; ok: true; message: Message; job?: JobRequest } | { index: number; ok: false; error: string; toNode?: string };
 
 const zod = lazy<typeof ZodLib>('zod');
 
@@ -54,6 +69,16 @@ function buildSchema(z: typeof ZodLib.z) {
     fileName: z.string().optional(),
     relayViaNode: z.string().optional(),
     relayReplyMethod: z.string().optional(),
+    // Jobs (docs/fleet.md): label selectors, a rollout in batches, a recurring schedule.
+    where: z.record(z.string(), anyScalar).optional(),
+    rollout: z
+      .strictObject({
+        batch: z.union([int, z.string()]).optional(),
+        batchWait: z.union([int, z.string()]).optional(),
+        maxFailures: z.union([int, z.string()]).optional(),
+      })
+      .optional(),
+    every: z.union([int, z.string()]).optional(),
     // Present in the Go message; accepted and ignored (steward assigns these itself).
     id: z.unknown().optional(),
     fromNode: z.unknown().optional(),
@@ -128,7 +153,33 @@ function parseElement(index: number, value: unknown, ctx: ParseContext): ParseOu
     return [fail(`message ${index}: relayViaNode "${input.relayViaNode.slice(0, 130)}" is not a valid node name (${NODE_NAME_RULE})`)];
   }
   const targets = input.toNode !== undefined && input.toNode !== '' ? [input.toNode] : (input.toNodes ?? []);
-  if (targets.length === 0) return [fail(`message ${index}: no toNode or toNodes given: say which node should run it`)];
+  if (targets.length === 0 && input.where === undefined)
+    return [fail(`message ${index}: no toNode or toNodes given: say which node should run it`)];
+  if (
+    targets.includes('*') ||
+    targets.length > 1 ||
+    input.where !== undefined ||
+    input.rollout !== undefined ||
+    input.every !== undefined
+  ) {
+    if (input.relayViaNode !== undefined && input.relayViaNode !== '') {
+      return [fail(`message ${index}: relayViaNode goes with one toNode, not with a job (toNodes, where, rollout, every)`)];
+    }
+    if (input.toNode === '*')
+      return [fail(`message ${index}: toNode "*" is not a valid node name: for every node write "toNodes": ["*"]`, '*')];
+    // A bad name is refused on its own line; the job goes to the good ones.
+    const bad = targets.filter((t) => t !== '*' && !NODE_NAME.test(t));
+    const refused = bad.map((b) => fail(`message ${index}: toNode "${b.slice(0, 130)}" is not a valid node name (${NODE_NAME_RULE})`, b));
+    const good = targets.filter((t) => t === '*' || NODE_NAME.test(t));
+    if (good.length === 0 && input.where === undefined) return refused;
+    const job: JobRequest = {
+      names: good.length === 0 || good.includes('*') ? '*' : good,
+      where: input.where ?? {},
+      ...(input.rollout === undefined ? {} : { rollout: input.rollout }),
+      ...(input.every === undefined ? {} : { every: input.every }),
+    };
+    return [{ index, ok: true as const, message: build(input, '', replyMethod, ctx), job }, ...refused];
+  }
   return targets.map((toNode) =>
     NODE_NAME.test(toNode)
       ? { index, ok: true as const, message: relayed(build(input, toNode, replyMethod, ctx), ctx.nodeName) }

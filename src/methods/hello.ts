@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { labelsOfHello } from '../message/labels.js';
 import { KINDS } from '../message/message.js';
 import type { MethodHandler } from './method.js';
 
@@ -15,6 +16,6 @@ export const hello: MethodHandler = {
   run: async (msg, ctx) => {
     const file = path.join(ctx.dataFolder, 'hello-messages', msg.fromNode, 'hello.log');
     ctx.files.append(file, `${new Date().toISOString()}, Received hello from "${msg.fromNode}"\n`);
-    ctx.node.sawNode(msg.fromNode, Date.now());
+    ctx.node.sawNode(msg.fromNode, Date.now(), labelsOfHello(msg.methodArgs) ?? {});
   },
 };

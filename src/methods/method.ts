@@ -42,8 +42,8 @@ export interface NodeServices {
   readonly spawner: Spawner;
   /** The node's subscriber and publisher processes (for the REQOpProcess methods and relays). */
   readonly processes: Processes;
-  /** Records that `node` was heard from (hello). */
-  sawNode(node: string, atMs: number): void;
+  /** Records that `node` was heard from (hello), with the labels it says it has. */
+  sawNode(node: string, atMs: number, labels: Readonly<Record<string, string>>): void;
   /**
    * Commits new messages to this node's outbox and resolves, one outcome per message, once each
    * is delivered, has failed or was cancelled. A message whose id is already in the outbox is not

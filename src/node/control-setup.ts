@@ -1,12 +1,13 @@
 import type { ResolvedConfig } from '../config/load.js';
 import { Control } from './control.js';
+import { fleetControl } from './fleet-control.js';
 import { keysControl } from './keys-control.js';
 import type { StewardNode } from './node.js';
 import { rotateOwnKey } from './rotation.js';
 
 /** The operator requests of a node (`steward send|nodes|queue|status|cancel|keys ...`), wired to its parts. */
 export function controlOf(node: StewardNode, cfg: ResolvedConfig): Control {
-  return new Control({
+  const control: Control = new Control({
     accept: node.accept,
     watch: (ids, listener) => node.watchers.watch(ids, listener),
     helloIntervalMs: cfg.helloIntervalMs,
@@ -17,13 +18,22 @@ export function controlOf(node: StewardNode, cfg: ResolvedConfig): Control {
     flight: (id) => node.delivery.flight(id),
     pendingIdsTo: (to) => node.outbox.pendingIdsTo(to),
     cancel: (ids) => node.outgoing.cancel(ids),
-    more: keysControl({
-      keyring: node.trusted.keyring,
-      self: { name: cfg.nodeName, publicKey: () => node.trusted.proofs.publicKey },
-      mode: cfg.trustNewKeys,
-      trustOn: cfg.trust,
-      rotate: (to) =>
-        rotateOwnKey({ cfg, ...node.trusted, sendAndWait: (m) => node.outgoing.sendAndWait(m, node.executor.stopSignal) }, to),
-    }),
+    watchJobs: (jobs, listener) => node.watchers.watchJobs(jobs, listener),
+    more: {
+      ...fleetControl({
+        fleet: node.fleet,
+        watchJobs: (jobs, listener) => node.watchers.watchJobs(jobs, listener),
+        follow: (ch) => control.follow(ch),
+      }),
+      ...keysControl({
+        keyring: node.trusted.keyring,
+        self: { name: cfg.nodeName, publicKey: () => node.trusted.proofs.publicKey },
+        mode: cfg.trustNewKeys,
+        trustOn: cfg.trust,
+        rotate: (to) =>
+          rotateOwnKey({ cfg, ...node.trusted, sendAndWait: (m) => node.outgoing.sendAndWait(m, node.executor.stopSignal) }, to),
+      }),
+    },
   });
+  return control;
 }

@@ -6,6 +6,9 @@ import type { OutboxRecord } from '../store/outbox.js';
 import type { InboxRecord } from '../store/inbox.js';
 import type { Flight } from './destination.js';
 import type { WatchEvent } from './watch.js';
+import { jobOfMessage, type JobEvent } from '../fleet/job-events.js';
+import { matches } from '../fleet/selector.js';
+import { labelsError } from '../message/labels.js';
 
 export class ControlError extends Error {
   override readonly name = 'ControlError';
@@ -25,9 +28,17 @@ export interface ControlDeps {
   readonly flight: (id: string) => Flight | undefined;
   readonly pendingIdsTo: (node: string) => string[];
   readonly cancel: (ids: readonly string[]) => Promise<{ id: string; cancelled: boolean; state: string }[]>;
-  /** Requests served by other rooms (keys, jobs): one answer object each. */
-  readonly more?: Readonly<Record<string, (req: Record<string, unknown>) => Promise<object>>>;
+  /** Requests served by other rooms (keys, jobs). */
+  readonly more?: MoreHandlers;
+  /** Follows the events of jobs (`steward send` to many nodes). */
+  readonly watchJobs?: (jobs: readonly string[], listener: (ev: JobEvent) => void) => () => void;
 }
+
+/**
+ * Requests served by other rooms: each answers with one object, or writes to the channel itself
+ * and answers undefined (a stream; see Control.follow for its end when the node stops).
+ */
+export type MoreHandlers = Readonly<Record<string, (req: Record<string, unknown>, ch: ControlChannel) => Promise<object | undefined>>>;
 
 /**
  * The operator requests served on the node's socket (`steward send|nodes|queue|status|cancel`).
@@ -53,7 +64,7 @@ export class Control {
       case 'send':
         return this.send(req, ch);
       case 'nodes':
-        return this.once(ch, this.nodes());
+        return this.once(ch, this.nodes(req));
       case 'queue':
         return this.once(ch, this.queue());
       case 'status':
@@ -62,11 +73,20 @@ export class Control {
         return this.once(ch, { results: await this.cancel(req) });
       default: {
         const more = typeof req.control === 'string' ? this.d.more?.[req.control] : undefined;
-        if (more !== undefined) return this.once(ch, await more(req));
+        if (more !== undefined) {
+          const answer = await more(req, ch);
+          return answer === undefined ? undefined : this.once(ch, answer);
+        }
         const known = ['send', 'nodes', 'queue', 'status', 'cancel', ...Object.keys(this.d.more ?? {})];
         throw new ControlError(`unknown control request ${JSON.stringify(req.control)}: use ${known.join(', ')}`);
       }
     }
+  }
+
+  /** A channel that streams until it closes: told `stopped` when the node stops. */
+  follow(ch: ControlChannel): void {
+    this.watching.add(ch);
+    ch.onClose(() => this.watching.delete(ch));
   }
 
   private once(ch: ControlChannel, answer: object): void {
@@ -85,10 +105,14 @@ export class Control {
     const stops: (() => void)[] = [];
     // Events that come before the accepted lines are written wait, so the client reads the
     // ids first.
-    let held: WatchEvent[] | undefined = [];
+    let held: (WatchEvent | JobEvent)[] | undefined = [];
+    const write = (ev: WatchEvent | JobEvent): void => void (held === undefined ? ch.write(ev) : held.push(ev));
     const results = await this.d.accept(input, (ids) => {
       // Registered before the messages can be delivered, so no event is missed.
-      if (watch) stops.push(this.d.watch(ids, (ev) => (held === undefined ? ch.write(ev) : held.push(ev))));
+      if (!watch) return;
+      stops.push(this.d.watch(ids, write));
+      const jobs = [...new Set(ids.flatMap((id) => jobOfMessage(id) ?? []))];
+      if (jobs.length > 0 && this.d.watchJobs !== undefined) stops.push(this.d.watchJobs(jobs, write));
     });
     for (const r of results) ch.write(r);
     if (!watch || stops.length === 0) {
@@ -104,13 +128,21 @@ export class Control {
     });
   }
 
-  private nodes(): object {
+  /** The nodes heard from, with their labels; `where` keeps those with all of its labels. */
+  private nodes(req: Record<string, unknown>): object {
     const now = Date.now();
     const limit = this.d.helloIntervalMs > 0 ? this.d.helloIntervalMs * 2.5 : 75_000;
+    const where = req.where ?? {};
+    if (where === null || typeof where !== 'object' || Array.isArray(where)) throw new ControlError('"where" is {label: value}');
+    const bad = labelsError(where as Record<string, unknown>);
+    if (bad !== undefined) throw new ControlError(`where: ${bad}`);
     return {
       now,
       helloIntervalMs: this.d.helloIntervalMs,
-      nodes: this.d.nodes().map((n) => ({ node: n.name, lastSeenMs: n.lastSeenMs, online: now - n.lastSeenMs <= limit })),
+      nodes: this.d
+        .nodes()
+        .filter((n) => matches(n.labels, where as Record<string, string>))
+        .map((n) => ({ node: n.name, lastSeenMs: n.lastSeenMs, online: now - n.lastSeenMs <= limit, labels: n.labels })),
     };
   }
 

@@ -24,6 +24,8 @@ export interface DeliveryDeps extends AttemptDeps {
   readonly onFinished: (msg: Message, outcome: 'delivered' | 'failed' | 'cancelled', detail: string) => void;
   /** Called once when a message is given up (budget spent or rejected by the receiver). */
   readonly onFailed: (msg: Message, attempts: number, reason: 'max-retries' | 'rejected', detail: string) => void;
+  /** Called when an attempt went unanswered and the message waits for its next one. */
+  readonly onUnanswered?: (msg: Message, attempts: number, error: string) => void;
   readonly now?: () => number;
 }
 
@@ -307,6 +309,7 @@ export class Delivery {
     this.d.metrics.retried(msg.toNode);
     this.d.outbox.attempted(msg.id, f.attempts, error).catch(() => {});
     dest.wait(f, nextMs);
+    this.d.onUnanswered?.(msg, f.attempts, error);
   }
 
   /** The node answered: its full window, and every waiting message goes now. */

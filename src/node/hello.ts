@@ -10,6 +10,8 @@ export interface HelloDeps {
   readonly nodeName: string;
   readonly centralNodeName: string;
   readonly intervalMs: number;
+  /** This node's labels: central keeps them with its registry. */
+  readonly labels: Readonly<Record<string, string>>;
   readonly ackTimeoutMs: number;
   readonly wire: WireOptions;
   readonly transport: Transport;
@@ -48,6 +50,7 @@ export class HelloSender {
       toNode: d.centralNodeName,
       fromNode: d.nodeName,
       method: HELLO_METHOD,
+      methodArgs: Object.keys(d.labels).length === 0 ? [] : [JSON.stringify(d.labels)],
       data: [`Hello from ${d.nodeName}\n`],
       ackTimeoutMs: d.ackTimeoutMs,
       retries: 0,

@@ -18,7 +18,7 @@ export interface MethodContextDeps {
   readonly submit: (messages: Message[]) => Promise<unknown>;
   readonly sendAndWait: (messages: Message[], signal: AbortSignal) => Promise<SendOutcome[]>;
   readonly reportAbout: (msg: Message, text: string) => void;
-  readonly sawNode: (node: string, atMs: number) => void;
+  readonly sawNode: NodeServices['sawNode'];
   /** Resolves when message `id` has run here, if it is queued or running now; undefined otherwise. */
   readonly whenFinished: (id: string) => Promise<void> | undefined;
   /** Whether this node ever received message `id`. */

@@ -13,7 +13,6 @@ import { Inbox } from '../store/inbox.js';
 import { NodeRegistry } from '../store/nodes.js';
 import { Outbox } from '../store/outbox.js';
 import type { NkeyPair } from '../trust/nkey.js';
-import { NatsTransport } from '../transport/nats.js';
 import type { Transport } from '../transport/transport.js';
 import type { Control } from './control.js';
 import { controlOf } from './control-setup.js';
@@ -30,6 +29,8 @@ import { recheck, setUpTrust, withOrigin, type NodeTrust } from './trust-setup.j
 import { peerRotated } from './rotation.js';
 import { emitFinished, emitReceived, Watchers } from './watch.js';
 import { originGuard, roomGuard } from './guards.js';
+import { setUpFleet, type NodeFleet } from './fleet-setup.js';
+import { natsTransport } from './transport-setup.js';
 import { OriginLimits } from './origin-limits.js';
 
 export interface NodeOptions {
@@ -65,6 +66,8 @@ export class StewardNode {
   readonly control: Control;
   /** The node's keys, proofs and policy. */
   readonly trusted: NodeTrust;
+  /** Jobs: messages for many nodes, tracked per node, in rollouts, on schedules. */
+  readonly fleet: NodeFleet;
   /** Parses input bytes and commits the good messages; one result per message. */
   readonly accept: AcceptInput;
   private readonly files: FileWriter;
@@ -88,19 +91,7 @@ export class StewardNode {
     this.nodes = new NodeRegistry(this.db);
     this.audit = new AuditLog(cfg.databaseFolder);
     this.spawner = new Spawner({ mode: cfg.spawnHelper, logger: logger.child({ component: 'spawner' }) });
-    this.transport =
-      o.transport ??
-      new NatsTransport({
-        servers: cfg.brokerServers,
-        nodeName: cfg.nodeName,
-        connectTimeoutMs: cfg.connectTimeoutMs,
-        connectRetryIntervalMs: cfg.connectRetryIntervalMs,
-        reconnectJitterMs: cfg.reconnectJitterMs,
-        reconnectJitterTlsMs: cfg.reconnectJitterTlsMs,
-        tls: cfg.tls,
-        nkeySeed: cfg.nkeySeedFile === undefined ? undefined : new TextEncoder().encode(o.identity.seedText),
-        logger: logger.child({ component: 'transport' }),
-      });
+    this.transport = o.transport ?? natsTransport(cfg, o.identity, logger.child({ component: 'transport' }));
     this.errors = new ErrorReporter({
       nodeName: cfg.nodeName,
       centralNodeName: cfg.centralNodeName,
@@ -143,6 +134,7 @@ export class StewardNode {
       kindOf,
       deliverLocally: (msg) => this.receiver.accept(msg),
       onFinished: (msg, outcome, detail) => emitFinished(this.watchers, msg, outcome, detail),
+      onUnanswered: (msg, attempts, error) => this.watchers.emit({ event: 'unanswered', id: msg.id, toNode: msg.toNode, attempts, error }),
       onFailed: (msg, attempts, reason, detail) => {
         if (msg.method === ERROR_METHOD) return; // never report the failure of a report
         this.errors.report(
@@ -185,7 +177,7 @@ export class StewardNode {
         submit: (m) => this.outgoing.submit(m),
         sendAndWait: (m, signal) => this.outgoing.sendAndWait(m, signal),
         reportAbout: (msg, text) => this.errors.reportAbout(msg, text),
-        sawNode: (node, atMs) => this.nodes.seen(node, atMs),
+        sawNode: (node, atMs, labels) => this.nodes.seen(node, atMs, labels),
         whenFinished: (id) => this.executor.whenFinished(id),
         received: (id) => this.inbox.state(id) !== undefined,
         peerRotated: (node, data) => peerRotated(this.trusted.keyring, this.trusted.proofs, node, data),
@@ -230,6 +222,7 @@ export class StewardNode {
     });
     this.hello = new HelloSender({
       trust,
+      labels: cfg.labels,
       nodeName: cfg.nodeName,
       centralNodeName: cfg.centralNodeName,
       intervalMs: cfg.helloIntervalMs,
@@ -238,6 +231,17 @@ export class StewardNode {
       transport: this.transport,
       deliverLocally: (msg) => this.receiver.accept(msg),
       logger: logger.child({ component: 'hello' }),
+    });
+    const prepare = (msg: Message): Message => (cfg.trust ? withOrigin(msg, this.trusted.proofs) : msg);
+    this.fleet = setUpFleet({
+      db: this.db,
+      outbox: this.outbox,
+      inbox: this.inbox,
+      nodes: this.nodes,
+      outgoing: this.outgoing,
+      watchers: this.watchers,
+      prepare,
+      logger: logger.child({ component: 'jobs' }),
     });
     this.accept = inputAcceptor({
       parse: {
@@ -253,7 +257,8 @@ export class StewardNode {
       chunk: cfg.submitChunk,
       submit: (m, e) => this.outgoing.submit(m, e),
       accepted: (n) => metrics.accepted(n),
-      prepare: (msg) => (cfg.trust ? withOrigin(msg, this.trusted.proofs) : msg),
+      prepare,
+      submitJob: (t, r, hook) => this.fleet.submitJob(t, r, hook),
       logger,
     });
     this.control = controlOf(this, cfg);
@@ -269,6 +274,8 @@ export class StewardNode {
     const recovered = this.executor.recover();
     this.logger.info({ ...recovered, pruned, pendingOutbox: this.outbox.pendingCount() }, 'store opened');
     this.delivery.start();
+    await this.fleet.jobs.start();
+    this.fleet.schedules.start();
     await this.transport.start();
     if (this.stopped) return;
     this.receiver.subscribe();
@@ -301,6 +308,8 @@ export class StewardNode {
     this.stopped = true;
     this.hello.stop();
     this.limits.stop();
+    this.fleet.jobs.stop();
+    this.fleet.schedules.stop();
     if (this.pruneTimer !== undefined) clearInterval(this.pruneTimer);
     // Take nothing new, give the running methods a moment to finish (their results are kept
     // and sent), then abort the rest: a restart reports those as interrupted or redoes them.

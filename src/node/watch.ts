@@ -1,5 +1,6 @@
 import { requestIdOfPart } from '../message/id.js';
 import type { Message } from '../message/message.js';
+import type { JobEvent } from '../fleet/job-events.js';
 import { ERROR_METHOD } from './error-reporter.js';
 
 /**
@@ -11,13 +12,47 @@ export type WatchEvent =
   | { event: 'reply'; id: string; node: string; replyMethod: string; data: string }
   | { event: 'error'; id: string; node: string; text: string }
   | { event: 'failed'; id: string; toNode: string; error: string }
+  /** An attempt went unanswered; the message waits for its next one. */
+  | { event: 'unanswered'; id: string; toNode: string; attempts: number; error: string }
   | { event: 'cancelled'; id: string; toNode: string };
 
 type Listener = (ev: WatchEvent) => void;
 
-/** Listeners by message id. */
+/** Listeners by message id; listeners of every event (jobs); listeners of jobs' own events. */
 export class Watchers {
   private readonly byId = new Map<string, Set<Listener>>();
+  private readonly all = new Set<Listener>();
+  private readonly byJob = new Map<string, Set<(ev: JobEvent) => void>>();
+
+  /** Calls `listener` for every event (returns the function that stops it). */
+  watchAll(listener: Listener): () => void {
+    this.all.add(listener);
+    return () => this.all.delete(listener);
+  }
+
+  /** Calls `listener` for the events of these jobs. */
+  watchJobs(jobs: readonly string[], listener: (ev: JobEvent) => void): () => void {
+    for (const j of jobs) {
+      let set = this.byJob.get(j);
+      if (set === undefined) this.byJob.set(j, (set = new Set()));
+      set.add(listener);
+    }
+    return () => {
+      for (const j of jobs) {
+        const set = this.byJob.get(j);
+        set?.delete(listener);
+        if (set?.size === 0) this.byJob.delete(j);
+      }
+    };
+  }
+
+  emitJob(ev: JobEvent): void {
+    for (const l of [...(this.byJob.get(ev.job) ?? [])]) l(ev);
+    for (const l of [...this.jobListeners]) l(ev);
+  }
+
+  /** Listeners of every job's events (the web console). */
+  readonly jobListeners = new Set<(ev: JobEvent) => void>();
 
   /** Calls `listener` for events about any of `ids`; returns the function that stops it. */
   watch(ids: readonly string[], listener: Listener): () => void {
@@ -39,6 +74,7 @@ export class Watchers {
   }
 
   emit(ev: WatchEvent): void {
+    for (const l of this.all) l(ev);
     const set = this.byId.get(ev.id);
     if (set === undefined) return;
     for (const l of [...set]) l(ev);

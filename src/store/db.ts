@@ -294,6 +294,45 @@ CREATE TABLE IF NOT EXISTS keys (
   previous_key TEXT,              -- the key it replaced (rotation)
   rotated_ms INTEGER              -- when: the previous key is still accepted for a grace time after
 );
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  created_ms INTEGER NOT NULL,
+  template TEXT NOT NULL,         -- the message every target gets (JSON), toNode left out
+  selector TEXT NOT NULL,         -- {names, where} as given
+  rollout TEXT,                   -- {batch, batchWaitMs, maxFailures} or NULL
+  schedule_id TEXT,               -- the recurring job this is one run of
+  state TEXT NOT NULL,            -- running | done | stopped | cancelled
+  batch INTEGER NOT NULL,         -- the batch going out now
+  next_batch_ms INTEGER,          -- the next batch starts then (batch wait)
+  reason TEXT,                    -- why it stopped
+  finished_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_ms);
+CREATE TABLE IF NOT EXISTS job_targets (
+  job_id TEXT NOT NULL,
+  node TEXT NOT NULL,
+  seq INTEGER NOT NULL,           -- its place among the targets
+  batch INTEGER NOT NULL,
+  state TEXT NOT NULL,            -- waiting | queued | running | ok | error | not-responding | cancelled | skipped
+  message_id TEXT,
+  updated_ms INTEGER NOT NULL,
+  detail TEXT,                    -- the error, for error and not-responding
+  output TEXT,                    -- the start of its reply
+  PRIMARY KEY (job_id, node)
+);
+CREATE INDEX IF NOT EXISTS job_targets_message ON job_targets (message_id);
+CREATE TABLE IF NOT EXISTS schedules (
+  id TEXT PRIMARY KEY,
+  created_ms INTEGER NOT NULL,
+  template TEXT NOT NULL,
+  selector TEXT NOT NULL,
+  rollout TEXT,
+  every_ms INTEGER NOT NULL,
+  next_run_ms INTEGER NOT NULL,
+  state TEXT NOT NULL,            -- active | paused | cancelled
+  runs INTEGER NOT NULL DEFAULT 0,
+  last_job_id TEXT
+);
 `;
 
 /** Columns added after the first release: added to stores made before them. */

@@ -52,9 +52,12 @@ describe('operator commands against real nodes', () => {
       steward(['send', '--to', 'ship1,ship2', '--', 'bash', '-c', 'echo out-of-$(basename $PWD | cut -d- -f2)'], central.dir),
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /--- ship1 \([0-9A-Z]{26}\)\nout-of-ship1\n/);
-    assert.match(r.stdout, /--- ship2 \([0-9A-Z]{26}\)\nout-of-ship2\n/);
-    assert.match(r.stderr, /2 node\(s\): 2 replied, 0 replied with errors, 0 failed/);
+    // Two nodes make a job: its id first, the outputs, then its summary.
+    const job = /^job ([0-9A-Z]{26})$/m.exec(r.stdout)?.[1];
+    assert.ok(job, r.stdout);
+    assert.match(r.stdout, new RegExp(`--- ship1 \\(${job}-t0\\)\nout-of-ship1\n`));
+    assert.match(r.stdout, new RegExp(`--- ship2 \\(${job}-t1\\)\nout-of-ship2\n`));
+    assert.match(r.stderr, new RegExp(`^job ${job}: done in [\\d.]+ s, 2 node\\(s\\): 2 ok$`, 'm'));
     // The replies were also written where the README says.
     assert.equal(central.readData('send', 'ship1', 'REQCliCommand.log').includes('out-of-ship1'), true);
   });
@@ -95,7 +98,9 @@ describe('operator commands against real nodes', () => {
     assert.equal(r.code, 1);
     assert.match(r.stdout, /--- ship1 error: .*command exited with code 4.*error_output: bad/);
     assert.match(r.stdout, /--- nosuchnode failed: max retries reached after 2 attempts/);
-    assert.match(r.stderr, /2 node\(s\): 0 replied, 1 replied with errors, 1 failed/);
+    assert.match(r.stderr, /: done in [\d.]+ s, 2 node\(s\): 1 error, 1 not responding$/m);
+    assert.match(r.stderr, /^failed: ship1: error: REQCliCommand: command exited with code 4/m);
+    assert.match(r.stderr, /^no responses from: nosuchnode$/m);
   });
 
   it('send waits for a node that is offline when it starts, and finishes when the node is back', async () => {
@@ -105,11 +110,13 @@ describe('operator commands against real nodes', () => {
       central.dir,
     );
     await eventually(() => run.stdout().includes('--- ship1'), { what: 'ship1 output' });
-    assert.equal(run.stdout().includes('--- ship2'), false);
+    // ship2 is said not to respond (yet); its output comes once it is back.
+    await eventually(() => run.stdout().includes('--- ship2 not responding: no subscriber for ship2.'), { what: 'ship2 not responding' });
+    assert.equal(run.stdout().includes('--- ship2 ('), false);
     await ship2.start();
     const r = await done(run);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /--- ship2 \([0-9A-Z]{26}\)\nlate-but-there\n/);
+    assert.match(r.stdout, /--- ship2 \([0-9A-Z]{26}-t1\)\nlate-but-there\n/);
   });
 
   it('nodes lists every node central heard from, online or offline', async () => {

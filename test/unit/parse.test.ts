@@ -95,16 +95,34 @@ describe('parseInput: forms of input', () => {
 });
 
 describe('parseInput: toNodes fan-out', () => {
-  it('makes one message per node, each with its own id, in time order', () => {
-    const msgs = accepted(parse('{"toNodes":["ship1","ship2","ship3","ship4"],"method":"REQCliCommand","methodArgs":["uptime"]}'));
-    assert.deepEqual(
-      msgs.map((x) => x.toNode),
-      ['ship1', 'ship2', 'ship3', 'ship4'],
+  it('makes one job of a message for many nodes: the template and the names, for the node to expand', () => {
+    const out = parse('{"toNodes":["ship1","ship2","ship3","ship4"],"method":"REQCliCommand","methodArgs":["uptime"]}');
+    assert.equal(out.length, 1);
+    const o = out[0];
+    assert.ok(o?.ok);
+    assert.deepEqual(o.job, { names: ['ship1', 'ship2', 'ship3', 'ship4'], where: {} });
+    assert.equal(o.message.toNode, '');
+    assert.deepEqual(o.message.methodArgs, ['uptime']);
+  });
+
+  it('takes "*", where, rollout and every as a job, and a single toNode as one message', () => {
+    const star = only(
+      parse('{"toNodes":["*"],"where":{"role":"ship"},"rollout":{"batch":"10%","maxFailures":0},"every":"1h","method":"REQCliCommand"}'),
     );
-    const ids = msgs.map((x) => x.id);
-    assert.equal(new Set(ids).size, ids.length, 'ids are distinct');
-    assert.deepEqual([...ids].sort(), ids, 'ids sort in the order the messages were made');
-    for (const x of msgs) assert.deepEqual(x.methodArgs, ['uptime']);
+    assert.ok(star.ok);
+    assert.deepEqual(star.job, { names: '*', where: { role: 'ship' }, rollout: { batch: '10%', maxFailures: 0 }, every: '1h' });
+    const whereOnly = only(parse('{"where":{"site":"north"},"method":"REQCliCommand"}'));
+    assert.ok(whereOnly.ok);
+    assert.deepEqual(whereOnly.job?.names, '*');
+    const one = only(parse('{"toNodes":["ship1"],"method":"REQCliCommand"}'));
+    assert.ok(one.ok);
+    assert.equal(one.job, undefined);
+    assert.equal(one.message.toNode, 'ship1');
+    assert.match(errorOf(only(parse('{"toNode":"*","method":"REQCliCommand"}'))), /for every node write "toNodes": \["\*"\]/);
+    assert.match(
+      errorOf(only(parse('{"toNodes":["a","b"],"relayViaNode":"central","method":"REQCliCommand"}'))),
+      /relayViaNode goes with one toNode, not with a job/,
+    );
   });
 
   it('gives ids that keep increasing across inputs', () => {
@@ -115,11 +133,10 @@ describe('parseInput: toNodes fan-out', () => {
 
   it('rejects only the bad node name of a fan-out, naming it, and keeps the others', () => {
     const out = parse('{"toNodes":["ship1","bad.node","ship2"],"method":"REQCliCommand","methodArgs":["uptime"]}');
-    assert.equal(out.length, 3);
-    assert.equal(out[0]?.ok && out[0].message.toNode, 'ship1');
+    assert.equal(out.length, 2);
+    assert.deepEqual(out[0]?.ok && out[0].job?.names, ['ship1', 'ship2']);
     assert.match(errorOf(out[1]), /toNode "bad\.node" is not a valid node name/);
     assert.equal(!out[1]?.ok && out[1]?.toNode, 'bad.node');
-    assert.equal(out[2]?.ok && out[2].message.toNode, 'ship2');
     assert.ok(
       out.every((o) => o.index === 0),
       'all come from input element 0',

@@ -5,6 +5,7 @@ import { anyDead, sendTimed, sleep, type BenchEnv } from './lib/env.js';
 import { sizeOf } from './lib/files.js';
 import { cpuSeconds, RssSampler } from './lib/procfs.js';
 import { provisionKeys } from './lib/keys.js';
+import { runJobRounds, type B4Jobs } from './b4-jobs.js';
 import { SimFleet, simNodeName } from './lib/sim.js';
 import { median, round, roundSummary, summarize, type Summary } from './lib/stats.js';
 
@@ -45,6 +46,8 @@ export interface B4Result {
   peakRssMB: { central: number; simProcess: number };
   /** VmRSS per simulated node: the largest simulator process divided by its nodes (MB). */
   simRssPerNodeMB: number;
+  /** The same fan-out as a job, `steward job` on it, a rollout (issue 19). */
+  jobs?: B4Jobs;
 }
 
 const HELLO_SECONDS = 30;
@@ -89,6 +92,7 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
     const sampler = new RssSampler(pids, 100);
     sampler.start();
     const out: B4Size[] = [];
+    let jobs: B4Jobs | undefined;
     let k = 0;
     try {
       for (const n of sizes) {
@@ -104,6 +108,7 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
         const last = roundSummary(summarize(done.map((d) => d.lastMs)), 1);
         out.push({ n, rounds: done, last, repliesPerSec: Math.round(n / (median(done.map((d) => d.lastMs)) / 1000)) });
       }
+      jobs = await runJobRounds(central, fleet, fleet.names.slice(0, sizes.at(-1)), quick ? 1 : 3, log);
     } finally {
       sampler.stop();
     }
@@ -119,6 +124,7 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
       sizes: out,
       peakRssMB: { central: round(sampler.peakMB.get('central') ?? Number.NaN, 1), simProcess: round(simPeak, 1) },
       simRssPerNodeMB: round(simPeak / perProcess, 2),
+      ...(jobs === undefined ? {} : { jobs }),
     };
   } finally {
     await fleet.stop();

@@ -3,6 +3,7 @@ import { B1_FSYNCS, type B1Result } from '../b1-roundtrip.js';
 import type { B2Result } from '../b2-cmd-burst.js';
 import type { B3Result } from '../b3-burst.js';
 import type { B4Result } from '../b4-fanout.js';
+import { jobRatio } from '../b4-jobs.js';
 import type { B5Result } from '../b5-backlog.js';
 import type { B6Result } from '../b6-idle.js';
 import type { RssByMapping } from './procfs.js';
@@ -71,6 +72,9 @@ export const TARGETS = {
   b3MsgPerSec: 10_000,
   b4Nodes: 1000,
   b4LastReplyMs: 2000,
+  /** Issue 19: a job's end, and a rollout of 10 batches, at most this times the plain fan-outs. */
+  b4JobRatio: 1.1,
+  b4JobViewMs: 200,
   b5Messages: 10_000,
   b5DrainSeconds: 5,
   idleRssMB: 50,
@@ -370,6 +374,51 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
               : `CPU seconds in the round: central ${mid.cpu.central.toFixed(2)}, simulators ${mid.cpu.sims.toFixed(2)}, nats-server ${mid.cpu.natsServer.toFixed(2)}`,
           go: '—',
           target: '—',
+        },
+      );
+    }
+    const j = b4.jobs;
+    if (j !== undefined) {
+      const ratio = jobRatio(j);
+      rows.push(
+        {
+          id: 'B4',
+          measure: `job: one REQPing via toNodes to ${int(j.n)} nodes as a job, socket write -> the job's end (every row final, what steward send waits for), median of ${j.jobEnded.n}, alternating with the same fan-out as ${int(j.n)} plain messages`,
+          ours: ms(j.jobEnded.p50),
+          floor: `plain fan-out ${ms(j.plain.p50)} to the last reply; ratio ${ratio.ended.toFixed(2)}x (job's last reply ${ms(j.jobLastReply.p50)})`,
+          go: '—',
+          target: judge(
+            'B4',
+            `job's end <= ${TARGETS.b4JobRatio}x the plain fan-out`,
+            `${ratio.ended.toFixed(2)}x`,
+            ratio.ended <= TARGETS.b4JobRatio,
+          ),
+        },
+        {
+          id: 'B4',
+          measure: `steward job <id> --json on the ${int(j.n)}-node job, the whole CLI process, median of ${j.viewCli.n}`,
+          ours: ms(j.viewCli.p50),
+          floor: `the socket request alone ${ms(j.viewSocket.p50)}`,
+          go: '—',
+          target: judge(
+            'B4',
+            `steward job < ${TARGETS.b4JobViewMs} ms for ${int(j.n)} nodes`,
+            ms(j.viewCli.p50),
+            j.viewCli.p50 < TARGETS.b4JobViewMs,
+          ),
+        },
+        {
+          id: 'B4',
+          measure: `rollout: ${j.batches} batches of ${int(Math.ceil(j.n / j.batches))} over ${int(j.n)} nodes (no wait, no failure limit), socket write -> the job's end, median of ${j.rollout.n}`,
+          ours: ms(j.rollout.p50),
+          floor: `ten plain fan-outs of ${int(Math.ceil(j.n / j.batches))} one after the other ${ms(j.tenFanOuts.p50)}; ratio ${ratio.rollout.toFixed(2)}x`,
+          go: '—',
+          target: judge(
+            'B4',
+            `rollout <= ${TARGETS.b4JobRatio}x ten fan-outs`,
+            `${ratio.rollout.toFixed(2)}x`,
+            ratio.rollout <= TARGETS.b4JobRatio,
+          ),
         },
       );
     }

@@ -137,6 +137,13 @@ export async function send(args: string[], o: SendOptions): Promise<number> {
         // or that does not respond (yet: with retries left it may still answer).
         const t = targets.get(String(line.id));
         const st = String(line.state);
+        // An error report that came after its job ended (its reply had come first): the summary says so.
+        const ended = jobs.get(String(line.job))?.end;
+        if (ended !== undefined && st === 'error' && (ended.counts.ok ?? 0) > 0) {
+          ended.counts.ok = (ended.counts.ok ?? 1) - 1;
+          ended.counts.error = (ended.counts.error ?? 0) + 1;
+          ended.failed.push({ node: String(line.node), detail: typeof line.detail === 'string' ? line.detail : '' });
+        }
         if (t !== undefined && t.state === 'pending' && (st === 'skipped' || st === 'cancelled')) {
           t.state = 'failed';
           if (o.json) out(`${JSON.stringify({ node: t.node, id: t.id, status: st, error: line.detail })}\n`);

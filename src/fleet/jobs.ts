@@ -25,7 +25,7 @@ export interface JobsDeps {
 
 /**
  * After the last target of a batch answered, how long an error report about its command may
- * still come (it travels apart from the reply) before the batch is judged.
+ * still come (it travels apart from the reply) before a batch with a failure limit is judged.
  */
 const SETTLE_MS = 300;
 /** How long a finished job stays in memory for late news (after that its rows take it). */
@@ -278,14 +278,19 @@ export class Jobs {
     const left = (live.open.get(t.batch) ?? 1) - 1;
     live.open.set(t.batch, left);
     if (left === 0 && t.batch === live.row.batch && live.row.state === 'running') {
-      // Judged a moment later: an error report about a command travels apart from its reply.
+      // With a failure limit the batch is judged a moment later: the error report of a command
+      // travels apart from its reply (it is sent first, and comes first unless its delivery had
+      // to retry). Without one nothing hangs on it; a late error still turns the row to error.
       if (live.timer !== undefined) clearTimeout(live.timer);
-      live.timer = setTimeout(() => {
-        live.timer = undefined;
-        this.batchDone(live).catch((err: unknown) =>
-          this.d.logger.error({ err: (err as Error).message, job: live.row.id }, 'a job could not go on'),
-        );
-      }, SETTLE_MS);
+      live.timer = setTimeout(
+        () => {
+          live.timer = undefined;
+          this.batchDone(live).catch((err: unknown) =>
+            this.d.logger.error({ err: (err as Error).message, job: live.row.id }, 'a job could not go on'),
+          );
+        },
+        live.rollout?.maxFailures === undefined ? 0 : SETTLE_MS,
+      );
     }
   }
 

@@ -38,7 +38,7 @@ export interface RssByMapping {
   nodeCode: number;
   /** The node executable's read-only data (symbol tables, Node's own JavaScript library and its code cache, ICU data). */
   nodeData: number;
-  /** Native addons (`*.node`: better-sqlite3, ...). */
+  /** Native addons (`*.node`: cbor-extract, ...). */
   nativeModules: number;
   /** Other files: shared libraries (libc, libstdc++, ...). */
   otherFiles: number;

@@ -28,24 +28,28 @@ const ROOT = path.resolve(HERE, '..');
 const IMPLEMENTED = ['B0', 'B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7'] as const;
 type Id = (typeof IMPLEMENTED)[number];
 
-const USAGE = `usage: npm run bench [-- [--quick] [--cpu-prof] [ids...]]
+const USAGE = `usage: npm run bench [-- [--quick] [--cpu-prof] [--trust-compare] [ids...]]
        npx tsx bench/run.ts --render bench/results/<run>.json   (docs/benchmarks.md again from a run's figures)
   ids: ${IMPLEMENTED.join(' ')} (default: all). B1 always measures B0 too (its floor).
   --quick     small sizes, only checks that everything runs (< 60 s); writes bench/results/quick.json
               and leaves docs/benchmarks.md alone.
+  --trust-compare  B1, B3 and B4 (those asked for) again with every node at -trust=off, after the
+              trust-on rounds, in the same run: the cost of the proofs and the policy (issue 16).
   STEWARD_BENCH_KEEP=1 in the environment keeps the run's temp folder (the nodes' logs, stores and
               result files) instead of removing it; its path is printed at the end.
   --cpu-prof  every steward process (and node-sim) writes a V8 CPU profile (bench/lib/cpu-prof.ts) into a
               temp folder, with processes.json naming each pid; figures are then skewed, so
               docs/benchmarks.md is left alone and the JSON is named ...-profiled.json.`;
 
-function parseArgs(argv: readonly string[]): { quick: boolean; cpuProf: boolean; ids: Id[] } {
+function parseArgs(argv: readonly string[]): { quick: boolean; cpuProf: boolean; trustCompare: boolean; ids: Id[] } {
   let quick = false;
+  let trustCompare = false;
   let cpuProf = false;
   const asked = new Set<Id>();
   for (const a of argv) {
     if (a === '--quick' || a === '-quick') quick = true;
     else if (a === '--cpu-prof') cpuProf = true;
+    else if (a === '--trust-compare') trustCompare = true;
     else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE + '\n');
       process.exit(0);
@@ -57,7 +61,38 @@ function parseArgs(argv: readonly string[]): { quick: boolean; cpuProf: boolean;
   }
   if (asked.size === 0) for (const id of IMPLEMENTED) asked.add(id);
   if (asked.has('B1')) asked.add('B0');
-  return { quick, cpuProf, ids: IMPLEMENTED.filter((id) => asked.has(id)) };
+  return { quick, cpuProf, trustCompare, ids: IMPLEMENTED.filter((id) => asked.has(id)) };
+}
+
+/**
+ * B1, B3 and B4 again with every node at -trust=off (a fresh broker and folders): the cost of
+ * the proofs and the policy, in the same run (issue 16's budget).
+ */
+async function trustOffPass(
+  ids: readonly Id[],
+  quick: boolean,
+  b0: B0Result | undefined,
+  log: (s: string) => void,
+): Promise<NonNullable<RunReport['results']['trustOff']>> {
+  const env = new BenchEnv(['-trust=off']);
+  const out: NonNullable<RunReport['results']['trustOff']> = {};
+  try {
+    if (ids.includes('B1') && b0 !== undefined) {
+      out.B1 = await runB1(env, quick, b0);
+      log(`B1, trust off: p50 ${out.B1.roundTrip.p50} ms`);
+    }
+    if (ids.includes('B3')) {
+      out.B3 = await runB3(env, quick);
+      log(`B3, trust off: ${out.B3.msgPerSec} msg/s`);
+    }
+    if (ids.includes('B4')) {
+      out.B4 = await runB4(env, quick, log);
+      log(`B4, trust off: ${out.B4.sizes.map((s) => `${s.n} nodes ${s.last.p50} ms`).join(', ')}`);
+    }
+  } finally {
+    await env.close();
+  }
+  return out;
 }
 
 /** Renders docs/benchmarks.md again from the raw figures of a full run (after a change to the report only). */
@@ -89,7 +124,7 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: ${(err as Error).message}\n`);
     return 2;
   }
-  const { quick, cpuProf, ids } = args;
+  const { quick, cpuProf, trustCompare, ids } = args;
   const started = performance.now();
   const loadStart = os.loadavg();
   // The 1-minute load average every 5 s: other work on the machine is what makes figures noisy.
@@ -181,6 +216,7 @@ async function main(): Promise<number> {
       results.B7 = await runB7(env, quick);
       log(`B7: ${results.B7.settings.map((s) => `${s.setting} ${s.inBytes + s.outBytes} B`).join(', ')}`);
     }
+    if (trustCompare) results.trustOff = await trustOffPass(ids, quick, b0, log);
     if (b6 !== undefined) {
       log('B6: waiting for the idle period to end');
       results.B6 = await b6();

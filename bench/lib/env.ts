@@ -25,7 +25,11 @@ export class BenchEnv {
   readonly processes: { pid: number; what: string }[] = [];
   private closed = false;
 
-  constructor() {
+  /**
+   * `extraFlags` go to every steward node the run starts (the simulated ones too), e.g.
+   * `-trust=off` for the comparison of trust on and off in the same run.
+   */
+  constructor(readonly extraFlags: readonly string[] = []) {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-bench-'));
   }
 
@@ -47,7 +51,7 @@ export class BenchEnv {
       name,
       central: 'central',
       brokerUrl: broker,
-      flags: ['-startPubREQHello=0', ...flags],
+      flags: ['-startPubREQHello=0', ...this.extraFlags, ...flags],
       dir,
     });
     this.nodes.add(node);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { PACE_MS, type B0Result } from '../b0-floor.js';
 import { B1_FSYNCS, type B1Result } from '../b1-roundtrip.js';
 import type { B2Result } from '../b2-cmd-burst.js';
@@ -23,7 +24,18 @@ export interface RunReport {
   /** CPU time taken by the hypervisor for others during the run (steal in /proc/stat), as a share of the machine's; absent in older runs. */
   stealShare?: number | undefined;
   wallSeconds: number;
-  results: { B0?: B0Result; B1?: B1Result; B2?: B2Result; B3?: B3Result; B4?: B4Result; B5?: B5Result; B6?: B6Result; B7?: B7Result };
+  results: {
+    B0?: B0Result;
+    B1?: B1Result;
+    B2?: B2Result;
+    B3?: B3Result;
+    B4?: B4Result;
+    B5?: B5Result;
+    B6?: B6Result;
+    B7?: B7Result;
+    /** The same with every node at -trust=off (`--trust-compare`). */
+    trustOff?: { B1?: B1Result; B3?: B3Result; B4?: B4Result };
+  };
   table: Row[];
   /** The issue's targets, each judged on this run's figures (not judged in quick mode: other sizes). */
   targets: TargetRow[];
@@ -75,6 +87,9 @@ export const TARGETS = {
   /** Issue 19: a job's end, and a rollout of 10 batches, at most this times the plain fan-outs. */
   b4JobRatio: 1.1,
   b4JobViewMs: 200,
+  /** Issue 16: what the proofs and the policy may cost. */
+  trustB1Ms: 0.3,
+  trustShare: 0.9,
   b5Messages: 10_000,
   b5DrainSeconds: 5,
   idleRssMB: 50,
@@ -503,6 +518,45 @@ export function buildTable(r: RunReport['results'], quick: boolean): { table: Ro
       });
     }
   }
+  const off = r.trustOff;
+  if (off !== undefined) {
+    if (off.B1 !== undefined && r.B1 !== undefined) {
+      const extra = r.B1.roundTrip.p50 - off.B1.roundTrip.p50;
+      rows.push({
+        id: 'B1',
+        measure: 'round trip p50 with trust off (every node -trust=off, same run, after the trust-on rounds)',
+        ours: ms(off.B1.roundTrip.p50),
+        floor: `trust on ${ms(r.B1.roundTrip.p50)}: ${extra >= 0 ? '+' : ''}${ms(extra)}`,
+        go: '—',
+        target: judge('B1', `trust costs <= +${TARGETS.trustB1Ms} ms`, `${extra >= 0 ? '+' : ''}${ms(extra)}`, extra <= TARGETS.trustB1Ms),
+      });
+    }
+    if (off.B3 !== undefined && r.B3 !== undefined) {
+      const share = r.B3.msgPerSec / off.B3.msgPerSec;
+      rows.push({
+        id: 'B3',
+        measure: 'the burst with trust off (every node -trust=off, same run)',
+        ours: `${int(off.B3.msgPerSec)} msg/s`,
+        floor: `trust on ${int(r.B3.msgPerSec)} msg/s: ${pct(share)} of it`,
+        go: '—',
+        target: judge('B3', `trust on >= ${pct(TARGETS.trustShare)} of trust off`, pct(share), share >= TARGETS.trustShare),
+      });
+    }
+    const onLast = r.B4?.sizes.at(-1);
+    const offLast = off.B4?.sizes.at(-1);
+    if (onLast !== undefined && offLast !== undefined) {
+      // A time: trust on at 90% of the speed means at most 1/0.9 of the time.
+      const share = offLast.last.p50 / onLast.last.p50;
+      rows.push({
+        id: 'B4',
+        measure: `fan-out to ${int(offLast.n)} nodes with trust off (every node -trust=off, same run), last reply`,
+        ours: ms(offLast.last.p50),
+        floor: `trust on ${ms(onLast.last.p50)}: trust on runs at ${pct(share)} of its speed`,
+        go: '—',
+        target: judge('B4', `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed`, pct(share), share >= TARGETS.trustShare),
+      });
+    }
+  }
   const b7 = r.B7;
   if (b7 !== undefined) {
     for (const s of b7.settings) {
@@ -680,5 +734,14 @@ Targets are the issue's: B1 p50 <= ${TARGETS.b1p50Ms} ms and <= ${TARGETS.b1Floo
 the spawn rate at the same concurrency, replies in order; B3 >= ${int(TARGETS.b3MsgPerSec)} msg/s; B4 last reply
 <= ${TARGETS.b4LastReplyMs / 1000} s for ${int(TARGETS.b4Nodes)} nodes; B5 drained <= ${TARGETS.b5DrainSeconds} s; B6 idle RSS <= ${TARGETS.idleRssMB} MB; B7 z at least
 ${pct(TARGETS.b7ZReduction)} below JSON uncompressed.
-`;
+${history()}`;
+}
+
+/** Comparisons across versions, kept by hand in bench/history.md and carried into every render. */
+function history(): string {
+  try {
+    return `\n${fs.readFileSync(new URL('../history.md', import.meta.url), 'utf8')}`;
+  } catch {
+    return '';
+  }
 }

@@ -60,6 +60,7 @@ export class SimFleet {
         ...['--broker', `127.0.0.1:${nats.port}`, '--central', o.central, '--root', path.join(o.root ?? env.root, o.label)],
         ...['--prefix', fleet.prefix, '--from', String(from), '--count', String(count), '--hello', String(o.helloSeconds)],
         '--',
+        ...env.extraFlags,
         ...(o.flags ?? []),
       ];
       const proc = env.track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }));

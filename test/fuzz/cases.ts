@@ -16,7 +16,7 @@ import {
 } from './corpus.js';
 import { Pairs, deepText, emit, hugeString, jsonSafe, mutateBytes, mutateObject, serialize } from './mutate.js';
 import { Rng } from './rng.js';
-import type { Canary, Case, CaseOptions, Framing, HttpShape, NodeRole, Path, TextCase, TextPath } from './types.js';
+import type { Auth, Canary, Case, CaseOptions, Framing, HttpShape, NodeRole, Path, TextCase, TextPath } from './types.js';
 import { natsCase } from './wire.js';
 
 /**
@@ -108,14 +108,24 @@ function textCase(path: TextPath, index: number, rng: Rng, o: CaseOptions): Text
     strict,
     via: node,
   });
+  const auth = rng.weighted<Auth>([
+    [94, 'token'],
+    [3, 'none'],
+    [3, 'wrong'],
+  ]);
   const base = { path, index, node, repeat: 1, framing: framing(rng, path), control: false, ...shapeFor(path, rng, index) };
+  // Only an input whose canaries need not arrive may go without the token.
+  const withAuth = <T extends object>(x: T & { canaries: Canary[] }): T & { auth: Auth } => ({
+    ...x,
+    auth: x.canaries.length === 0 ? auth : 'token',
+  });
   if (path === 'socket' && rng.chance(0.04))
     return { ...base, ...controlRequest(rng, c), canaries: [], firstIsCanary: false, control: true };
   // One input in eight is a canary alone: a good message between the bad ones.
   if (rng.chance(0.125)) {
     const k = newCanary(0, true);
     const { text } = serialize(rng, rng.chance(0.5) ? canaryMessage(c, k) : [canaryMessage(c, k)]);
-    return { ...base, gen: 'canary', body: Buffer.from(text), canaries: [k], firstIsCanary: true };
+    return withAuth({ ...base, gen: 'canary', body: Buffer.from(text), canaries: [k], firstIsCanary: true });
   }
   const doc = document(rng, o);
   const mode = rng.int(10);
@@ -125,7 +135,7 @@ function textCase(path: TextPath, index: number, rng: Rng, o: CaseOptions): Text
     // not valid JSON itself, the second canary may go down with it.)
     const [a, b] = [newCanary(0, true), newCanary(1, jsonSafe(doc.value))];
     const text = `[${emit(canaryMessage(c, a))},${emit(doc.value)},${emit(canaryMessage(c, b))}]`;
-    return { ...base, gen: `sandwich:${doc.gen}`, body: Buffer.from(text), canaries: [a, b], firstIsCanary: true };
+    return withAuth({ ...base, gen: `sandwich:${doc.gen}`, body: Buffer.from(text), canaries: [a, b], firstIsCanary: true });
   }
   if (mode < 4) {
     // Broken bytes between two canaries: the first must still be accepted; the second may be
@@ -136,9 +146,9 @@ function textCase(path: TextPath, index: number, rng: Rng, o: CaseOptions): Text
       doc.bytes,
       Buffer.from(`,\n${emit(canaryMessage(c, b))}]`),
     ]);
-    return { ...base, gen: `sandwich-bytes:${doc.gen}`, body, canaries: [a, b], firstIsCanary: true };
+    return withAuth({ ...base, gen: `sandwich-bytes:${doc.gen}`, body, canaries: [a, b], firstIsCanary: true });
   }
-  return { ...base, gen: doc.gen, body: doc.bytes, canaries: [], firstIsCanary: false };
+  return withAuth({ ...base, gen: doc.gen, body: doc.bytes, canaries: [], firstIsCanary: false });
 }
 
 function framing(rng: Rng, path: TextPath): Framing {
@@ -163,28 +173,15 @@ function shapeFor(path: TextPath, rng: Rng, index: number): { http?: HttpShape; 
       [1, 'PATCH'],
       [2, 'post'],
     ]);
-    const url = rng.pick([
-      '/',
-      '/',
-      '/',
-      '/messages',
-      '/../../etc/passwd',
-      '/?x=1',
-      `/${'a'.repeat(rng.pick([10, 8000]))}`,
-      '/%00',
-      '//x',
-      '*',
-    ]);
+    // Messages go to /messages; other paths are answered 404 (without their body being read).
+    const url = rng.chance(0.85)
+      ? rng.pick(['/messages', '/messages', '/messages?x=1', '/messages?a=b&c'])
+      : rng.pick(['/', '/../../etc/passwd', '/?x=1', `/${'a'.repeat(rng.pick([10, 8000]))}`, '/%00', '//x', '*', '/messages/x']);
     const headers: Record<string, string> = {};
-    const ct = rng.pick([
-      'application/json',
-      'application/yaml',
-      'text/plain',
-      'application/x-www-form-urlencoded',
-      'multipart/form-data; boundary=x',
-      '',
-      '\u00ff',
-    ]);
+    // A message document is JSON or YAML; other types are answered 415.
+    const ct = rng.chance(0.85)
+      ? rng.pick(['application/json', 'application/json; charset=utf-8', 'application/yaml', 'text/yaml', 'APPLICATION/JSON'])
+      : rng.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '', '\u00ff']);
     if (ct !== '') headers['content-type'] = ct;
     if (rng.chance(0.05)) headers.expect = '100-continue';
     if (rng.chance(0.03)) headers['content-length'] = String(300 * 1024 * 1024); // announces more than the cap
@@ -440,6 +437,9 @@ function oversize(index: number, rng: Rng): TextCase {
     canaries: [],
     firstIsCanary: false,
     control: false,
-    ...(path === 'http' ? { http: { method: 'POST', url: '/', headers: { 'content-type': 'application/json' }, chunked: true } } : {}),
+    auth: 'token',
+    ...(path === 'http'
+      ? { http: { method: 'POST', url: '/messages', headers: { 'content-type': 'application/json' }, chunked: true } }
+      : {}),
   };
 }

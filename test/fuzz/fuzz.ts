@@ -23,7 +23,18 @@ import { canaryMessage, makeCase, PATHS, type Canary, type Case, type CaseOption
 import type { FuzzContext } from './corpus.js';
 import { diffSnapshots, findMarker, FuzzNode, NODE_FOLDERS, scanLog, snapshot, staleBuild, tail, type LogScan } from './harness.js';
 import { Rng } from './rng.js';
-import { delay, dropFile, folderState, sendHttp, sendNats, sendStream, type FolderState, type Outcome } from './send.js';
+import {
+  delay,
+  dropFile,
+  folderState,
+  refusalOf,
+  sendHttp,
+  sendNats,
+  sendStream,
+  tokenLine,
+  type FolderState,
+  type Outcome,
+} from './send.js';
 import { introduce, WireProver } from './proofs.js';
 import { printReport, type PathStats, type Report } from './report.js';
 
@@ -216,8 +227,9 @@ async function main(): Promise<number> {
     } else {
       const node = nodes[c.node];
       if (c.path === 'socket') o = await sendStream(() => net.connect(node.socketPath), c, seed, timeoutMs);
-      else if (c.path === 'tcp') o = await sendStream(() => net.connect(node.tcpPort, '127.0.0.1'), c, seed, timeoutMs);
-      else if (c.path === 'http') o = await sendHttp(node.httpPort, c, timeoutMs);
+      else if (c.path === 'tcp')
+        o = await sendStream(() => net.connect(node.tcpPort, '127.0.0.1'), c, seed, timeoutMs, tokenLine(c, node.token));
+      else if (c.path === 'http') o = await sendHttp(node.httpPort, c, timeoutMs, node.token);
       else {
         while (folderPending.size >= 200 && crashed === undefined) await delay(50);
         const d = dropFile(node.inbox, c);
@@ -454,7 +466,8 @@ function strictInput(c: Case, o: Outcome): boolean {
       c.http !== undefined &&
       c.http.raw === undefined &&
       c.http.method.toUpperCase() === 'POST' &&
-      c.http.headers['content-length'] === undefined
+      c.http.headers['content-length'] === undefined &&
+      refusalOf(c) === undefined
     );
   return true;
 }

@@ -51,6 +51,11 @@ export class FuzzNode {
     return path.join(this.dir, 'tmp', 'steward.sock');
   }
 
+  /** The operator token the TCP and HTTP inputs ask for (made at the node's first start). */
+  get token(): string {
+    return fs.readFileSync(path.join(this.dir, 'etc', 'token'), 'utf8').trim();
+  }
+
   get inbox(): string {
     return path.join(this.dir, 'inbox');
   }

@@ -70,8 +70,19 @@ function parseLines(text: string): { items: unknown[]; bad?: string } {
 const STALL_MS = 400;
 
 /** Sends a text input over a stream (unix socket or TCP) with the case's framing and reads the answer. */
-export function sendStream(connect: () => net.Socket, c: TextCase, seed: number, timeoutMs: number): Promise<Outcome> {
+/** What a TCP client sends as its first line for each kind of credential. */
+export function tokenLine(c: TextCase, token: string): Buffer {
+  const auth = c.auth ?? 'token';
+  return Buffer.from(auth === 'token' ? `${token}\n` : auth === 'wrong' ? `${'0'.repeat(token.length)}\n` : '');
+}
+
+/**
+ * Sends a text input over a stream (the unix socket, or TCP with `first`: the token line) and
+ * judges the answer lines.
+ */
+export function sendStream(connect: () => net.Socket, c: TextCase, seed: number, timeoutMs: number, first?: Buffer): Promise<Outcome> {
   const rng = new Rng(seed, c.index, 7);
+  const refusedAuth = first !== undefined && (c.auth ?? 'token') !== 'token';
   return new Promise((resolve) => {
     const conn = connect();
     let text = '';
@@ -106,6 +117,22 @@ export function sendStream(connect: () => net.Socket, c: TextCase, seed: number,
           label: 'bad-line',
           violation: `${p.bad} (${how}, ${text.length} characters read)`,
         });
+      }
+      if (refusedAuth) {
+        // Without the right token the whole input is refused with one line, whatever it holds.
+        const line = p.items[0] as { status?: unknown; error?: unknown } | undefined;
+        const ok = p.items.length === 1 && line?.status === 'error' && /^unauthenticated/.test(String(line.error));
+        return finish(
+          ok
+            ? { answered: true, accepted: 0, errors: 1, label: 'unauthenticated' }
+            : {
+                answered: false,
+                accepted: 0,
+                errors: 0,
+                label: 'auth-not-refused',
+                violation: `an input without the token (${c.auth ?? ''}) was answered ${text.slice(0, 200)} (${how})`,
+              },
+        );
       }
       const j = judgeLines(p.items, c.control);
       const answered = j.violation === undefined;
@@ -144,6 +171,7 @@ export function sendStream(connect: () => net.Socket, c: TextCase, seed: number,
     conn.once('connect', () => {
       void (async () => {
         try {
+          if (first !== undefined && first.length > 0) conn.write(first);
           if (c.framing === 'abort') {
             conn.write(c.body.subarray(0, rng.int(c.body.length + 1)));
             await delay(rng.int(30));
@@ -180,7 +208,7 @@ export function sendStream(connect: () => net.Socket, c: TextCase, seed: number,
 }
 
 /** POSTs (or otherwise sends) a text input to the HTTP listener. */
-export function sendHttp(port: number, c: TextCase, timeoutMs: number): Promise<Outcome> {
+export function sendHttp(port: number, c: TextCase, timeoutMs: number, token: string): Promise<Outcome> {
   const shape = c.http;
   if (shape === undefined) throw new Error('an HTTP case without its request shape');
   if (shape.raw !== undefined) return sendRawHttp(port, shape.raw, timeoutMs);
@@ -195,6 +223,8 @@ export function sendHttp(port: number, c: TextCase, timeoutMs: number): Promise<
     };
     const lie = shape.headers['content-length'] !== undefined;
     const headers: Record<string, string> = { ...shape.headers, connection: 'close' };
+    const auth = c.auth ?? 'token';
+    if (auth !== 'none') headers.authorization = `Bearer ${auth === 'token' ? token : '0'.repeat(token.length)}`;
     if (!lie && !shape.chunked && c.repeat === 1) headers['content-length'] = String(c.body.length);
     let req: http.ClientRequest;
     try {
@@ -253,6 +283,19 @@ function judgeHttp(c: TextCase, status: number, body: string): Outcome {
     if (status === 405) return { answered: true, accepted: 0, errors: 1, label };
     return { answered: true, accepted: 0, errors: 0, label, violation: `${method} answered ${status}, expected 405` };
   }
+  // Refused before the body is read, in this order: another path, no token, not a document.
+  const expected = refusalOf(c);
+  if (expected !== undefined) {
+    return status === expected
+      ? { answered: true, accepted: 0, errors: 1, label }
+      : {
+          answered: true,
+          accepted: 0,
+          errors: 0,
+          label,
+          violation: `POST answered ${status}, expected ${expected}: ${body.slice(0, 200)}`,
+        };
+  }
   if (c.http?.headers['content-length'] !== undefined || c.repeat > 1) {
     return status === 413
       ? { answered: true, accepted: 0, errors: 1, label }
@@ -284,6 +327,17 @@ function judgeHttp(c: TextCase, status: number, body: string): Outcome {
   if (j.violation !== undefined) return { answered: true, label, ...j };
   if ((status === 202) !== j.accepted > 0) return { answered: true, label, ...j, violation: `HTTP ${status} with ${j.accepted} accepted` };
   return { answered: true, label, ...j };
+}
+
+/** The status an HTTP input must be refused with before its body is read, if any (src/inputs/http.ts). */
+export function refusalOf(c: TextCase): 404 | 401 | 415 | undefined {
+  const shape = c.http;
+  if (shape === undefined) return undefined;
+  if (new URL(shape.url, 'http://x').pathname !== '/messages') return 404;
+  if ((c.auth ?? 'token') !== 'token') return 401;
+  const type = (shape.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (!['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'].includes(type)) return 415;
+  return undefined;
 }
 
 /** Raw bytes to the HTTP port: any HTTP status line is an answer. */

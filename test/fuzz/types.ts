@@ -23,6 +23,12 @@ export interface Canary {
 /** How a stream client (socket, TCP) sends: half-close after the write, several slow writes, no half-close, or hang up early. */
 export type Framing = 'halfclose' | 'chunks' | 'noclose' | 'abort';
 
+/**
+ * The operator token a TCP or HTTP input sends (its first line; Authorization: Bearer): the
+ * right one, none, or a wrong one. An input without the right token is refused whole.
+ */
+export type Auth = 'token' | 'none' | 'wrong';
+
 export interface HttpShape {
   readonly method: string;
   readonly url: string;
@@ -47,6 +53,8 @@ export interface TextCase {
   /** An operator request (socket only): answered with JSON lines of its own shape. */
   readonly control: boolean;
   readonly http?: HttpShape;
+  /** TCP and HTTP: the token it sends (inputs with canaries always send the right one). */
+  readonly auth?: Auth;
   readonly fileName?: string;
   /** Made again because steward would have accepted a harmful message from the first try: why. */
   readonly remade?: string;

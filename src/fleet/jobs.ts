@@ -10,8 +10,11 @@ export interface JobsDeps {
   readonly store: JobStore;
   /** The nodes known now (from hellos), with their labels. */
   readonly known: () => ReadonlyMap<string, Labels>;
-  /** Commits messages to the outbox (and hands them to delivery); ids already there are left alone. */
-  readonly submit: (messages: Message[]) => Promise<unknown>;
+  /**
+   * Commits messages to the outbox (and hands them to delivery); resolves with the ids that were
+   * there already (left alone: sent before a restart).
+   */
+  readonly submit: (messages: Message[]) => Promise<readonly string[]>;
   /** Cancels pending messages. */
   readonly cancel: (ids: readonly string[]) => Promise<unknown>;
   /** The node's last touches on a message before it is stored (origin proofs). */
@@ -35,6 +38,7 @@ const OUTPUT_KEPT = 64 * 1024;
 
 interface LiveTarget {
   readonly batch: number;
+  readonly seq: number;
   state: TargetState;
   output: string;
   /** It reached a final state once: its batch counted it (a later change does not count again). */
@@ -186,7 +190,7 @@ export class Jobs {
     for (const t of rows) {
       // A node not responding may be retrying: a restart learns from the outbox whether it is final.
       const counted = FINAL_STATES.has(t.state) && t.state !== 'not-responding';
-      targets.set(t.node, { batch: t.batch, state: t.state, output: t.output ?? '', counted });
+      targets.set(t.node, { batch: t.batch, seq: t.seq, state: t.state, output: t.output ?? '', counted });
       if (t.messageId !== null) this.byMessage.set(t.messageId, { jobId: row.id, node: t.node });
       if (!counted) open.set(t.batch, (open.get(t.batch) ?? 0) + 1);
     }
@@ -213,7 +217,9 @@ export class Jobs {
       this.d.prepare({ ...template, id: targetMessageId(live.row.id, t.seq), toNode: t.node, createdMs: now }),
     );
     live.row = { ...live.row, batch, nextBatchMs: null };
-    await this.d.store.setJob(live.row.id, live.row);
+    // The rows follow behind (a restart redoes a batch from the targets still waiting, with the
+    // same ids, which the outbox leaves alone); the outbox commit is what sending waits for.
+    this.persist(this.d.store.setJob(live.row.id, live.row));
     for (const m of messages) {
       this.byMessage.set(m.id, { jobId: live.row.id, node: m.toNode });
       const t = live.targets.get(m.toNode);
@@ -222,12 +228,21 @@ export class Jobs {
     }
     // Delivery starts with the outbox commit: news of a message can come before its row says
     // queued, so that write leaves a row that moved on as it is (JobStore.queued).
-    await this.d.submit(messages);
-    await this.d.store.queued(
-      live.row.id,
-      messages.map((m) => ({ node: m.toNode, messageId: m.id })),
-      now,
+    const already = await this.d.submit(messages);
+    this.persist(
+      this.d.store.queued(
+        live.row.id,
+        messages.map((m) => ({ node: m.toNode, messageId: m.id })),
+        now,
+      ),
     );
+    // Sent before a restart: what happened to them since, from the outbox and inbox.
+    for (const id of already) for (const news of this.d.fate(id)) await this.onNews(news);
+  }
+
+  /** A write of the rows that nothing waits for; a failure is logged (the next restart reconciles). */
+  private persist(p: Promise<unknown>): void {
+    p.catch((err: unknown) => this.d.logger.error({ err: (err as Error).message }, 'a job row could not be written'));
   }
 
   /**
@@ -251,7 +266,7 @@ export class Jobs {
       // More output (a long reply comes in parts), or the reply of a node that reported an error.
       if (output !== undefined) {
         if (t !== undefined) t.output = output;
-        await this.d.store.setTarget(jobId, node, before, this.now(), undefined, output);
+        this.persist(this.d.store.setTarget(jobId, node, before, this.now(), undefined, output));
       }
       // A node not responding whose delivery budget is now spent: final.
       if (final && live !== undefined && t !== undefined) this.count(live, t);
@@ -263,10 +278,10 @@ export class Jobs {
       t.state = state;
       if (output !== undefined) t.output = output;
     }
-    await this.d.store.setTarget(jobId, node, state, this.now(), detail, output);
-    // A target whose batch never went out has no message: its id is the one it would have had.
-    const row = this.d.store.target(jobId, node);
-    const id = row?.messageId ?? targetMessageId(jobId, row?.seq ?? 0);
+    // In memory at once; the row follows (a job's end waits for its rows, see finish).
+    this.persist(this.d.store.setTarget(jobId, node, state, this.now(), detail, output));
+    // The message id of its place (also for a target whose batch never went out).
+    const id = targetMessageId(jobId, t?.seq ?? this.d.store.target(jobId, node)?.seq ?? 0);
     this.d.emit({ event: 'target', job: jobId, node, id, state, ...(detail === undefined ? {} : { detail }) });
     if (final && live !== undefined && t !== undefined) this.count(live, t);
   }
@@ -312,7 +327,10 @@ export class Jobs {
       await this.finish(jobId, 'done', null, false);
       return;
     }
-    const at = live.row.nextBatchMs ?? this.now() + (live.rollout?.batchWaitMs ?? 0);
+    const wait = live.rollout?.batchWaitMs ?? 0;
+    if (wait === 0 && live.row.nextBatchMs === null) return this.startBatch(live, next);
+    // A wait is kept durably: a restart meanwhile keeps its time.
+    const at = live.row.nextBatchMs ?? this.now() + wait;
     live.row = { ...live.row, nextBatchMs: at };
     await this.d.store.setJob(jobId, live.row);
     live.timer = setTimeout(
@@ -332,13 +350,15 @@ export class Jobs {
       if (live.timer !== undefined) clearTimeout(live.timer);
       live.row = { ...live.row, state, reason, finishedMs: this.now(), nextBatchMs: null };
     }
-    const row = this.d.store.job(jobId);
+    const row = live?.row ?? this.d.store.job(jobId);
     if (row === undefined) return;
-    await this.d.store.setJob(jobId, { ...row, state, reason, finishedMs: this.now(), nextBatchMs: null });
     if (skipRest) {
       for (const t of this.d.store.targets(jobId))
         if (t.state === 'waiting') await this.setState(jobId, t.node, 'skipped', reason ?? 'the rollout stopped');
     }
+    // Durable, and with it every row written before (one queue of writes): the end event and
+    // what `steward job` shows from now on agree.
+    await this.d.store.setJob(jobId, { ...row, state, reason, finishedMs: this.now(), nextBatchMs: null });
     // Kept a while for late news (an error report after its ok); then the rows take it.
     setTimeout(() => {
       for (const [id, ref] of this.byMessage) if (ref.jobId === jobId) this.byMessage.delete(id);

@@ -203,7 +203,9 @@ export class StewardNode {
           now: Date.now,
         }),
       refused: (r) => this.audit.refused({ ...r, ...(r.msg === undefined ? {} : { messageJson: JSON.stringify(r.msg) }) }),
-      overLimit: originGuard(this.limits, (node) => this.nodes.has(node)),
+      // A name is new to the hello limit unless heard from, or its key is pinned here (bound or
+      // imported): the keyring already paced those, and a fleet imported up front comes up at once.
+      overLimit: originGuard(this.limits, (node) => this.nodes.has(node) || this.trusted.keyring.get(node)?.state === 'pinned'),
       noRoom: roomGuard(cfg.dataFolder, cfg.minFreeDiskBytes, cfg.nodeName),
       nodeName: cfg.nodeName,
       dataFolder: cfg.dataFolder,

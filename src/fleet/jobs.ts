@@ -3,6 +3,7 @@ import { newId } from '../message/id.js';
 import type { Message } from '../message/message.js';
 import { FINAL_STATES, type JobRow, type JobStore, type TargetState } from '../store/jobs.js';
 import { jobEnded, jobOfMessage, targetMessageId, type JobEvent, type MessageNews } from './job-events.js';
+import { liveJob, type Live, type LiveTarget } from './live-job.js';
 import { batches, overFailures, type Rollout } from './rollout.js';
 import { describeSelector, expand, type Labels, type Selector } from './selector.js';
 
@@ -35,28 +36,6 @@ const SETTLE_MS = 300;
 const LATE_NEWS_MS = 60_000;
 /** The start of each target's reply kept with the job (all of it is in the result file). */
 const OUTPUT_KEPT = 64 * 1024;
-
-interface LiveTarget {
-  readonly batch: number;
-  readonly seq: number;
-  state: TargetState;
-  output: string;
-  /** It reached a final state once: its batch counted it (a later change does not count again). */
-  counted: boolean;
-}
-
-/** A running job as kept in memory; its rows follow. */
-interface Live {
-  row: JobRow;
-  readonly rollout: Rollout | undefined;
-  readonly expectsReply: boolean;
-  readonly targets: Map<string, LiveTarget>;
-  readonly total: number;
-  readonly batches: number;
-  /** Targets of each batch not counted yet. */
-  readonly open: Map<number, number>;
-  timer?: NodeJS.Timeout | undefined;
-}
 
 /**
  * Jobs: one message sent to many nodes (a list, `*`, label selectors), tracked per node until
@@ -184,26 +163,8 @@ export class Jobs {
   }
 
   private track(row: JobRow): Live {
-    const rows = this.d.store.targets(row.id);
-    const open = new Map<number, number>();
-    const targets = new Map<string, LiveTarget>();
-    for (const t of rows) {
-      // A node not responding may be retrying: a restart learns from the outbox whether it is final.
-      const counted = FINAL_STATES.has(t.state) && t.state !== 'not-responding';
-      targets.set(t.node, { batch: t.batch, seq: t.seq, state: t.state, output: t.output ?? '', counted });
-      if (t.messageId !== null) this.byMessage.set(t.messageId, { jobId: row.id, node: t.node });
-      if (!counted) open.set(t.batch, (open.get(t.batch) ?? 0) + 1);
-    }
-    const template = JSON.parse(row.template) as Message;
-    const live: Live = {
-      row,
-      rollout: row.rollout === null ? undefined : (JSON.parse(row.rollout) as Rollout),
-      expectsReply: !(template.isReply || template.replyMethod === 'REQNone'),
-      targets,
-      total: rows.length,
-      batches: rows.reduce((n, t) => Math.max(n, t.batch + 1), 0),
-      open,
-    };
+    const live = liveJob(row, this.d.store.targets(row.id));
+    for (const [node, t] of live.targets) if (t.messageId !== null) this.byMessage.set(t.messageId, { jobId: row.id, node });
     this.live.set(row.id, live);
     return live;
   }

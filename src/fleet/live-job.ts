@@ -1,4 +1,4 @@
-import type { Message } from '../message/message.js';
+import { NO_REPLY, type Message } from '../message/message.js';
 import { FINAL_STATES, type JobRow, type TargetRow, type TargetState } from '../store/jobs.js';
 import type { Rollout } from './rollout.js';
 
@@ -41,7 +41,7 @@ export function liveJob(row: JobRow, rows: readonly TargetRow[]): Live {
   return {
     row,
     rollout: row.rollout === null ? undefined : (JSON.parse(row.rollout) as Rollout),
-    expectsReply: !(template.isReply || template.replyMethod === 'REQNone'),
+    expectsReply: !(template.isReply || template.replyMethod === NO_REPLY),
     targets,
     total: rows.length,
     batches: rows.reduce((n, t) => Math.max(n, t.batch + 1), 0),

@@ -203,7 +203,9 @@ export class StewardNode {
           now: Date.now,
         }),
       refused: (r) => this.audit.refused({ ...r, ...(r.msg === undefined ? {} : { messageJson: JSON.stringify(r.msg) }) }),
-      overLimit: originGuard(this.limits, (node) => this.nodes.has(node)),
+      // A name whose key the operator imported (steward keys import) is not a new name: the
+      // fleet it belongs to joins at once, not at -trustNewKeysPerMinute.
+      overLimit: originGuard(this.limits, (node) => this.nodes.has(node) || this.trusted.keyring.get(node)?.source === 'import'),
       noRoom: roomGuard(cfg.dataFolder, cfg.minFreeDiskBytes, cfg.nodeName),
       nodeName: cfg.nodeName,
       dataFolder: cfg.dataFolder,

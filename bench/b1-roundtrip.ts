@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PACE_MS, type B0Result } from './b0-floor.js';
-import { anyDead, sendTimed, sleep, whenTrue, type BenchEnv } from './lib/env.js';
+import { anyDead, errorLogged, sleep, whenTrue, type BenchEnv } from './lib/env.js';
+import { oursStack, Turns, type BenchNode, type Kind, type PerKind, type Stack } from './lib/stack.js';
 import { round, roundSummary, summarize, type Summary } from './lib/stats.js';
 
 /**
@@ -35,11 +36,11 @@ export interface B1Result {
   raw: number[];
 }
 
-/** The B1 exchange: a command to ship1 whose output ("hi\n") comes back to `<directory>/ship1/<fileName>` on central. */
-export function b1Message(directory: string, fileName: string): Record<string, unknown>[] {
+/** The B1 exchange: a command to `ship1` whose output ("hi\n") comes back to `<directory>/<ship1>/<fileName>` on central. */
+export function b1Message(directory: string, fileName: string, ship1 = 'ship1'): Record<string, unknown>[] {
   return [
     {
-      toNode: 'ship1',
+      toNode: ship1,
       method: 'REQCliCommand',
       methodArgs: ['bash', '-c', 'echo hi'],
       replyMethod: 'REQToFileAppend',
@@ -49,46 +50,75 @@ export function b1Message(directory: string, fileName: string): Record<string, u
   ];
 }
 
-export async function runB1(env: BenchEnv, quick: boolean, floor: B0Result): Promise<B1Result> {
+/**
+ * B1 for each stack (ours, and the peer in peer mode), sample after sample alternating between
+ * them (see Turns), each pair of nodes started fresh for B1.
+ */
+export async function runB1(
+  env: BenchEnv,
+  quick: boolean,
+  floor: B0Result,
+  stacks: readonly Stack[] = [oursStack(env)],
+  log?: (s: string) => void,
+): Promise<PerKind<B1Result>> {
   const warmup = quick ? 1 : 5;
   const samples = quick ? 5 : 50;
-  const [central, ship1] = await Promise.all([
-    env.startNode('central', 'b1-central'),
-    env.startNode('ship1', 'b1-ship1', ['-startSubREQErrorLog=false']),
-  ]);
-  // 'subscribed' is logged before the subscriptions reach the broker: give them a moment, so
-  // the first attempt does not meet "no responders" and wait out an ACK timeout.
-  await sleep(500);
-  const resultDir = path.join(central.dataDir, 'b1', 'ship1');
-  const roundTrips: number[] = [];
-  const accepted: number[] = [];
+  const turns = new Turns(stacks, log);
+  const pairs = new Map<Kind, { central: BenchNode; ship1: BenchNode }>();
+  const times = new Map<Kind, { roundTrips: number[]; accepted: number[] }>();
   try {
+    await turns.each(0, async (s) => {
+      pairs.set(s.kind, await s.startPair('b1'));
+      times.set(s.kind, { roundTrips: [], accepted: [] });
+    });
+    // 'subscribed' is logged before the subscriptions reach the broker: give them a moment, so
+    // the first attempt does not meet "no responders" and wait out an ACK timeout.
+    await sleep(500);
     for (let i = 0; i < warmup + samples; i++) {
-      const fileName = `s${i}.txt`;
-      const file = path.join(resultDir, fileName);
-      const sent = await sendTimed(central.socketPath, JSON.stringify(b1Message('b1', fileName)));
-      const done = await whenTrue(() => readOr(file) === 'hi\n', {
-        watchDir: resultDir,
-        timeoutMs: 30_000,
-        what: `B1 sample ${i}: "hi" in ${file}`,
-        failed: () => anyDead(central, ship1),
+      await turns.each(i, async (s) => {
+        const { central, ship1 } = pairs.get(s.kind) as { central: BenchNode; ship1: BenchNode };
+        const t = times.get(s.kind) as { roundTrips: number[]; accepted: number[] };
+        const resultDir = path.join(central.dataDir, 'b1', s.name('ship1'));
+        const fileName = `s${i}.txt`;
+        const file = path.join(resultDir, fileName);
+        const sent = await s.send(central, b1Message('b1', fileName, s.name('ship1')));
+        const done = await whenTrue(() => readOr(file) === 'hi\n', {
+          watchDir: resultDir,
+          timeoutMs: 30_000,
+          what: `B1 sample ${i}: "hi" in ${file}`,
+          failed: () => anyDead(central, ship1) ?? errorLogged(central),
+        });
+        const answer = await sent.answer;
+        if (s.answers && (answer.lines.length !== 1 || answer.lines[0]?.status !== 'accepted')) {
+          throw new Error(`B1: input not accepted: ${JSON.stringify(answer.lines)}`);
+        }
+        if (i >= warmup) {
+          t.roundTrips.push(done - sent.writtenAt);
+          t.accepted.push(answer.at - sent.writtenAt);
+        }
+        // Let the tail of the exchange (the lazy delivered and done commits) finish.
+        await sleep(PACE_MS);
       });
-      const answer = await sent.answer;
-      if (answer.lines.length !== 1 || answer.lines[0]?.status !== 'accepted') {
-        throw new Error(`B1: input not accepted: ${JSON.stringify(answer.lines)}`);
-      }
-      if (i >= warmup) {
-        roundTrips.push(done - sent.writtenAt);
-        accepted.push(answer.at - sent.writtenAt);
-      }
-      // Let the tail of the exchange (the lazy delivered and done commits) finish.
-      await sleep(PACE_MS);
     }
-    const errors = central.readErrorLog();
-    if (errors.trim() !== '') throw new Error(`B1: central's error log is not empty:\n${errors.slice(0, 2000)}`);
+    await turns.each(0, async (s) => {
+      const errors = pairs.get(s.kind)?.central.readErrorLog() ?? '';
+      if (errors.trim() !== '') throw new Error(`B1: ${s.name('central')}'s error log is not empty:\n${errors.slice(0, 2000)}`);
+    });
   } finally {
-    await env.stopNodes(central, ship1);
+    for (const s of stacks) {
+      const p = pairs.get(s.kind);
+      if (p !== undefined) await s.stop(p.central, p.ship1);
+    }
   }
+  const result = (k: Kind): B1Result => {
+    const t = times.get(k);
+    if (t === undefined || t.roundTrips.length < samples) throw new Error(`B1: ${t?.roundTrips.length ?? 0} of ${samples} samples`);
+    return summary(t.roundTrips, t.accepted, floor, warmup, samples);
+  };
+  return { ours: result('ours'), peer: turns.peer(() => result('peer')) };
+}
+
+function summary(roundTrips: number[], accepted: number[], floor: B0Result, warmup: number, samples: number): B1Result {
   const floorMs = floor.spawn.p50 + B1_NATS_ROUND_TRIPS * floor.natsRtt.p50 + B1_FSYNCS * floor.fsync.p50;
   const pacedFloorMs = floor.paced.spawn.p50 + B1_NATS_ROUND_TRIPS * floor.paced.natsRtt.p50 + B1_FSYNCS * floor.paced.fsync.p50;
   const roundTrip = roundSummary(summarize(roundTrips));

@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { spawnHelpersOf } from '../test/support/procs.js';
-import type { StewardProcess } from '../test/support/steward.js';
 import { spawnRate } from './b0-floor.js';
-import { anyDead, sendTimed, sleep, whenTrue, type BenchEnv } from './lib/env.js';
+import { anyDead, errorLogged, sleep, whenTrue, type BenchEnv } from './lib/env.js';
 import { countNewlines, readLines, sizeOf } from './lib/files.js';
 import { cpuSeconds, RssSampler } from './lib/procfs.js';
+import { oursStack, Turns, type BenchNode, type Kind, type PerKind, type Stack } from './lib/stack.js';
 import { median, round } from './lib/stats.js';
 
 /** The node's executor runs at most this many methods at once (src/node/node.ts, Executor limit). */
@@ -57,29 +57,50 @@ export interface B2Result {
   peakRssMB: { central: number; ship1: number };
 }
 
-export async function runB2(env: BenchEnv, quick: boolean): Promise<B2Result> {
+interface Fleet {
+  central: BenchNode;
+  ship1: BenchNode;
+  pids: Map<string, number>;
+  sampler: RssSampler;
+  warmup?: B2Round;
+  rounds: B2Round[];
+}
+
+/**
+ * B2 for each stack (ours, and the peer in peer mode) on fresh nodes: a first burst each (the
+ * warm-up, reported apart), then the rounds, ours and the peer's alternating (see Turns), with
+ * the spawn floor taken before each round.
+ */
+export async function runB2(
+  env: BenchEnv,
+  quick: boolean,
+  stacks: readonly Stack[] = [oursStack(env)],
+  log?: (s: string) => void,
+): Promise<PerKind<B2Result>> {
   const n = quick ? 100 : 1000;
   const rounds = quick ? 1 : 3;
   const nats = await env.nats();
-  const [central, ship1] = await Promise.all([
-    env.startNode('central', 'b2-central'),
-    env.startNode('ship1', 'b2-ship1', ['-startSubREQErrorLog=false']),
-  ]);
-  await sleep(500); // subscriptions reach the broker (see B1)
-  const pids = new Map<string, number>([
-    ['central', central.pid as number],
-    ['ship1', ship1.pid as number],
-    ['natsServer', nats.pid],
-  ]);
-  const sampler = new RssSampler(pids, 50);
-  const done: B2Round[] = [];
+  const turns = new Turns(stacks, log);
+  const fleets = new Map<Kind, Fleet>();
+  const fleet = (s: Stack): Fleet => fleets.get(s.kind) as Fleet;
   const echoRaw: number[] = [];
   const bashRaw: number[] = [];
   let floorRssMB = Number.NaN;
-  let warmup: B2Round;
   try {
-    warmup = await burst(central, ship1, pids, n, 'warmup.txt');
-    await sleep(500);
+    await turns.each(0, async (s) => {
+      const { central, ship1 } = await s.startPair('b2');
+      const pids = new Map<string, number>([
+        ['central', central.pid as number],
+        ['ship1', ship1.pid as number],
+        ['natsServer', nats.pid],
+      ]);
+      fleets.set(s.kind, { central, ship1, pids, sampler: new RssSampler(pids, 50), rounds: [] });
+    });
+    await sleep(500); // subscriptions reach the broker (see B1)
+    await turns.each(0, async (s) => {
+      fleet(s).warmup = await burst(s, fleet(s), n, 'warmup.txt');
+      await sleep(500);
+    });
     for (let r = 0; r < rounds; r++) {
       // The floor right before each round, on the same machine state (a rate: half the
       // commands are enough); B0's bash command once, for reference.
@@ -87,71 +108,79 @@ export async function runB2(env: BenchEnv, quick: boolean): Promise<B2Result> {
       echoRaw.push(echo.perSec);
       floorRssMB = echo.rssMB;
       if (r === 0) bashRaw.push((await spawnRate('bash', Math.max(100, n / 4), EXECUTOR_LIMIT)).perSec);
-      sampler.start();
-      try {
-        done.push(await burst(central, ship1, pids, n, `burst${r}.txt`));
-      } finally {
-        sampler.stop();
-      }
-      await sleep(500); // ACKs of the last replies and the lazy commits finish
+      await turns.each(r, async (s) => {
+        const f = fleet(s);
+        f.sampler.start();
+        try {
+          f.rounds.push(await burst(s, f, n, `burst${r}.txt`));
+        } finally {
+          f.sampler.stop();
+        }
+        await sleep(500); // ACKs of the last replies and the lazy commits finish
+      });
     }
-    const errors = central.readErrorLog();
-    if (errors.trim() !== '') throw new Error(`B2: central's error log is not empty:\n${errors.slice(0, 2000)}`);
+    await turns.each(0, async (s) => {
+      const errors = fleet(s).central.readErrorLog();
+      if (errors.trim() !== '') throw new Error(`B2: ${s.name('central')}'s error log is not empty:\n${errors.slice(0, 2000)}`);
+    });
   } finally {
-    await env.stopNodes(central, ship1);
+    for (const s of stacks) {
+      const f = fleets.get(s.kind);
+      if (f !== undefined) await s.stop(f.central, f.ship1);
+    }
   }
-  const msgPerSec = Math.round(median(done.map((d) => d.msgPerSec)));
   const echoPerSec = Math.round(median(echoRaw));
-  return {
-    messages: n,
-    warmup,
-    rounds: done,
-    msgPerSec,
-    seconds: round(median(done.map((d) => d.seconds)), 3),
-    inOrder: done.every((d) => d.inOrder),
-    descents: median(done.map((d) => d.descents)),
-    displaced: median(done.map((d) => d.displaced)),
-    spawnFloor: { concurrency: EXECUTOR_LIMIT, echoPerSec, bashPerSec: Math.round(median(bashRaw)), echoRaw, rssMB: floorRssMB },
-    ratio: round(msgPerSec / echoPerSec, 2),
-    peakRssMB: {
-      central: round(sampler.peakMB.get('central') ?? Number.NaN, 1),
-      ship1: round(sampler.peakMB.get('ship1') ?? Number.NaN, 1),
-    },
+  const spawnFloor = { concurrency: EXECUTOR_LIMIT, echoPerSec, bashPerSec: Math.round(median(bashRaw)), echoRaw, rssMB: floorRssMB };
+  const result = (k: Kind): B2Result => {
+    const f = fleets.get(k);
+    if (f?.warmup === undefined || f.rounds.length < rounds) throw new Error(`B2: ${f?.rounds.length ?? 0} of ${rounds} rounds`);
+    const done = f.rounds;
+    const msgPerSec = Math.round(median(done.map((d) => d.msgPerSec)));
+    return {
+      messages: n,
+      warmup: f.warmup,
+      rounds: done,
+      msgPerSec,
+      seconds: round(median(done.map((d) => d.seconds)), 3),
+      inOrder: done.every((d) => d.inOrder),
+      descents: median(done.map((d) => d.descents)),
+      displaced: median(done.map((d) => d.displaced)),
+      spawnFloor,
+      ratio: round(msgPerSec / echoPerSec, 2),
+      peakRssMB: {
+        central: round(f.sampler.peakMB.get('central') ?? Number.NaN, 1),
+        ship1: round(f.sampler.peakMB.get('ship1') ?? Number.NaN, 1),
+      },
+    };
   };
+  return { ours: result('ours'), peer: turns.peer(() => result('peer')) };
 }
 
-async function burst(
-  central: StewardProcess,
-  ship1: StewardProcess,
-  pids: ReadonlyMap<string, number>,
-  n: number,
-  fileName: string,
-): Promise<B2Round> {
+async function burst(s: Stack, f: Fleet, n: number, fileName: string): Promise<B2Round> {
+  const { central, ship1, pids } = f;
   const expected = Array.from({ length: n }, (_, i) => String(i));
   const expectedBytes = expected.reduce((a, l) => a + l.length + 1, 0);
-  const input = JSON.stringify(
-    expected.map((i) => ({
-      toNode: 'ship1',
-      method: 'REQCliCommand',
-      methodArgs: ['echo', i],
-      replyMethod: 'REQToFileAppend',
-      directory: 'b2',
-      fileName,
-    })),
-  );
-  const resultDir = path.join(central.dataDir, 'b2', 'ship1');
+  const messages = expected.map((i) => ({
+    toNode: s.name('ship1'),
+    method: 'REQCliCommand',
+    methodArgs: ['echo', i],
+    replyMethod: 'REQToFileAppend',
+    directory: 'b2',
+    fileName,
+  }));
+  const resultDir = path.join(central.dataDir, 'b2', s.name('ship1'));
   const file = path.join(resultDir, fileName);
   const cpuBefore = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
   const helperBefore = spawnHelperOf(pids.get('ship1'));
-  const sent = await sendTimed(central.socketPath, input);
+  const sent = await s.send(central, messages);
   // Planned appends can land out of order and leave holes (NULs) for a moment: size first,
   // then the newlines.
   const finishedAt = await whenTrue(() => sizeOf(file) >= expectedBytes && countNewlines(file) >= n, {
     watchDir: resultDir,
     timeoutMs: 600_000,
-    what: `${n} replies in central's ${file}`,
+    what: `${n} replies in ${s.name('central')}'s ${file}`,
     pollMs: 5,
-    failed: () => sent.refused() ?? anyDead(central, ship1), // refused commands would never reply
+    failed: () => sent.refused() ?? anyDead(central, ship1) ?? errorLogged(central), // refused commands would never reply
   });
   const cpuAfter = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
   // The helper is a child of ship1 that may have started during the round (and ends 10 s after it).
@@ -159,7 +188,7 @@ async function burst(
   const helperCpu = helperAfter === undefined ? 0 : helperAfter.cpu - (helperBefore?.pid === helperAfter.pid ? helperBefore.cpu : 0);
   const answer = await sent.answer;
   const accepted = answer.lines.filter((l) => l.status === 'accepted').length;
-  if (accepted !== n)
+  if (s.answers && accepted !== n)
     throw new Error(`B2: ${accepted} of ${n} commands accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
   const got = readLines(file);
   const missing = new Set(expected);

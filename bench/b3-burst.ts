@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { StewardProcess } from '../test/support/steward.js';
 import type { BenchEnv } from './lib/env.js';
-import { anyDead, sendTimed, sleep, whenTrue } from './lib/env.js';
+import { anyDead, errorLogged, sleep, whenTrue } from './lib/env.js';
 import { countNewlines, sizeOf } from './lib/files.js';
 import { comm, cpuSeconds, RssSampler } from './lib/procfs.js';
+import { oursStack, Turns, type BenchNode, type Kind, type PerKind, type Stack } from './lib/stack.js';
 import { median, round } from './lib/stats.js';
 
 type Cpu = { central: number; ship1: number; natsServer: number };
@@ -19,8 +19,9 @@ export interface B3Round {
 export interface B3Result {
   messages: number;
   /**
-   * The first burst after the nodes start, not counted in the median (as B2's): it also pays for
-   * compiling the code (the JIT), which a node that runs for months pays once.
+   * The first burst of a freshly started fleet (the nodes started for B3, 0.5 s before), not
+   * counted in the median (as B2's): it also pays for compiling the code (the JIT), which a node
+   * that runs for months pays once, but it is what a user meets first. Reported on its own row.
    */
   warmup: B3Round;
   /** Bursts sent, one after the other, to the same two nodes (a new result file each). */
@@ -39,49 +40,86 @@ export interface B3Result {
   badLines: number;
 }
 
-export async function runB3(env: BenchEnv, quick: boolean): Promise<B3Result> {
+interface Fleet {
+  central: BenchNode;
+  ship1: BenchNode;
+  pids: Map<string, number>;
+  sampler: RssSampler;
+  first?: B3Round;
+  rounds: B3Round[];
+  badLines: number;
+}
+
+/**
+ * B3 for each stack (ours, and the peer in peer mode) on nodes started for it: the first burst
+ * of that fresh fleet (reported on its own row), then the rounds, ours and the peer's
+ * alternating (see Turns).
+ */
+export async function runB3(
+  env: BenchEnv,
+  quick: boolean,
+  stacks: readonly Stack[] = [oursStack(env)],
+  log?: (s: string) => void,
+): Promise<PerKind<B3Result>> {
   const n = quick ? 500 : 10_000;
   const rounds = quick ? 1 : 3;
   const nats = await env.nats();
-  const [central, ship1] = await Promise.all([
-    env.startNode('central', 'b3-central'),
-    env.startNode('ship1', 'b3-ship1', ['-startSubREQErrorLog=false']),
-  ]);
-  await sleep(500); // subscriptions reach the broker (see B1)
+  const turns = new Turns(stacks, log);
+  const fleets = new Map<Kind, Fleet>();
+  const fleet = (s: Stack): Fleet => fleets.get(s.kind) as Fleet;
   try {
-    const pids = new Map<string, number>([
-      ['central', central.pid as number],
-      ['ship1', ship1.pid as number],
-      ['natsServer', nats.pid],
-    ]);
-    for (const [name, pid] of pids) {
-      const c = comm(pid);
-      // Node 24 names its main thread, which is what comm shows: "MainThread" (earlier: "node").
-      if (name !== 'natsServer' && c !== 'node' && c !== 'MainThread')
-        throw new Error(`B3: pid ${pid} of ${name} is "${c}", expected the node process`);
-    }
-    const sampler = new RssSampler(pids, 50);
-    const done: B3Round[] = [];
-    const first = await burst(central, ship1, pids, n, 'warmup.txt');
-    let badLines = first.badLines;
-    await sleep(500);
-    for (let r = 0; r < rounds; r++) {
-      sampler.start();
-      try {
-        const b = await burst(central, ship1, pids, n, `burst${r}.txt`);
-        done.push(b.round);
-        badLines += b.badLines;
-      } finally {
-        sampler.stop();
+    await turns.each(0, async (s) => {
+      const { central, ship1 } = await s.startPair('b3');
+      const pids = new Map<string, number>([
+        ['central', central.pid as number],
+        ['ship1', ship1.pid as number],
+        ['natsServer', nats.pid],
+      ]);
+      fleets.set(s.kind, { central, ship1, pids, sampler: new RssSampler(pids, 50), rounds: [], badLines: 0 });
+      for (const [name, pid] of pids) {
+        const c = comm(pid);
+        if (name !== 'natsServer' && !s.comm.includes(c))
+          throw new Error(`B3: pid ${pid} of ${s.name(name as 'central' | 'ship1')} is "${c}", expected ${s.comm.join(' or ')}`);
       }
-      await sleep(500); // ACKs and the lazy commits of the last messages finish
+    });
+    await sleep(500); // subscriptions reach the broker (see B1)
+    await turns.each(0, async (s) => {
+      const f = fleet(s);
+      const b = await burst(s, f, n, 'first.txt');
+      f.first = b.round;
+      f.badLines += b.badLines;
+      await sleep(500);
+    });
+    for (let r = 0; r < rounds; r++) {
+      await turns.each(r, async (s) => {
+        const f = fleet(s);
+        f.sampler.start();
+        try {
+          const b = await burst(s, f, n, `burst${r}.txt`);
+          f.rounds.push(b.round);
+          f.badLines += b.badLines;
+        } finally {
+          f.sampler.stop();
+        }
+        await sleep(500); // ACKs and the lazy commits of the last messages finish
+      });
     }
-    const med = (f: (r: B3Round) => number, digits = 3): number => round(median(done.map(f)), digits);
+  } finally {
+    for (const s of stacks) {
+      const f = fleets.get(s.kind);
+      if (f !== undefined) await s.stop(f.central, f.ship1);
+    }
+  }
+  const result = (k: Kind): B3Result => {
+    const f = fleets.get(k);
+    if (f?.first === undefined || f.rounds.length < rounds) throw new Error(`B3: ${f?.rounds.length ?? 0} of ${rounds} rounds`);
+    const done = f.rounds;
+    const med = (g: (r: B3Round) => number, digits = 3): number => round(median(done.map(g)), digits);
     const seconds = med((r) => r.seconds);
-    const peak = (k: string): number => round(sampler.peakMB.get(k) ?? Number.NaN, 1);
+    const peak = (key: string): number => round(f.sampler.peakMB.get(key) ?? Number.NaN, 1);
     return {
       messages: n,
-      warmup: first.round,
+      warmup: f.first,
       rounds: done,
       seconds,
       msgPerSec: Math.round(n / seconds),
@@ -92,42 +130,36 @@ export async function runB3(env: BenchEnv, quick: boolean): Promise<B3Result> {
         natsServer: med((r) => r.cpuPer1000.natsServer),
       },
       peakRssMB: { central: peak('central'), ship1: peak('ship1'), natsServer: peak('natsServer') },
-      badLines,
+      badLines: f.badLines,
     };
-  } finally {
-    await env.stopNodes(central, ship1);
-  }
+  };
+  return { ours: result('ours'), peer: turns.peer(() => result('peer')) };
 }
 
-async function burst(
-  central: StewardProcess,
-  ship1: StewardProcess,
-  pids: ReadonlyMap<string, number>,
-  n: number,
-  fileName: string,
-): Promise<{ round: B3Round; badLines: number }> {
+async function burst(s: Stack, f: Fleet, n: number, fileName: string): Promise<{ round: B3Round; badLines: number }> {
+  const { central, ship1, pids } = f;
   const tag = Date.now().toString(36);
   const lines: string[] = [];
   for (let i = 0; i < n; i++) lines.push(`b3 ${tag} message ${String(i).padStart(6, '0')}\n`);
   const expectedBytes = lines.reduce((a, l) => a + Buffer.byteLength(l), 0);
-  const input = JSON.stringify(lines.map((l) => ({ toNode: 'ship1', method: 'REQToFileAppend', data: [l], directory: 'b3', fileName })));
-  const resultDir = path.join(ship1.dataDir, 'b3', 'ship1');
+  const messages = lines.map((l) => ({ toNode: s.name('ship1'), method: 'REQToFileAppend', data: [l], directory: 'b3', fileName }));
+  const resultDir = path.join(ship1.dataDir, 'b3', s.name('ship1'));
   const file = path.join(resultDir, fileName);
   const cpuBefore = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
-  const sent = await sendTimed(central.socketPath, input);
+  const sent = await s.send(central, messages);
   // Holes from out-of-order planned appends read as NULs, so the size alone is not enough:
   // once it is reached, count the newlines.
   const finishedAt = await whenTrue(() => sizeOf(file) >= expectedBytes && countNewlines(file) >= n, {
     watchDir: resultDir,
     timeoutMs: n <= 1000 ? 45_000 : 600_000,
-    what: `${n} lines in ship1's ${file}`,
+    what: `${n} lines in ${s.name('ship1')}'s ${file}`,
     pollMs: 5,
-    failed: () => sent.refused() ?? anyDead(central, ship1), // refused messages would never be written
+    failed: () => sent.refused() ?? anyDead(central, ship1) ?? errorLogged(central), // refused messages would never be written
   });
   const cpuAfter = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
   const answer = await sent.answer;
   const acceptedCount = answer.lines.filter((l) => l.status === 'accepted').length;
-  if (acceptedCount !== n)
+  if (s.answers && acceptedCount !== n)
     throw new Error(`B3: ${acceptedCount} of ${n} messages accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
   const got = fs.readFileSync(file, 'utf8').split('\n');
   got.pop(); // after the last newline

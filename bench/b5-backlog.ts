@@ -1,14 +1,17 @@
 import path from 'node:path';
-import type { StewardProcess } from '../test/support/steward.js';
-import { anyDead, sendTimed, sleep, whenTrue, type BenchEnv } from './lib/env.js';
+import { anyDead, errorLogged, sleep, whenTrue, type BenchEnv } from './lib/env.js';
 import { countNewlines, readLines, sizeOf } from './lib/files.js';
 import { cpuSeconds, rssMB, RssSampler, statusMB } from './lib/procfs.js';
+import { oursStack, Turns, type BenchNode, type Kind, type PerKind, type Stack } from './lib/stack.js';
 import { median, round } from './lib/stats.js';
 
 export interface B5Round {
   /** ship1 started (process spawned) -> the last message written in its result file (s). */
   seconds: number;
-  /** ship1 started -> it logged "subscribed" (seen by a 50 ms poll of its log) (s). */
+  /**
+   * ship1 started -> it can be sent to (s): ours logged "subscribed" (seen by a 50 ms poll of its
+   * log); the peer's hello reached central (a 20 ms poll).
+   */
   subscribedSeconds: number;
   /** Socket write -> all messages accepted (committed to central's outbox) (s). */
   acceptedSeconds: number;
@@ -32,69 +35,96 @@ export interface B5Result {
   idleRssMB: number;
 }
 
+interface Fleet {
+  central: BenchNode;
+  ship1: BenchNode;
+  idleRssMB: number;
+  rounds: B5Round[];
+}
+
 /**
  * ship1 runs once (so it is a node that exists), is stopped, `n` REQToFileAppend messages for it
- * are queued on central (retries -1: they wait for it), held a while, then ship1 is started and
- * the clock runs until its result file holds every message. ship1 sends hellos (the default
- * interval), as a real node does: its first hello is how central learns it is back.
+ * are queued on central (ours: retries -1, they wait for it; the peer: see Stack.untilDelivered),
+ * held a while, then ship1 is started and the clock runs until its result file holds every
+ * message. ship1 sends hellos (the default interval), as a real node does: its first hello is
+ * how central learns it is back. In peer mode the rounds of ours and the peer's alternate.
  */
-export async function runB5(env: BenchEnv, quick: boolean): Promise<B5Result> {
+export async function runB5(
+  env: BenchEnv,
+  quick: boolean,
+  stacks: readonly Stack[] = [oursStack(env)],
+  log?: (s: string) => void,
+): Promise<PerKind<B5Result>> {
   const n = quick ? 500 : 10_000;
   const rounds = quick ? 1 : 3;
   const holdSeconds = quick ? 0.5 : 2;
-  const [central, ship1] = await Promise.all([
-    env.startNode('central', 'b5-central'),
-    env.startNode('ship1', 'b5-ship1', ['-startSubREQErrorLog=false', '-startPubREQHello=30']),
-  ]);
-  await sleep(500);
-  const idleRssMB = round(rssMB(central.pid as number), 1);
-  const done: B5Round[] = [];
+  const turns = new Turns(stacks, log);
+  const fleets = new Map<Kind, Fleet>();
+  const fleet = (s: Stack): Fleet => fleets.get(s.kind) as Fleet;
   try {
+    await turns.each(0, async (s) => {
+      const { central, ship1 } = await s.startPair('b5', ['-startPubREQHello=30']);
+      fleets.set(s.kind, { central, ship1, idleRssMB: Number.NaN, rounds: [] });
+    });
+    await sleep(500);
+    await turns.each(0, async (s) => void (fleet(s).idleRssMB = round(rssMB(fleet(s).central.pid as number), 1)));
     for (let r = 0; r < rounds; r++) {
-      await env.stopNodes(ship1);
-      done.push(await backlog(env, central, ship1, n, `backlog${r}.txt`, holdSeconds));
-      await sleep(500);
+      await turns.each(r, async (s) => {
+        const f = fleet(s);
+        await s.stop(f.ship1);
+        f.rounds.push(await backlog(s, f.central, f.ship1, n, `backlog${r}.txt`, holdSeconds));
+        await sleep(500);
+      });
     }
-    const errors = central.readErrorLog();
-    if (errors.trim() !== '') throw new Error(`B5: central's error log is not empty:\n${errors.slice(0, 2000)}`);
+    await turns.each(0, async (s) => {
+      const errors = fleet(s).central.readErrorLog();
+      if (errors.trim() !== '') throw new Error(`B5: ${s.name('central')}'s error log is not empty:\n${errors.slice(0, 2000)}`);
+    });
   } finally {
-    await env.stopNodes(central, ship1);
+    for (const s of stacks) {
+      const f = fleets.get(s.kind);
+      if (f !== undefined) await s.stop(f.central, f.ship1);
+    }
   }
-  const seconds = median(done.map((d) => d.seconds));
-  return {
-    messages: n,
-    holdSeconds,
-    rounds: done,
-    seconds: round(seconds, 3),
-    msgPerSec: Math.round(n / seconds),
-    holdRssMB: round(median(done.map((d) => d.holdRssMB)), 1),
-    idleRssMB,
+  const result = (k: Kind): B5Result => {
+    const f = fleets.get(k);
+    if (f === undefined || f.rounds.length < rounds) throw new Error(`B5: ${f?.rounds.length ?? 0} of ${rounds} rounds`);
+    const done = f.rounds;
+    const seconds = median(done.map((d) => d.seconds));
+    return {
+      messages: n,
+      holdSeconds,
+      rounds: done,
+      seconds: round(seconds, 3),
+      msgPerSec: Math.round(n / seconds),
+      holdRssMB: round(median(done.map((d) => d.holdRssMB)), 1),
+      idleRssMB: f.idleRssMB,
+    };
   };
+  return { ours: result('ours'), peer: turns.peer(() => result('peer')) };
 }
 
-async function backlog(
-  env: BenchEnv,
-  central: StewardProcess,
-  ship1: StewardProcess,
-  n: number,
-  fileName: string,
-  holdSeconds: number,
-): Promise<B5Round> {
+async function backlog(s: Stack, central: BenchNode, ship1: BenchNode, n: number, fileName: string, holdSeconds: number): Promise<B5Round> {
   const tag = Date.now().toString(36);
   const lines = Array.from({ length: n }, (_, i) => `b5 ${tag} message ${String(i).padStart(6, '0')}\n`);
   const expectedBytes = lines.reduce((a, l) => a + Buffer.byteLength(l), 0);
-  const input = JSON.stringify(
-    lines.map((l) => ({ toNode: 'ship1', method: 'REQToFileAppend', data: [l], directory: 'b5', fileName, retries: -1 })),
-  );
-  const sent = await sendTimed(central.socketPath, input);
+  const messages = lines.map((l) => ({
+    toNode: s.name('ship1'),
+    method: 'REQToFileAppend',
+    data: [l],
+    directory: 'b5',
+    fileName,
+    ...s.untilDelivered,
+  }));
+  const sent = await s.send(central, messages);
   const answer = await sent.answer;
   const accepted = answer.lines.filter((l) => l.status === 'accepted').length;
-  if (accepted !== n)
+  if (s.answers && accepted !== n)
     throw new Error(`B5: ${accepted} of ${n} messages accepted: ${JSON.stringify(answer.lines.find((l) => l.status !== 'accepted'))}`);
   await sleep(holdSeconds * 1000);
   const holdRssMB = round(rssMB(central.pid as number), 1);
 
-  const resultDir = path.join(ship1.dataDir, 'b5', 'ship1');
+  const resultDir = path.join(ship1.dataDir, 'b5', s.name('ship1'));
   const file = path.join(resultDir, fileName);
   const centralPid = central.pid as number;
   const cpuCentral = cpuSeconds(centralPid);
@@ -105,14 +135,14 @@ async function backlog(
   let finishedAt: number;
   let ship1Pid: number;
   try {
-    const restart = env.restartNode(ship1).then(() => performance.now());
+    const restart = s.restart(ship1).then(() => performance.now());
     // The result folder only appears once ship1 writes: the poll covers the time before.
     const finished = whenTrue(() => sizeOf(file) >= expectedBytes && countNewlines(file) >= n, {
       watchDir: resultDir,
       timeoutMs: 600_000,
-      what: `${n} lines in ship1's ${file}`,
+      what: `${n} lines in ${s.name('ship1')}'s ${file}`,
       pollMs: 5,
-      failed: () => anyDead(central, ship1),
+      failed: () => anyDead(central, ship1) ?? errorLogged(central),
     });
     finished.catch(() => {}); // awaited below, after the restart
     subscribedAt = await restart;

@@ -12,21 +12,24 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runB0, type B0Result } from './b0-floor.js';
 import { runB1 } from './b1-roundtrip.js';
-import { runB2 } from './b2-cmd-burst.js';
+import { runB2, type B2Result } from './b2-cmd-burst.js';
 import { runB3 } from './b3-burst.js';
 import { runB4 } from './b4-fanout.js';
-import { runB5 } from './b5-backlog.js';
+import { runB5, type B5Result } from './b5-backlog.js';
 import { startB6, type B6Result } from './b6-idle.js';
 import { runB7 } from './b7-wire.js';
+import { trustOffPass } from './trust-off.js';
 import { BenchEnv, NATS_SERVER_BIN } from './lib/env.js';
 import { machine, machineCpuTimes, stealShare } from './lib/procfs.js';
 import { median } from './lib/stats.js';
-import { benchmarksDoc, buildTable, markdownTable, targetsTable, type RunReport } from './lib/report.js';
+import { benchmarksDoc, buildTable, markdownTable, targetsTable, type PeerResults, type RunReport } from './lib/report.js';
+import { isFailure, oursStack, peerStack, type PeerFailure, type PerKind, type Stack } from './lib/stack.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const IMPLEMENTED = ['B0', 'B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7'] as const;
 type Id = (typeof IMPLEMENTED)[number];
+type PeerId = Exclude<keyof PeerResults, 'bin'>;
 
 const USAGE = `usage: npm run bench [-- [--quick] [--cpu-prof] [--trust-compare] [ids...]]
        npx tsx bench/run.ts --render bench/results/<run>.json   (docs/benchmarks.md again from a run's figures)
@@ -35,6 +38,11 @@ const USAGE = `usage: npm run bench [-- [--quick] [--cpu-prof] [--trust-compare]
               and leaves docs/benchmarks.md alone.
   --trust-compare  B1, B3 and B4 (those asked for) again with every node at -trust=off, after the
               trust-on rounds, in the same run: the cost of the proofs and the policy (issue 16).
+  STEWARD_PEER_BIN=<steward-go> in the environment (peer mode): B1, B2, B3, B5 and B6 also run
+              on the Go original (e.g. ../shared/peer/steward-go), as gcentral, gship1 and gidle1 on
+              the same broker, interleaved with ours round by round; the Go column then holds its
+              figures of this run and ours/peer (docs/benchmarks.md, "Peer mode", says how). A
+              failure of the peer ends only its part of that benchmark; the run then exits with 1.
   STEWARD_BENCH_KEEP=1 in the environment keeps the run's temp folder (the nodes' logs, stores and
               result files) instead of removing it; its path is printed at the end.
   --cpu-prof  every steward process (and node-sim) writes a V8 CPU profile (bench/lib/cpu-prof.ts) into a
@@ -64,37 +72,6 @@ function parseArgs(argv: readonly string[]): { quick: boolean; cpuProf: boolean;
   return { quick, cpuProf, trustCompare, ids: IMPLEMENTED.filter((id) => asked.has(id)) };
 }
 
-/**
- * B1, B3 and B4 again with every node at -trust=off (a fresh broker and folders): the cost of
- * the proofs and the policy, in the same run (issue 16's budget).
- */
-async function trustOffPass(
-  ids: readonly Id[],
-  quick: boolean,
-  b0: B0Result | undefined,
-  log: (s: string) => void,
-): Promise<NonNullable<RunReport['results']['trustOff']>> {
-  const env = new BenchEnv(['-trust=off']);
-  const out: NonNullable<RunReport['results']['trustOff']> = {};
-  try {
-    if (ids.includes('B1') && b0 !== undefined) {
-      out.B1 = await runB1(env, quick, b0);
-      log(`B1, trust off: p50 ${out.B1.roundTrip.p50} ms`);
-    }
-    if (ids.includes('B3')) {
-      out.B3 = await runB3(env, quick);
-      log(`B3, trust off: ${out.B3.msgPerSec} msg/s`);
-    }
-    if (ids.includes('B4')) {
-      out.B4 = await runB4(env, quick, log);
-      log(`B4, trust off: ${out.B4.sizes.map((s) => `${s.n} nodes ${s.last.p50} ms`).join(', ')}`);
-    }
-  } finally {
-    await env.close();
-  }
-  return out;
-}
-
 /** Renders docs/benchmarks.md again from the raw figures of a full run (after a change to the report only). */
 function render(jsonPath: string): number {
   const rep = JSON.parse(fs.readFileSync(jsonPath, 'utf8')) as RunReport;
@@ -103,7 +80,9 @@ function render(jsonPath: string): number {
   fs.writeFileSync(jsonPath, JSON.stringify(rebuilt, null, 2) + '\n');
   const doc = path.join(ROOT, 'docs', 'benchmarks.md');
   fs.writeFileSync(doc, benchmarksDoc(rebuilt, path.relative(ROOT, path.resolve(jsonPath))));
-  process.stdout.write(`${markdownTable(rebuilt.table)}\n\n${targetsTable(rebuilt.targets)}\n\nwrote ${path.relative(ROOT, doc)}\n`);
+  process.stdout.write(
+    `${markdownTable(rebuilt.table, rebuilt.results.peer !== undefined)}\n\n${targetsTable(rebuilt.targets)}\n\nwrote ${path.relative(ROOT, doc)}\n`,
+  );
   return 0;
 }
 
@@ -146,6 +125,32 @@ async function main(): Promise<number> {
     log(`CPU profiles go to ${profDir}`);
   }
   const env = new BenchEnv();
+  const peerBin = process.env.STEWARD_PEER_BIN;
+  const stacks: Stack[] = [oursStack(env)];
+  if (peerBin !== undefined && peerBin !== '') {
+    const bin = path.resolve(peerBin);
+    try {
+      fs.accessSync(bin, fs.constants.X_OK);
+    } catch {
+      process.stderr.write(`bench: STEWARD_PEER_BIN=${peerBin}: not an executable file\n`);
+      return 2;
+    }
+    stacks.push(peerStack(env, bin));
+  }
+  const peer: PeerResults | undefined = stacks.length > 1 ? { bin: path.resolve(peerBin ?? '') } : undefined;
+  /** Logs the peer's figure of a benchmark (peer mode), or why its part failed. */
+  /** Keeps and logs the peer's figures of a benchmark (peer mode), or why its part failed. */
+  const logPeer = <K extends PeerId>(
+    id: K,
+    got: PeerResults[K],
+    text: (p: Exclude<NonNullable<PeerResults[K]>, PeerFailure>) => string,
+  ): void => {
+    if (peer === undefined || got === undefined) return;
+    peer[id] = got;
+    log(
+      `${id}, peer: ${isFailure(got) ? `FAILED: ${got.failed.slice(0, 300)}` : text(got as Exclude<NonNullable<PeerResults[K]>, PeerFailure>)}`,
+    );
+  };
   let closing: Promise<void> | undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
     log(`${sig}: stopping everything`);
@@ -162,17 +167,17 @@ async function main(): Promise<number> {
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
 
-  const results: RunReport['results'] = {};
+  const results: RunReport['results'] = peer === undefined ? {} : { peer };
   try {
     log(
-      `${quick ? 'quick' : 'full'} run of ${ids.join(' ')} in ${env.root} (load average ${loadStart.map((v) => v.toFixed(2)).join(' ')})`,
+      `${quick ? 'quick' : 'full'} run of ${ids.join(' ')}${peer === undefined ? '' : ` with the peer ${peer.bin}`} in ${env.root} (load average ${loadStart.map((v) => v.toFixed(2)).join(' ')})`,
     );
     const nats = await env.nats();
     log(`nats-server on port ${nats.port} (pid ${nats.pid})`);
-    let b6: (() => Promise<B6Result>) | undefined;
+    let b6: (() => Promise<PerKind<B6Result>>) | undefined;
     if (ids.includes('B6')) {
-      b6 = await startB6(env, quick);
-      log('B6: idle node started');
+      b6 = await startB6(env, quick, stacks, log);
+      log(`B6: idle node${stacks.length > 1 ? 's' : ''} started`);
     }
     let b0: B0Result | undefined;
     if (ids.includes('B0')) {
@@ -183,21 +188,34 @@ async function main(): Promise<number> {
     }
     if (ids.includes('B1') && b0 !== undefined) {
       log('B1: round trip');
-      results.B1 = await runB1(env, quick, b0);
-      log(`B1: p50 ${results.B1.roundTrip.p50} ms, p99 ${results.B1.roundTrip.p99} ms, ratio ${results.B1.ratio}`);
+      const b1 = await runB1(env, quick, b0, stacks, log);
+      results.B1 = b1.ours;
+      log(`B1: p50 ${b1.ours.roundTrip.p50} ms, p99 ${b1.ours.roundTrip.p99} ms, ratio ${b1.ours.ratio}`);
+      logPeer('B1', b1.peer, (p) => `p50 ${p.roundTrip.p50} ms, p99 ${p.roundTrip.p99} ms`);
     }
     if (ids.includes('B2')) {
       log('B2: command burst');
-      results.B2 = await runB2(env, quick);
+      const b2 = await runB2(env, quick, stacks, log);
+      const order = (x: B2Result): string => (x.inOrder ? 'yes' : `no (${x.displaced} out of place)`);
+      results.B2 = b2.ours;
       log(
-        `B2: ${results.B2.msgPerSec} msg/s (${results.B2.seconds} s, median), spawn floor ${results.B2.spawnFloor.echoPerSec}/s, ratio ${results.B2.ratio}, in order: ${results.B2.inOrder ? 'yes' : `no (${results.B2.displaced} out of place)`}`,
+        `B2: ${b2.ours.msgPerSec} msg/s (${b2.ours.seconds} s, median), spawn floor ${b2.ours.spawnFloor.echoPerSec}/s, ratio ${b2.ours.ratio}, in order: ${order(b2.ours)}`,
       );
+      logPeer('B2', b2.peer, (p) => `${p.msgPerSec} msg/s (${p.seconds} s, median), in order: ${order(p)}`);
     }
     if (ids.includes('B3')) {
       log('B3: message burst');
-      results.B3 = await runB3(env, quick);
-      log(`B3: ${results.B3.msgPerSec} msg/s (${results.B3.seconds} s), bad lines ${results.B3.badLines}`);
-      if (results.B3.badLines !== 0) throw new Error(`B3: ${results.B3.badLines} lines missing or wrong in ship1's result file`);
+      const b3 = await runB3(env, quick, stacks, log);
+      results.B3 = b3.ours;
+      log(
+        `B3: ${b3.ours.msgPerSec} msg/s (${b3.ours.seconds} s), first burst ${b3.ours.warmup.msgPerSec} msg/s, bad lines ${b3.ours.badLines}`,
+      );
+      logPeer(
+        'B3',
+        b3.peer,
+        (p) => `${p.msgPerSec} msg/s (${p.seconds} s), first burst ${p.warmup.msgPerSec} msg/s, bad lines ${p.badLines}`,
+      );
+      if (b3.ours.badLines !== 0) throw new Error(`B3: ${b3.ours.badLines} lines missing or wrong in ship1's result file`);
     }
     if (ids.includes('B4')) {
       log('B4: fan-out');
@@ -206,10 +224,12 @@ async function main(): Promise<number> {
     }
     if (ids.includes('B5')) {
       log('B5: offline backlog');
-      results.B5 = await runB5(env, quick);
-      log(
-        `B5: ${results.B5.messages} messages drained in ${results.B5.seconds} s (median); central held them in ${results.B5.holdRssMB} MB`,
-      );
+      const b5 = await runB5(env, quick, stacks, log);
+      results.B5 = b5.ours;
+      const drained = (x: B5Result): string =>
+        `${x.messages} messages drained in ${x.seconds} s (median); central held them in ${x.holdRssMB} MB`;
+      log(`B5: ${drained(b5.ours)}`);
+      logPeer('B5', b5.peer, drained);
     }
     if (ids.includes('B7')) {
       log('B7: bytes on the wire');
@@ -219,8 +239,10 @@ async function main(): Promise<number> {
     if (trustCompare) results.trustOff = await trustOffPass(ids, quick, b0, log);
     if (b6 !== undefined) {
       log('B6: waiting for the idle period to end');
-      results.B6 = await b6();
-      log(`B6: idle RSS ${results.B6.rssMB} MB`);
+      const r6 = await b6();
+      results.B6 = r6.ours;
+      log(`B6: idle RSS ${r6.ours.rssMB} MB`);
+      logPeer('B6', r6.peer, (p) => `idle RSS ${p.rssMB} MB`);
     }
   } catch (err) {
     log(`FAILED: ${(err as Error).stack ?? String(err)}`);
@@ -260,7 +282,7 @@ async function main(): Promise<number> {
   const jsonName = quick ? 'quick.json' : `${date.toISOString().slice(0, 10)}-${ids.join('-')}${cpuProf ? '-profiled' : ''}.json`;
   const jsonPath = path.join(resultsDir, jsonName);
   fs.writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
-  process.stdout.write(`\n${markdownTable(report.table)}\n\n${targetsTable(report.targets)}\n\n`);
+  process.stdout.write(`\n${markdownTable(report.table, peer !== undefined)}\n\n${targetsTable(report.targets)}\n\n`);
   log(`wrote ${path.relative(ROOT, jsonPath)}`);
   if (!quick && !cpuProf) {
     const doc = path.join(ROOT, 'docs', 'benchmarks.md');
@@ -269,6 +291,11 @@ async function main(): Promise<number> {
     log(`wrote ${path.relative(ROOT, doc)}`);
   } else if (quick && report.wallSeconds >= 60) {
     log(`WARNING: the quick run took ${report.wallSeconds} s (budget 60 s)`);
+  }
+  const peerFailed = Object.entries(peer ?? {}).filter(([, v]) => typeof v === 'object' && isFailure(v as object));
+  if (peerFailed.length > 0) {
+    log(`FAILED: the peer's part of ${peerFailed.map(([k]) => k).join(', ')} did not finish (see the Go column)`);
+    return 1;
   }
   return 0;
 }

@@ -210,10 +210,21 @@ export function whenTrue(
   });
 }
 
-/** A reason when one of the nodes is no longer running. */
-export function anyDead(...nodes: StewardProcess[]): string | undefined {
+/** A reason when one of the nodes (ours or the peer's) is no longer running. */
+export function anyDead(
+  ...nodes: { readonly opts: { readonly name: string }; readonly running: boolean; readonly stderr: string }[]
+): string | undefined {
   const dead = nodes.find((n) => !n.running);
-  return dead === undefined ? undefined : `steward ${dead.opts.name} exited: ${dead.stderr.slice(-1500)}`;
+  return dead === undefined ? undefined : `${dead.opts.name} exited: ${dead.stderr.slice(-1500)}`;
+}
+
+/**
+ * A reason when a central's error log has lines: a message refused or given up will never arrive
+ * (e.g. the peer's "malformed json" or "max retries reached"), so a wait for it can stop at once.
+ */
+export function errorLogged(central: { readonly opts: { readonly name: string }; readErrorLog(): string }): string | undefined {
+  const text = central.readErrorLog();
+  return text.trim() === '' ? undefined : `${central.opts.name}'s error log: ${text.slice(0, 1500)}`;
 }
 
 export { sleep };

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { helpText, parseFlags, UsageError } from '../config/flags.js';
 import { loadConfig } from '../config/load.js';
-import { loadToken } from '../config/token.js';
+import { loadToken, tokenMatches } from '../config/token.js';
 import { tightenFolders } from '../config/folders.js';
 import { optionalInputs, startAll } from '../inputs/inputs.js';
 import { SocketInput } from '../inputs/socket.js';
@@ -68,7 +68,17 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.inputAuth === 'none' && (cfg.tcpAddress !== undefined || cfg.httpAddress !== undefined)) {
     logger.warn('-inputAuth=none: the TCP and HTTP inputs take messages from anyone who can reach them, without the operator token');
   }
-  const inputs = optionalInputs(cfg, node.accept, logger, loadToken(cfg.configFolder));
+  const token = loadToken(cfg.configFolder);
+  const inputs = optionalInputs(cfg, node.accept, logger, token);
+  // Loaded only when asked for: a node without -profilingPort does not carry the inspector.
+  const profiling =
+    cfg.profilingAddress === undefined
+      ? undefined
+      : new (await import('../metrics/profiling.js')).ProfilingServer(cfg.profilingAddress, {
+          token: (given) => tokenMatches(token, given),
+          nodeName: cfg.nodeName,
+          logger: logger.child({ component: 'profiling' }),
+        });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -82,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
     // even when the one before failed (it is logged).
     const steps: [string, () => unknown][] = [
       ['operator watchers', () => node.control.stop(`${cfg.nodeName} is stopping`)],
+      ['the profiling listener', () => profiling?.stop()],
       ['the inputs', () => Promise.all([socket.stop(), ...inputs.map((i) => i.stop())])],
       ['the node', () => node.stop()],
       ['the metrics', () => metrics?.stop()],
@@ -107,10 +118,12 @@ async function main(argv: string[]): Promise<number> {
     await socket.start();
     await startAll(inputs);
     if (metrics !== undefined && cfg.metricsAddress !== undefined) await metrics.listen(cfg.metricsAddress);
+    await profiling?.start();
   } catch (err) {
     logger.fatal((err as Error).message);
     await socket.stop();
     await metrics?.stop();
+    await profiling?.stop();
     await node.stop();
     return 1;
   }

@@ -49,6 +49,8 @@ export interface ResolvedConfig {
   readonly spawnHelper: SpawnHelperMode;
   /** Where Prometheus metrics are served (promHostAndPort); undefined = metrics off. */
   readonly metricsAddress: ListenAddress | undefined;
+  /** Where CPU profiles and heap snapshots are served (profilingPort); undefined = off. */
+  readonly profilingAddress: ListenAddress | undefined;
   /** The optional inputs; undefined = off. An empty host binds localhost. */
   readonly tcpAddress: ListenAddress | undefined;
   /** TLS of the TCP listener (PEM text): its certificate and key, and the CA of the client certificates it takes. */
@@ -233,6 +235,13 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
     helloIntervalMs: int('startPubREQHello') * 1000,
     spawnHelper: spawnHelper as SpawnHelperMode,
     metricsAddress: parseListenAddress('promHostAndPort', str('promHostAndPort')),
+    // A bare port, as the Go original took it (pprof on localhost:<port>), is 127.0.0.1:<port>.
+    profilingAddress: parseListenAddress(
+      'profilingPort',
+      str('profilingPort')
+        .trim()
+        .replace(/^(\d+)$/, ':$1'),
+    ),
     tcpAddress: parseListenAddress('tcpListener', str('tcpListener')),
     tcpTls: readTcpTls(str('tcpTLSCertPath'), str('tcpTLSKeyPath'), str('tcpTLSClientCAPath')),
     inputAuth: inputAuth,

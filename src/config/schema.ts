@@ -130,7 +130,7 @@ export const FIELDS = [
     key: 'ProfilingPort',
     type: 'string',
     default: '',
-    help: 'accepted for compatibility; steward serves no profiling endpoint (use node --cpu-prof)',
+    help: 'host:port (or a bare port) where a CPU profile (GET /debug/cpu?seconds=N) and a heap snapshot (GET /debug/heap) of this node are served, operator token required (empty = off; an empty host or a bare port means 127.0.0.1)',
   },
   {
     flag: 'promHostAndPort',

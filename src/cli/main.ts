@@ -68,7 +68,18 @@ async function main(argv: string[]): Promise<number> {
   if (cfg.inputAuth === 'none' && (cfg.tcpAddress !== undefined || cfg.httpAddress !== undefined)) {
     logger.warn('-inputAuth=none: the TCP and HTTP inputs take messages from anyone who can reach them, without the operator token');
   }
-  const inputs = optionalInputs(cfg, node.accept, logger, loadToken(cfg.configFolder));
+  const token = loadToken(cfg.configFolder);
+  const inputs = optionalInputs(cfg, node.accept, logger, token);
+  // Loaded only when asked for: a node without the console does not carry it.
+  if (cfg.webAddress !== undefined || cfg.dataFolderAddress !== undefined) {
+    try {
+      inputs.push(...(await import('../web/console.js')).webInputs(node, cfg, token, logger));
+    } catch (err) {
+      logger.fatal((err as Error).message);
+      await node.stop();
+      return 1;
+    }
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

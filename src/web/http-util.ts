@@ -53,12 +53,13 @@ export function sessionCookie(name: string, value: string, maxAgeS: number, secu
 
 /**
  * Why a request that changes something is refused as cross-site, or undefined: a browser tells
- * where a request comes from (Sec-Fetch-Site, Origin), and only this console's own pages may
- * send one. Clients that send neither (curl) are not browsers.
+ * where a request comes from, and only this console's own pages may send one. Sec-Fetch-Site
+ * when the browser sends it (the Origin of a form posted under `Referrer-Policy: no-referrer` is
+ * "null"), else the Origin; clients that send neither (curl) are not browsers.
  */
 export function crossSite(req: http.IncomingMessage, secure: boolean): string | undefined {
   const site = req.headers['sec-fetch-site'];
-  if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return `Sec-Fetch-Site: ${site.slice(0, 40)}`;
+  if (typeof site === 'string') return site === 'same-origin' || site === 'none' ? undefined : `Sec-Fetch-Site: ${site.slice(0, 40)}`;
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== `${secure ? 'https' : 'http'}://${req.headers.host ?? ''}`)
     return `Origin ${origin.slice(0, 200)}`;

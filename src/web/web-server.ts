@@ -75,6 +75,7 @@ export class ConsoleServer {
     const url = new URL(req.url ?? '/', 'http://x');
     const p = url.pathname;
     if (p === '/login') return this.login(req, res);
+    if (p === '/favicon.ico') return void res.writeHead(204).end();
     if (p.startsWith('/assets/')) return this.asset(req, res, p.slice('/assets/'.length));
     if (p === '/logout' && req.method === 'POST') return this.logout(req, res);
     if (p === '/' || p === '/index.html') {

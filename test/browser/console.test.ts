@@ -237,6 +237,17 @@ describe('the web console in a browser', () => {
     await phone.close();
   });
 
+  it('reconnects by itself after a restart of the daemon, with the same session', async () => {
+    await page.goto(`${base}/#/nodes`);
+    await waitText('.live', /^live$/, 'the live events');
+    await central.stop();
+    await waitText('.live', /reconnecting/, 'the page to notice the daemon went away');
+    await central.start();
+    await waitText('.live', /^live$/, 'the page to reconnect by itself', 20_000);
+    assert.equal(new URL(page.url()).pathname, '/', 'no login asked again');
+    await waitText('tr[data-node=ship1]', /online/, 'the nodes again after the restart', 20_000);
+  });
+
   it('keeps a job of 1,000 nodes responsive: only the rows in view are in the page', async () => {
     const names = Array.from({ length: 1000 }, (_, i) => `far${String(i).padStart(4, '0')}`);
     const r = (

@@ -36,7 +36,10 @@ export function ErrorsPage() {
         if (ev.event === 'ready') load();
         if (ev.event === 'errorlog') for (const l of ev.lines as ErrorLine[]) if (keeps(l, node, text)) add.push(l);
       }
-      if (add.length > 0) setLines((old) => [...old, ...add].slice(-KEEP));
+      // A line read by a load that raced with its event is not shown twice.
+      const seen = (old: ErrorLine[], l: ErrorLine): boolean =>
+        old.slice(-200).some((o) => o.time === l.time && o.node === l.node && o.text === l.text);
+      if (add.length > 0) setLines((old) => [...old, ...add.filter((l) => !seen(old, l))].slice(-KEEP));
     });
     return () => {
       alive = false;

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import { cookiePair, httpRequest, type HttpAnswer } from '../support/http-client.js';
+import { makeCA, issueCert } from '../support/pki.js';
 import { freePorts } from '../support/ports.js';
-import type { StewardProcess } from '../support/steward.js';
+import { StewardProcess } from '../support/steward.js';
 
 /**
  * The web console's API and the data folder over HTTP, without a browser, against a real
@@ -239,6 +242,26 @@ describe('the web console API and the data folder', () => {
     });
   });
 
+  it('stops a node at start with a line naming -webListener when its address is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as net.AddressInfo).port;
+    const other = new StewardProcess({
+      name: 'other',
+      central: 'central',
+      brokerUrl: `127.0.0.1:${fleet.nats.port}`,
+      flags: [`-webListener=127.0.0.1:${port}`],
+    });
+    try {
+      await assert.rejects(other.start(), /-webListener 127\.0\.0\.1:\d+: cannot listen: the address is already in use/);
+      assert.equal(other.exit?.code, 1);
+    } finally {
+      await other.kill9();
+      other.cleanup();
+      await new Promise((r) => taken.close(r));
+    }
+  });
+
   it('refuses further logins from an address after 10 wrong tokens in a minute, even the right one', async () => {
     for (let i = 0; i < 10; i++) assert.equal((await post('/login', { token: `wrong-${i}-xxxxxxxxxxxxxxxx` })).status, 401);
     const limited = await post('/login', { token });
@@ -246,5 +269,58 @@ describe('the web console API and the data folder', () => {
     assert.equal(limited.headers['set-cookie'], undefined);
     // A session already open goes on.
     assert.equal((await get('/api/nodes', { cookie })).status, 200);
+  });
+});
+
+describe('the web console over HTTPS', () => {
+  let fleet: Fleet;
+  const pki = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-web-pki-'));
+  let ca: string;
+  let web: number;
+  let data: number;
+  const tls = (port: number, method: string, p: string, headers: Record<string, string>, body?: string): Promise<HttpAnswer> =>
+    new Promise((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port, method, path: p, headers, ca }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (s: string) => (text += s));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  before(async () => {
+    const authority = makeCA(pki, 'web-ca');
+    const server = issueCert(pki, authority, 'web', 'server');
+    ca = fs.readFileSync(authority.cert, 'utf8');
+    [web, data] = (await freePorts(2)) as [number, number];
+    fleet = await startFleet(['central'], {
+      flags: [
+        `-webListener=127.0.0.1:${web}`,
+        `-exposeDataFolder=127.0.0.1:${data}`,
+        `-webTLSCertPath=${server.cert}`,
+        `-webTLSKeyPath=${server.key}`,
+      ],
+    });
+  });
+
+  after(async () => {
+    await fleet?.close();
+    fs.rmSync(pki, { recursive: true, force: true });
+  });
+
+  it('serves the console and the data folder over TLS, with a Secure cookie, and no plain HTTP', async () => {
+    const central = fleet.nodes[0] as StewardProcess;
+    const token = fs.readFileSync(path.join(central.dir, 'etc', 'token'), 'utf8').trim();
+    const login = await tls(web, 'POST', '/login', { 'content-type': 'application/json' }, JSON.stringify({ token }));
+    assert.equal(login.status, 200);
+    assert.match(String(login.headers['set-cookie']?.[0]), /; HttpOnly; SameSite=Strict; Max-Age=43200; Secure$/);
+    const cookie = cookiePair(login.headers);
+    const s = await tls(web, 'GET', '/api/session', { cookie });
+    assert.equal((JSON.parse(s.body) as { dataFolder: { tls: boolean } }).dataFolder.tls, true);
+    assert.equal((await tls(data, 'GET', '/?format=json', { cookie })).status, 200);
+    assert.equal((await tls(data, 'GET', '/', {})).status, 401);
+    await assert.rejects(httpRequest(web, 'GET', '/api/session', { headers: { cookie } }));
   });
 });

@@ -111,11 +111,14 @@ export function ActionButton({
   run,
   confirm,
   kind,
+  name,
 }: {
   label: string;
   run: () => Promise<unknown>;
   confirm?: string;
   kind?: string;
+  /** What the button does for a screen reader, when its label alone does not say it (Cancel of which message). */
+  name?: string;
 }) {
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<string | undefined>(undefined);
@@ -124,6 +127,7 @@ export function ActionButton({
       <button
         type="button"
         class={kind}
+        aria-label={name}
         disabled={busy}
         onClick={() => {
           if (confirm !== undefined && !window.confirm(confirm)) return;

@@ -185,6 +185,7 @@ export function JobPage({ id, info }: { id: string; info: SessionInfo }) {
                   type="button"
                   aria-expanded={open === t.node}
                   aria-controls="output-panel"
+                  aria-label={`${open === t.node ? 'Hide the' : 'Show the'} output of ${t.node}`}
                   onClick={() => setOpen(open === t.node ? undefined : t.node)}
                 >
                   {open === t.node ? 'Hide' : 'Output'}

@@ -67,7 +67,11 @@ export function QueuePage() {
                     </td>
                     <td class="clip">{m.lastError ?? ''}</td>
                     <td>
-                      <ActionButton label="Cancel" run={() => post('/api/cancel', { ids: [m.id] }).then(reload)} />
+                      <ActionButton
+                        label="Cancel"
+                        name={`Cancel message ${m.id}`}
+                        run={() => post('/api/cancel', { ids: [m.id] }).then(reload)}
+                      />
                     </td>
                   </tr>
                 ))}

@@ -172,7 +172,7 @@ export class Api {
   /** One node: its row, its part in the recent jobs, its error lines. */
   private async nodePage(name: string): Promise<unknown> {
     const all = (await this.nodes('')) as { nodes: { node: string }[] };
-    const recent = (await callOne(this.d.handle, { control: 'jobs', limit: 50 })).jobs as { id: string }[];
+    const recent = (await callOne(this.d.handle, { control: 'jobs', limit: 20 })).jobs as { id: string }[];
     const jobs = [];
     for (const j of recent) {
       const v = await callOne(this.d.handle, { control: 'job', id: j.id });

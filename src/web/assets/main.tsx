@@ -92,6 +92,8 @@ function App({ info }: { info: SessionInfo }) {
 session().then(
   (info) => {
     connect();
+    // The cookie's own expiry moves on at each /api/session: a page left open keeps its session.
+    setInterval(() => void session().catch(() => undefined), 3600_000);
     const root = document.getElementById('app') as HTMLElement;
     root.textContent = '';
     render(<App info={info} />, root);

@@ -12,7 +12,7 @@ interface NodeAnswer {
 /** One node: its state, its part in the recent jobs, its error lines. */
 export function NodePage({ name }: { name: string }) {
   const { data, error } = useData(() => get<NodeAnswer>(`/api/nodes/${q(name)}`), [name], {
-    pollMs: 5000,
+    pollMs: 10_000,
     refetchOn: (e) => e.event === 'errorlog' || (e.event === 'target' && e.node === name),
   });
   const n = data?.node;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what steward needs on a fresh machine: Node.js 24 (scripts/runtime.sh), npm
-# dependencies, the build, and nats-server and nc from the distribution's packages when they are
-# missing. Safe to run again.
+# dependencies, the build, and nats-server, nc and chromium (the web console's browser tests
+# drive it through playwright-core, which downloads no browser) from the distribution's packages
+# when they are missing. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/runtime.sh
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
 command -v nc >/dev/null 2>&1 || need_apt+=(netcat-openbsd)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get" >&2
   sudo=""

@@ -79,6 +79,16 @@ async function main(argv: string[]): Promise<number> {
           nodeName: cfg.nodeName,
           logger: logger.child({ component: 'profiling' }),
         });
+  // Loaded only when asked for: a node without the console does not carry it.
+  if (cfg.webAddress !== undefined || cfg.dataFolderAddress !== undefined) {
+    try {
+      inputs.push(...(await import('../web/console.js')).webInputs(node, cfg, token, logger));
+    } catch (err) {
+      logger.fatal((err as Error).message);
+      await node.stop();
+      return 1;
+    }
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

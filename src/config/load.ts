@@ -6,7 +6,7 @@ import { parseListenAddress, type ListenAddress } from './listen.js';
 import { defaults, FIELDS, fieldByKey, SPAWN_HELPER_MODES, TRUST_NEW_KEYS, type RawConfig, type SpawnHelperMode } from './schema.js';
 import { didYouMean } from '../lib/closest.js';
 import { NODE_NAME } from '../message/message.js';
-import { readFileFor, readTcpTls, readTlsFiles, type TlsMaterial } from './tls.js';
+import { readFileFor, readTcpTls, readTlsFiles, readWebTls, type TlsMaterial } from './tls.js';
 
 /** The configuration compiled once into the units the code uses. */
 export interface ResolvedConfig {
@@ -62,6 +62,11 @@ export interface ResolvedConfig {
   /** What the TCP and HTTP inputs require: the operator token (or a client certificate), or nothing. */
   readonly inputAuth: 'token' | 'none';
   readonly httpAddress: ListenAddress | undefined;
+  /** The web console (webListener) and the data folder over HTTP (exposeDataFolder); undefined = off. */
+  readonly webAddress: ListenAddress | undefined;
+  readonly dataFolderAddress: ListenAddress | undefined;
+  /** HTTPS of both (webTLSCertPath, webTLSKeyPath), PEM text. */
+  readonly webTls: { cert: string; key: string } | undefined;
   readonly readFolder: string | undefined;
   /** Method name -> its startSub switch (methods without a switch are always on). */
   readonly subscriberSwitches: ReadonlyMap<string, boolean>;
@@ -255,6 +260,9 @@ function resolve(c: RawConfig, configFolder: string): ResolvedConfig {
             .filter((d) => d !== '')
             .map((d) => path.resolve(d)),
     httpAddress: parseListenAddress('httpListener', str('httpListener')),
+    webAddress: parseListenAddress('webListener', str('webListener')),
+    dataFolderAddress: parseListenAddress('exposeDataFolder', str('exposeDataFolder')),
+    webTls: readWebTls(str('webTLSCertPath'), str('webTLSKeyPath')),
     readFolder: str('readFolder').trim() === '' ? undefined : path.resolve(str('readFolder').trim()),
     subscriberSwitches: switches,
     maxInFlightTotal: maxInFlightPerNode * 8,

@@ -23,6 +23,9 @@ export interface FieldSpec {
   readonly help: string;
 }
 
+/** A string field whose default is empty (off). */
+const text = (flag: string, key: string, help: string): FieldSpec => ({ flag, key, type: 'string', default: '', help });
+
 const sub = (method: string, help: string, def = true): FieldSpec => ({
   flag: `startSub${method}`,
   key: `StartSub${method}`,
@@ -46,13 +49,11 @@ export const FIELDS = [
     default: '',
     help: 'the central node: receives error messages and hello messages from every node (required)',
   },
-  {
-    flag: 'labels',
-    key: 'Labels',
-    type: 'string',
-    default: '',
-    help: 'labels of this node, key=value,key=value (e.g. role=ship,site=north): sent in its hellos, kept by central, used by --where and "where" to pick nodes',
-  },
+  text(
+    'labels',
+    'Labels',
+    'labels of this node, key=value,key=value (e.g. role=ship,site=north): sent in its hellos, kept by central, used by --where and "where" to pick nodes',
+  ),
   {
     flag: 'brokerAddress',
     key: 'BrokerAddress',
@@ -67,27 +68,17 @@ export const FIELDS = [
     default: './tmp',
     help: 'folder for the unix socket steward.sock that accepts messages',
   },
-  {
-    flag: 'tcpListener',
-    key: 'TCPListener',
-    type: 'string',
-    default: '',
-    help: 'host:port of a TCP listener accepting messages (empty = off; an empty host, :port, binds 127.0.0.1)',
-  },
-  {
-    flag: 'httpListener',
-    key: 'HTTPListener',
-    type: 'string',
-    default: '',
-    help: 'host:port of an HTTP listener accepting messages by POST (empty = off; an empty host, :port, binds 127.0.0.1)',
-  },
-  {
-    flag: 'readFolder',
-    key: 'ReadFolder',
-    type: 'string',
-    default: '',
-    help: 'folder watched for message files: each is handled once, then removed; bad ones go to <dir>/failed/ (empty = off)',
-  },
+  text('tcpListener', 'TCPListener', 'host:port of a TCP listener accepting messages (empty = off; an empty host, :port, binds 127.0.0.1)'),
+  text(
+    'httpListener',
+    'HTTPListener',
+    'host:port of an HTTP listener accepting messages by POST (empty = off; an empty host, :port, binds 127.0.0.1)',
+  ),
+  text(
+    'readFolder',
+    'ReadFolder',
+    'folder watched for message files: each is handled once, then removed; bad ones go to <dir>/failed/ (empty = off)',
+  ),
   {
     flag: 'databaseFolder',
     key: 'DatabaseFolder',
@@ -125,20 +116,16 @@ export const FIELDS = [
     default: 5,
     help: 'NATS reconnect jitter for TLS connections in seconds',
   },
-  {
-    flag: 'profilingPort',
-    key: 'ProfilingPort',
-    type: 'string',
-    default: '',
-    help: 'host:port (or a bare port) where a CPU profile (GET /debug/cpu?seconds=N) and a heap snapshot (GET /debug/heap) of this node are served, operator token required (empty = off; an empty host or a bare port means 127.0.0.1)',
-  },
-  {
-    flag: 'promHostAndPort',
-    key: 'PromHostAndPort',
-    type: 'string',
-    default: '',
-    help: 'host:port where Prometheus metrics are served at /metrics, e.g. 127.0.0.1:2112 (empty = off; an empty host as in :2112 means 127.0.0.1; give 0.0.0.0:2112 to listen on every interface)',
-  },
+  text(
+    'profilingPort',
+    'ProfilingPort',
+    'host:port (or a bare port) where a CPU profile (GET /debug/cpu?seconds=N) and a heap snapshot (GET /debug/heap) of this node are served, operator token required (empty = off; an empty host or a bare port means 127.0.0.1)',
+  ),
+  text(
+    'promHostAndPort',
+    'PromHostAndPort',
+    'host:port where Prometheus metrics are served at /metrics, e.g. 127.0.0.1:2112 (empty = off; an empty host as in :2112 means 127.0.0.1; give 0.0.0.0:2112 to listen on every interface)',
+  ),
   {
     flag: 'defaultMessageTimeout',
     key: 'DefaultMessageTimeout',
@@ -160,34 +147,18 @@ export const FIELDS = [
     default: 10,
     help: 'seconds a method may run when a message gives no methodTimeout (-1 = no limit)',
   },
-  {
-    flag: 'rootCAPath',
-    key: 'RootCAPath',
-    type: 'string',
-    default: '',
-    help: 'path to the root CA certificate (PEM) that signed the broker TLS certificate; turns TLS on and trusts only this CA',
-  },
-  {
-    flag: 'nkeySeedFile',
-    key: 'NkeySeedFile',
-    type: 'string',
-    default: '',
-    help: 'path to the nkey user seed file (SU...) used to authenticate to the broker',
-  },
-  {
-    flag: 'tlsCertPath',
-    key: 'TLSCertPath',
-    type: 'string',
-    default: '',
-    help: 'path to the client certificate (PEM) for a broker that requires TLS client certificates (with tlsKeyPath)',
-  },
-  {
-    flag: 'tlsKeyPath',
-    key: 'TLSKeyPath',
-    type: 'string',
-    default: '',
-    help: 'path to the private key (PEM) of the tlsCertPath client certificate',
-  },
+  text(
+    'rootCAPath',
+    'RootCAPath',
+    'path to the root CA certificate (PEM) that signed the broker TLS certificate; turns TLS on and trusts only this CA',
+  ),
+  text('nkeySeedFile', 'NkeySeedFile', 'path to the nkey user seed file (SU...) used to authenticate to the broker'),
+  text(
+    'tlsCertPath',
+    'TLSCertPath',
+    'path to the client certificate (PEM) for a broker that requires TLS client certificates (with tlsKeyPath)',
+  ),
+  text('tlsKeyPath', 'TLSKeyPath', 'path to the private key (PEM) of the tlsCertPath client certificate'),
   {
     flag: 'inputAuth',
     key: 'InputAuth',
@@ -195,21 +166,13 @@ export const FIELDS = [
     default: 'token',
     help: 'what the TCP and HTTP inputs require: token = the operator token (steward token) as the first line over TCP or as Authorization: Bearer over HTTP, or a client certificate on a TLS TCP listener; none = nothing, for a trusted network only (a warning at every start)',
   },
-  {
-    flag: 'tcpTLSCertPath',
-    key: 'TCPTLSCertPath',
-    type: 'string',
-    default: '',
-    help: 'certificate (PEM) of the TCP listener: with tcpTLSKeyPath it speaks TLS; with tcpTLSClientCAPath a client certificate signed by that CA replaces the token',
-  },
+  text(
+    'tcpTLSCertPath',
+    'TCPTLSCertPath',
+    'certificate (PEM) of the TCP listener: with tcpTLSKeyPath it speaks TLS; with tcpTLSClientCAPath a client certificate signed by that CA replaces the token',
+  ),
   { flag: 'tcpTLSKeyPath', key: 'TCPTLSKeyPath', type: 'string', default: '', help: 'private key (PEM) of tcpTLSCertPath' },
-  {
-    flag: 'tcpTLSClientCAPath',
-    key: 'TCPTLSClientCAPath',
-    type: 'string',
-    default: '',
-    help: 'CA (PEM) whose client certificates the TLS TCP listener accepts instead of the token',
-  },
+  text('tcpTLSClientCAPath', 'TCPTLSClientCAPath', 'CA (PEM) whose client certificates the TLS TCP listener accepts instead of the token'),
   {
     flag: 'minFreeDiskMB',
     key: 'MinFreeDiskMB',
@@ -217,13 +180,11 @@ export const FIELDS = [
     default: 512,
     help: 'below this much free space (in MB) in the data folder, messages that write into it (results, copies, error lines) are refused with an error line to their sender and central; nothing stored is lost (0 = no check)',
   },
-  {
-    flag: 'copyDestinations',
-    key: 'CopyDestinations',
-    type: 'string',
-    default: '',
-    help: 'comma-separated folders REQCopyFileTo may write into on this node (empty = only the data folder); copied files never get setuid, setgid or sticky bits',
-  },
+  text(
+    'copyDestinations',
+    'CopyDestinations',
+    'comma-separated folders REQCopyFileTo may write into on this node (empty = only the data folder); copied files never get setuid, setgid or sticky bits',
+  ),
   {
     flag: 'trust',
     key: 'Trust',
@@ -245,20 +206,27 @@ export const FIELDS = [
     default: 10,
     help: 'new node names bound (tofu) or put to wait (manual) at most per minute: one stolen key cannot mint thousands of identities (to bring up a large fleet at once, raise it for the time, or steward keys import its keys)',
   },
-  {
-    flag: 'centralPublicKey',
-    key: 'CentralPublicKey',
-    type: 'string',
-    default: '',
-    help: "the central node's public key (U...), or a file holding it: bound at start instead of pinned on first use",
-  },
-  {
-    flag: 'exposeDataFolder',
-    key: 'ExposeDataFolder',
-    type: 'string',
-    default: '',
-    help: 'accepted for compatibility; the data folder is not served over HTTP',
-  },
+  text(
+    'centralPublicKey',
+    'CentralPublicKey',
+    "the central node's public key (U...), or a file holding it: bound at start instead of pinned on first use",
+  ),
+  text(
+    'webListener',
+    'WebListener',
+    'host:port of the web console (empty = off; an empty host, :port, binds 127.0.0.1): log in with the operator token (steward token)',
+  ),
+  text(
+    'webTLSCertPath',
+    'WebTLSCertPath',
+    'certificate (PEM) of the web console and of exposeDataFolder: with webTLSKeyPath they speak HTTPS',
+  ),
+  text('webTLSKeyPath', 'WebTLSKeyPath', 'private key (PEM) of webTLSCertPath'),
+  text(
+    'exposeDataFolder',
+    'ExposeDataFolder',
+    'host:port serving the data folder read-only over HTTP (listings, downloads with ranges), behind the web console login or the operator token as Bearer (empty = off)',
+  ),
   {
     flag: 'errorMessageTimeout',
     key: 'ErrorMessageTimeout',

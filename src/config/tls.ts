@@ -101,3 +101,22 @@ export function readTcpTls(
     throw new UsageError(`-tcpTLSKeyPath=${keyPath}: this key does not belong to the certificate in -tcpTLSCertPath=${certPath}`);
   return { cert: pem, key, ...(clientCaPath === '' ? {} : { clientCa: readCertificates('tcpTLSClientCAPath', clientCaPath).pem }) };
 }
+
+/** HTTPS of the web console and of exposeDataFolder: none, or a certificate and its key. */
+export function readWebTls(certPath: string, keyPath: string): { cert: string; key: string } | undefined {
+  if (certPath === '' && keyPath === '') return undefined;
+  if (certPath === '' || keyPath === '') {
+    throw new UsageError('-webTLSCertPath and -webTLSKeyPath go together: give the console certificate and its key');
+  }
+  const { pem, first } = readCertificates('webTLSCertPath', certPath);
+  const key = readFileFor('webTLSKeyPath', keyPath);
+  let keyObject;
+  try {
+    keyObject = createPrivateKey(key);
+  } catch {
+    throw new UsageError(`-webTLSKeyPath=${keyPath}: the file is not a PEM private key (-----BEGIN PRIVATE KEY-----)`);
+  }
+  if (!first.checkPrivateKey(keyObject))
+    throw new UsageError(`-webTLSKeyPath=${keyPath}: this key does not belong to the certificate in -webTLSCertPath=${certPath}`);
+  return { cert: pem, key };
+}

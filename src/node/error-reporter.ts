@@ -5,6 +5,17 @@ export const ERROR_METHOD = 'REQErrorLog';
 /** Error reports sent per second once the burst allowance is used. */
 export const REPORT_RATE = 100;
 export const REPORT_BURST = 1000;
+/**
+ * methodArgs[0] of a summary line (`N more error reports were not sent`), where other reports
+ * carry the id they are about: the receiver gives summaries an allowance of their own, so the
+ * count of what was held back is not refused along with the flood it sums up.
+ */
+export const SUMMARY_ARG = 'summary';
+
+/** An error line that sums up the reports its sender held back (see SUMMARY_ARG). */
+export function isReportSummary(msg: Pick<Message, 'method' | 'methodArgs'>): boolean {
+  return msg.method === ERROR_METHOD && msg.methodArgs[0] === SUMMARY_ARG;
+}
 /** An error line longer than this is cut (it must fit in a message, and be readable). */
 const MAX_REPORT_CHARS = 16 * 1024;
 
@@ -67,28 +78,30 @@ export class ErrorReporter {
     return true;
   }
 
+  /**
+   * One summary a second at most (its timer), outside the token bucket: while a flood lasts, the
+   * reports take every token, and the count must still reach central as the flood goes on.
+   */
   private summarize(): void {
     this.summaryTimer = undefined;
     if (this.suppressed === 0) return;
-    if (!this.take()) {
-      this.summaryTimer = setTimeout(() => this.summarize(), 1000).unref();
-      return;
-    }
     const n = this.suppressed;
     this.suppressed = 0;
     this.send(
       `error: ${n} more error reports were not sent (over ${REPORT_RATE} per second); they are in the log of ${this.d.nodeName}`,
       this.d.centralNodeName,
+      SUMMARY_ARG,
     );
   }
 
-  private send(text: string, to: string, relatedId?: string): void {
+  /** `about`: the id of the message the error is about (or SUMMARY_ARG). */
+  private send(text: string, to: string, about?: string): void {
     const msg = newMessage({
       toNode: to,
       fromNode: this.d.nodeName,
       method: ERROR_METHOD,
       // The id of the message the error is about, so the node that sent it can tell its waiters.
-      methodArgs: relatedId === undefined ? [] : [relatedId],
+      methodArgs: about === undefined ? [] : [about],
       data: [text],
       ackTimeoutMs: this.d.ackTimeoutMs,
       retries: this.d.retries,

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { Message } from '../message/message.js';
+import { isReportSummary } from './error-reporter.js';
 import type { OriginLimits } from './origin-limits.js';
 
 /** The methods that write into the data folder (or, for copies, a copy destination). */
@@ -32,11 +33,14 @@ export function roomGuard(dataFolder: string, minFreeBytes: number, nodeName: st
 
 /**
  * Why a message from `from` is over what that node may cost this one: its error lines and hellos
- * per second, and, for a hello from a name not heard from before, the rate of new names.
+ * per second, and, for a hello from a name not heard from before, the rate of new names. A
+ * summary line (the count of the reports a node held back) has an allowance of its own.
  */
 export function originGuard(limits: OriginLimits, known: (node: string) => boolean): (msg: Message, from: string) => string | undefined {
   return (msg, from) => {
-    if (msg.method === 'REQErrorLog' && !limits.errorLine(from))
+    if (isReportSummary(msg)) {
+      if (!limits.summaryLine(from)) return `over the limit of summary lines from ${from}: refused and counted`;
+    } else if (msg.method === 'REQErrorLog' && !limits.errorLine(from))
       return `over the limit of error lines a second from ${from}: refused and counted`;
     if (msg.method === 'REQHello') {
       if (!limits.hello(from)) return `over the limit of hellos a second from ${from}: refused and counted`;

@@ -105,6 +105,7 @@ export class StewardNode {
     });
     this.limits = new OriginLimits({
       errorLinesPerSecond: 100,
+      summaryLinesPerWindow: 10,
       helloPerSecond: 2,
       newNamesPerMinute: cfg.newNamesPerMinute,
       summarize: (text) => this.errors.report(text),

@@ -6,6 +6,12 @@
  */
 export interface OriginLimitsOptions {
   readonly errorLinesPerSecond: number;
+  /**
+   * Summary lines (a sender's count of the reports it held back) per SUMMARY_WINDOW_MS, apart
+   * from the error lines: an honest sender writes one a second at most, and its count must not
+   * be refused with the flood it sums up.
+   */
+  readonly summaryLinesPerWindow: number;
   readonly helloPerSecond: number;
   readonly newNamesPerMinute: number;
   /** Reports a summary line (to central's error log). */
@@ -21,6 +27,8 @@ interface Bucket {
 
 /** How often the excess is summed up in one line per node. */
 const SUMMARY_MS = 10_000;
+/** The window of summaryLinesPerWindow: so many at once, refilled over this time. */
+export const SUMMARY_WINDOW_MS = 10_000;
 /** Buckets kept at most (one per node name): a flood of names cannot grow the map without bound. */
 const MAX_BUCKETS = 10_000;
 
@@ -39,6 +47,11 @@ export class OriginLimits {
   /** An error line from `node`: within its rate? */
   errorLine(node: string): boolean {
     return this.take(`error ${node}`, this.o.errorLinesPerSecond, 1000);
+  }
+
+  /** A summary line from `node` (see ErrorReporter's SUMMARY_ARG): within its own allowance? */
+  summaryLine(node: string): boolean {
+    return this.take(`summary ${node}`, this.o.summaryLinesPerWindow, SUMMARY_WINDOW_MS);
   }
 
   /** A hello from `node`: within its rate? */
@@ -84,10 +97,13 @@ export class OriginLimits {
     for (const [key, b] of this.buckets) {
       if (b.dropped === 0) continue;
       const [what, node] = key.split(' ');
-      const limit = what === 'error' ? `${this.o.errorLinesPerSecond} error lines` : `${this.o.helloPerSecond} hellos`;
-      this.o.summarize(
-        `error: ${b.dropped} ${what === 'error' ? 'error lines' : 'hellos'} from ${node} were refused in the last ${SUMMARY_MS / 1000} s (over ${limit} a second)`,
-      );
+      const [kind, limit] =
+        what === 'error'
+          ? ['error lines', `over ${this.o.errorLinesPerSecond} error lines a second`]
+          : what === 'summary'
+            ? ['summary lines', `over ${this.o.summaryLinesPerWindow} summary lines in ${SUMMARY_WINDOW_MS / 1000} s`]
+            : ['hellos', `over ${this.o.helloPerSecond} hellos a second`];
+      this.o.summarize(`error: ${b.dropped} ${kind} from ${node} were refused in the last ${SUMMARY_MS / 1000} s (${limit})`);
       b.dropped = 0;
     }
   }

@@ -1,7 +1,7 @@
 import { requestIdOfPart } from '../message/id.js';
 import type { Message } from '../message/message.js';
 import type { JobEvent } from '../fleet/job-events.js';
-import { ERROR_METHOD } from './error-reporter.js';
+import { ERROR_METHOD, SUMMARY_ARG } from './error-reporter.js';
 
 /**
  * What an operator waiting on messages hears about them (`steward send`): delivery, the reply,
@@ -93,7 +93,7 @@ export function emitReceived(watchers: Watchers, msg: Message): void {
       replyMethod: msg.method,
       data: msg.data.join(''),
     });
-  } else if (msg.method === ERROR_METHOD && msg.methodArgs[0] !== undefined) {
+  } else if (msg.method === ERROR_METHOD && msg.methodArgs[0] !== undefined && msg.methodArgs[0] !== SUMMARY_ARG) {
     watchers.emit({ event: 'error', id: requestIdOfPart(msg.methodArgs[0]), node: msg.fromNode, text: msg.data.join(' ') });
   }
 }

@@ -131,6 +131,7 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
 
   it('caps the error lines and hellos another node may send, and counts the rest in one line', async () => {
     const before = central.readErrorLog().length;
+    const t0 = performance.now();
     const flood = Array.from({ length: 400 }, (_, i) =>
       rogue.request(
         'central.REQErrorLog.EventACK',
@@ -146,7 +147,11 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
     );
     const acks = (await Promise.all(flood)).map((a) => JSON.parse(a) as { status: string; error?: string });
     const refused = acks.filter((a) => a.status === 'rejected');
-    assert.ok(refused.length >= 200, `${refused.length} of 400 refused`);
+    // Central takes 100 at once, then 100 a second: how many it may take depends on how long it
+    // took to answer them all (on a loaded machine, more than a second).
+    const seconds = (performance.now() - t0) / 1000;
+    assert.ok(refused.length > 0, `none of 400 refused in ${seconds.toFixed(1)} s`);
+    assert.ok(400 - refused.length <= 100 + Math.ceil(100 * seconds), `${400 - refused.length} of 400 taken in ${seconds.toFixed(1)} s`);
     assert.match(refused[0]?.error ?? '', /over the limit of error lines a second from ship1/);
     await eventually(
       () =>
@@ -157,7 +162,9 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
       },
     );
     const grown = central.readErrorLog().length - before;
-    console.log(`error flood: ${400 - refused.length} of 400 lines of 1 KB taken, error log grew ${grown} bytes`);
+    console.log(
+      `error flood: ${400 - refused.length} of 400 lines of 1 KB taken in ${seconds.toFixed(2)} s, error log grew ${grown} bytes`,
+    );
     // Hellos from 30 new names (each proven by its own fresh key): at most 10 new names a minute.
     const names: string[] = [];
     for (let i = 0; i < 30; i++) {

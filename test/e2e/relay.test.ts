@@ -85,6 +85,8 @@ describe('REQRelay and REQRelayInitial', () => {
       timeoutMs: 30_000,
     });
     assert.equal(onNode1, `relayed ${tag}\n`);
+    // Central queues node1's copy before it writes its own: its file may come a moment later.
+    await eventually(() => central.readData('relay', 'node2', `${tag}.log`) !== '', { what: 'the reply on central', timeoutMs: 30_000 });
     assert.equal(central.readData('relay', 'node2', `${tag}.log`), `relayed ${tag}\n`);
     assert.equal(runs(tag), 1);
   });
@@ -112,6 +114,9 @@ describe('REQRelay and REQRelayInitial', () => {
     const file = ['var', 'tail-logs', 'node2', `${tag}.log`];
     const expected = /^line 1\nline 2\nline 3\n\[steward\] REQCliCommandCont ended: command exited with code 0\n$/;
     await eventually(() => expected.test(node1.readData(...file)), { what: 'the whole stream on node1', timeoutMs: 30_000 });
+    // Central sends node1's copy of each batch before it writes its own (the copy is queued
+    // durably first), so its file may be a batch behind at this instant: it catches up.
+    await eventually(() => expected.test(central.readData(...file)), { what: 'the whole stream on central', timeoutMs: 30_000 });
     assert.match(central.readData(...file), expected);
   });
 

@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { BusyCore } from '../support/busy-core.js';
 import { formatHeadOfLine, measureHeadOfLine, type HeadOfLineResult } from './hol.js';
 import { rejudge, runIteration, type IterationResult } from './iteration.js';
 import { Prng, seedFrom } from './prng.js';
@@ -22,12 +23,14 @@ const USAGE = `usage: npm run test:faults -- [options]
   --seed S           seed of the fault schedules and workloads (default: drawn and printed)
   --first K          number of the first iteration (replay iteration K of a seed: --first K --iterations 1)
   --cluster          a cluster of three nats-servers (faults: loss of one server) instead of one broker
+  --load             keep one core busy (a child spinning) during the iterations: a loaded machine
   --window S         seconds during which commands are sent and faults strike (default 10)
   --quiesce S        bound on the wait for quiescence after recovery, in seconds (default 120)
   --rss-limit-mb M   a steward process above this RSS fails the run (default 400)
   --no-hol           skip the head-of-line isolation measurement
   --hol-only         only the head-of-line isolation measurement
-  --hol-queued N     messages queued for the dead node (default 5000)
+  --hol-dead N       dead nodes with a backlog each (default 1)
+  --hol-queued N     messages queued for each dead node (default 5000)
   --hol-probes N     round trips measured with and without the backlog (default 30)
   --plan             print the schedules the seed draws and exit
   --out FILE         write the results as JSON
@@ -64,6 +67,8 @@ interface ChaosOptions {
   readonly first: number;
   readonly iterations: number;
   readonly cluster: boolean;
+  /** One core kept busy during the iterations. */
+  readonly load: boolean;
   readonly shape: Shape;
   readonly quiesceMs: number;
   readonly rssLimitBytes: number;
@@ -78,11 +83,19 @@ interface ChaosOptions {
 async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: boolean }> {
   const log = o.log;
   const started = Date.now();
+  const loadText = o.load ? ', loaded (one core kept busy)' : '';
   log(
-    `chaos: seed ${o.seed}, ${o.iterations} iterations from ${o.first}, ${o.cluster ? 'a cluster of 3 servers' : 'one broker'}; reproduce with: ${o.repro}`,
+    `chaos: seed ${o.seed}, ${o.iterations} iterations from ${o.first}, ${o.cluster ? 'a cluster of 3 servers' : 'one broker'}${loadText}; reproduce with: ${o.repro}`,
   );
+  // Started before the fleet and stopped once the iterations are over (before the final judging).
+  const busy = o.load ? BusyCore.start() : undefined;
   // ship1 -> ship2 needs a rule on ship2: only central commands a node by default.
-  const world = await World.start(NODES, 'central', { cluster: o.cluster, policyFor: flowPolicies(o.shape.flows, 'central') });
+  const world = await World.start(NODES, 'central', { cluster: o.cluster, policyFor: flowPolicies(o.shape.flows, 'central') }).catch(
+    async (err: unknown) => {
+      await busy?.stop(); // a spinning child would outlive this process
+      throw err;
+    },
+  );
   const monitor = new Monitor(world);
   const results: IterationResult[] = [];
   const faultsByKind = Object.fromEntries(Object.values(FAULT_KINDS).map((k) => [k, 0])) as Record<FaultKind, number>;
@@ -112,6 +125,7 @@ async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: bo
   } finally {
     await monitor.stop();
     await world.close();
+    await busy?.stop();
   }
 
   // The final pass: every iteration judged again now that the run is over, so a duplicate or
@@ -143,6 +157,7 @@ async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: bo
     seed: o.seed,
     iterations: results.length,
     cluster: o.cluster,
+    loaded: o.load,
     faultsByKind,
     tally: total,
     recoveryP50Ms: percentile(latencies, 50),
@@ -161,7 +176,7 @@ async function runChaos(o: ChaosOptions): Promise<{ summary: Summary; failed: bo
   };
   log('');
   log(
-    `chaos: seed ${o.seed}, ${results.length} iterations, ${o.cluster ? 'cluster of 3 servers' : 'one broker'}, ${((Date.now() - started) / 60_000).toFixed(1)} min`,
+    `chaos: seed ${o.seed}, ${results.length} iterations, ${o.cluster ? 'cluster of 3 servers' : 'one broker'}${loadText}, ${((Date.now() - started) / 60_000).toFixed(1)} min`,
   );
   log(summaryTable(summary));
   for (const c of monitor.crashes) log(`CRASH of ${c.node} in iteration ${c.iteration} (${c.exit}):\n${c.logTail}`);
@@ -197,11 +212,13 @@ async function main(): Promise<number> {
       seed: { type: 'string' },
       first: { type: 'string', default: '1' },
       cluster: { type: 'boolean', default: false },
+      load: { type: 'boolean', default: false },
       window: { type: 'string', default: '10' },
       quiesce: { type: 'string', default: '120' },
       'rss-limit-mb': { type: 'string', default: '400' },
       'no-hol': { type: 'boolean', default: false },
       'hol-only': { type: 'boolean', default: false },
+      'hol-dead': { type: 'string', default: '1' },
       'hol-queued': { type: 'string', default: '5000' },
       'hol-probes': { type: 'string', default: '30' },
       plan: { type: 'boolean', default: false },
@@ -225,7 +242,7 @@ async function main(): Promise<number> {
   const seed = values.seed === undefined ? randomInt(1, 2 ** 31) : seedFrom(values.seed);
   const shape = shapeOf(values.cluster, int('window', values.window, 1) * 1000);
   const log = (l: string): void => console.log(l);
-  const repro = `npm run test:faults -- --iterations ${iterations} --seed ${seed}${first === 1 ? '' : ` --first ${first}`}${values.cluster ? ' --cluster' : ''}${values.window === '10' ? '' : ` --window ${values.window}`}`;
+  const repro = `npm run test:faults -- --iterations ${iterations} --seed ${seed}${first === 1 ? '' : ` --first ${first}`}${values.cluster ? ' --cluster' : ''}${values.load ? ' --load' : ''}${values.window === '10' ? '' : ` --window ${values.window}`}`;
 
   if (values.plan) {
     for (let k = first; k < first + iterations; k++) {
@@ -246,6 +263,7 @@ async function main(): Promise<number> {
       first,
       iterations,
       cluster: values.cluster,
+      load: values.load,
       shape,
       quiesceMs: int('quiesce', values.quiesce, 1) * 1000,
       rssLimitBytes: int('rss-limit-mb', values['rss-limit-mb'], 1) * 1024 * 1024,
@@ -261,6 +279,7 @@ async function main(): Promise<number> {
     log('');
     log('head-of-line isolation: round trips to a live node, without and with a backlog for a dead one');
     hol = await measureHeadOfLine({
+      dead: int('hol-dead', values['hol-dead'], 1),
       queued: int('hol-queued', values['hol-queued'], 1),
       probes: int('hol-probes', values['hol-probes'], 1),
       gapMs: 100,

@@ -28,6 +28,8 @@ export interface Summary {
   readonly seed: number;
   readonly iterations: number;
   readonly cluster: boolean;
+  /** One core was kept busy during the iterations (--load). */
+  readonly loaded: boolean;
   readonly faultsByKind: Record<string, number>;
   readonly tally: Tally;
   readonly recoveryP50Ms: number;

@@ -4,12 +4,23 @@ import { runB3 } from './b3-burst.js';
 import { runB4 } from './b4-fanout.js';
 import { BenchEnv } from './lib/env.js';
 import type { RunReport } from './lib/report.js';
+import { isFailure, oursStack, type PerKind } from './lib/stack.js';
 
 type Id = 'B0' | 'B1' | 'B2' | 'B3' | 'B4' | 'B5' | 'B6' | 'B7';
 
+/** The trust-off half of a paired run (it runs in the peer's place), or why it failed. */
+function offHalf<T extends object>(r: PerKind<T>, what: string): T {
+  if (r.peer === undefined || isFailure(r.peer)) throw new Error(`${what} with trust off failed: ${r.peer?.failed ?? 'it did not run'}`);
+  return r.peer;
+}
+
 /**
- * B1, B3 and B4 again with every node at -trust=off (a fresh broker and folders): the cost of
- * the proofs and the policy, in the same run (issue 16's budget).
+ * The cost of the proofs and the policy, in the same run (issue 16's budget). B1 and B3 run a
+ * pair of nodes with trust on (central, ship1) and a pair with -trust=off (offcentral,
+ * offship1) side by side on one broker, their samples and rounds alternating (on first in even
+ * rounds, off first in odd ones), so neither gets a quieter machine. B4 (1,000 simulated nodes,
+ * too heavy to run twice at once) runs again afterwards with every node at -trust=off, against
+ * the main pass's figure.
  */
 export async function trustOffPass(
   ids: readonly Id[],
@@ -17,23 +28,33 @@ export async function trustOffPass(
   b0: B0Result | undefined,
   log: (s: string) => void,
 ): Promise<NonNullable<RunReport['results']['trustOff']>> {
-  const env = new BenchEnv(['-trust=off']);
   const out: NonNullable<RunReport['results']['trustOff']> = {};
+  const paired = new BenchEnv();
   try {
+    const stacks = [oursStack(paired), oursStack(paired, { prefix: 'off', flags: ['-trust=off'] })];
     if (ids.includes('B1') && b0 !== undefined) {
-      out.B1 = (await runB1(env, quick, b0)).ours;
-      log(`B1, trust off: p50 ${out.B1.roundTrip.p50} ms`);
+      const r = await runB1(paired, quick, b0, stacks, log);
+      out.B1On = r.ours;
+      out.B1 = offHalf(r, 'B1');
+      log(`B1, trust on / off alternating: p50 ${out.B1On.roundTrip.p50} / ${out.B1.roundTrip.p50} ms`);
     }
     if (ids.includes('B3')) {
-      out.B3 = (await runB3(env, quick)).ours;
-      log(`B3, trust off: ${out.B3.msgPerSec} msg/s`);
-    }
-    if (ids.includes('B4')) {
-      out.B4 = await runB4(env, quick, log);
-      log(`B4, trust off: ${out.B4.sizes.map((s) => `${s.n} nodes ${s.last.p50} ms`).join(', ')}`);
+      const r = await runB3(paired, quick, stacks, log);
+      out.B3On = r.ours;
+      out.B3 = offHalf(r, 'B3');
+      log(`B3, trust on / off alternating: ${out.B3On.msgPerSec} / ${out.B3.msgPerSec} msg/s`);
     }
   } finally {
-    await env.close();
+    await paired.close();
+  }
+  if (ids.includes('B4')) {
+    const env = new BenchEnv(['-trust=off']);
+    try {
+      out.B4 = await runB4(env, quick, log);
+      log(`B4, trust off: ${out.B4.sizes.map((s) => `${s.n} nodes ${s.last.p50} ms`).join(', ')}`);
+    } finally {
+      await env.close();
+    }
   }
   return out;
 }

@@ -43,13 +43,13 @@ export class BenchEnv {
    * Starts a steward node in `<root>/<label>/`, waits until it has subscribed. It connects to
    * the run's nats-server unless `brokerUrl` names another one.
    */
-  async startNode(name: string, label: string, flags: string[] = [], brokerUrl?: string): Promise<StewardProcess> {
+  async startNode(name: string, label: string, flags: string[] = [], brokerUrl?: string, central = 'central'): Promise<StewardProcess> {
     const broker = brokerUrl ?? `127.0.0.1:${(await this.nats()).port}`;
     const dir = path.join(this.root, label);
     fs.mkdirSync(dir, { recursive: true });
     const node = new StewardProcess({
       name,
-      central: 'central',
+      central,
       brokerUrl: broker,
       flags: ['-startPubREQHello=0', ...this.extraFlags, ...flags],
       dir,

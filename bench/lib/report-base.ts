@@ -32,7 +32,14 @@ export interface RunReport {
     B6?: B6Result;
     B7?: B7Result;
     /** The same with every node at -trust=off (`--trust-compare`). */
-    trustOff?: { B1?: B1Result; B3?: B3Result; B4?: B4Result };
+    trustOff?: {
+      B1?: B1Result;
+      B3?: B3Result;
+      B4?: B4Result;
+      /** Trust on, alternating with the trust-off figures above in the same pass (B1, B3). */
+      B1On?: B1Result;
+      B3On?: B3Result;
+    };
     /** Peer mode (STEWARD_PEER_BIN): the Go original measured in the same run, interleaved with ours. */
     peer?: PeerResults;
   };

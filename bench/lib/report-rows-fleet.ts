@@ -185,24 +185,29 @@ export function rowsB6(c: Ctx, b6: B6Result, peer: B6Result | PeerFailure | unde
 /** B1, B3 and B4 with trust off, against trust on (`--trust-compare`). */
 export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<RunReport['results']['trustOff']>): void {
   const { rows, judge } = c;
-  if (off.B1 !== undefined && r.B1 !== undefined) {
-    const extra = r.B1.roundTrip.p50 - off.B1.roundTrip.p50;
+  // Runs before the paired pass compared with the main pass's trust-on figures, taken earlier.
+  const on1 = off.B1On ?? r.B1;
+  const on3 = off.B3On ?? r.B3;
+  const how = (paired: boolean): string =>
+    paired ? 'samples alternating with a trust-on pair on the same broker' : 'after the trust-on rounds';
+  if (off.B1 !== undefined && on1 !== undefined) {
+    const extra = on1.roundTrip.p50 - off.B1.roundTrip.p50;
     rows.push({
       id: 'B1',
-      measure: 'round trip p50 with trust off (every node -trust=off, same run, after the trust-on rounds)',
+      measure: `round trip p50 with trust off (every node -trust=off, same run, ${how(off.B1On !== undefined)})`,
       ours: ms(off.B1.roundTrip.p50),
-      floor: `trust on ${ms(r.B1.roundTrip.p50)}: ${extra >= 0 ? '+' : ''}${ms(extra)}`,
+      floor: `trust on ${ms(on1.roundTrip.p50)}: ${extra >= 0 ? '+' : ''}${ms(extra)}`,
       go: '—',
       target: judge('B1', `trust costs <= +${TARGETS.trustB1Ms} ms`, `${extra >= 0 ? '+' : ''}${ms(extra)}`, extra <= TARGETS.trustB1Ms),
     });
   }
-  if (off.B3 !== undefined && r.B3 !== undefined) {
-    const share = r.B3.msgPerSec / off.B3.msgPerSec;
+  if (off.B3 !== undefined && on3 !== undefined) {
+    const share = on3.msgPerSec / off.B3.msgPerSec;
     rows.push({
       id: 'B3',
-      measure: 'the burst with trust off (every node -trust=off, same run)',
+      measure: `the burst with trust off (every node -trust=off, same run, ${how(off.B3On !== undefined).replace('samples', 'rounds')}), median of ${off.B3.rounds.length}`,
       ours: `${int(off.B3.msgPerSec)} msg/s`,
-      floor: `trust on ${int(r.B3.msgPerSec)} msg/s: ${pct(share)} of it`,
+      floor: `trust on ${int(on3.msgPerSec)} msg/s: ${pct(share)} of it; first bursts on / off ${int(on3.warmup.msgPerSec)} / ${int(off.B3.warmup.msgPerSec)} msg/s`,
       go: '—',
       target: judge('B3', `trust on >= ${pct(TARGETS.trustShare)} of trust off`, pct(share), share >= TARGETS.trustShare),
     });

@@ -66,24 +66,43 @@ export interface Stack {
   readonly comm: readonly string[];
 }
 
+/**
+ * A second set of our nodes beside the first, on the same broker: other names (`<prefix>central`,
+ * ...) and flags of their own. In the trust comparison it takes the peer's place with
+ * `-trust=off`, so that B1's samples and B3's rounds alternate between trust on and off in one run.
+ */
+export interface OursVariant {
+  readonly prefix: string;
+  readonly flags: readonly string[];
+}
+
 /** ours: the real bin/steward through BenchEnv (its extra flags, e.g. -trust=off, included). */
-export function oursStack(env: BenchEnv): Stack {
-  const names = { central: 'central', ship1: 'ship1', idle1: 'idle1' };
+export function oursStack(env: BenchEnv, variant?: OursVariant): Stack {
+  const p = variant?.prefix ?? '';
+  const vflags = variant?.flags ?? [];
+  const names = { central: `${p}central`, ship1: `${p}ship1`, idle1: `${p}idle1` };
   const ours = (n: BenchNode): StewardProcess => {
     if (!(n instanceof StewardProcess)) throw new Error(`${n.opts.name} is not one of our nodes`);
     return n;
   };
   return {
-    kind: 'ours',
+    kind: variant === undefined ? 'ours' : 'peer',
     name: (role) => names[role],
     async startPair(bench, shipFlags = []) {
       const [central, ship1] = await Promise.all([
-        env.startNode('central', `${bench}-central`),
-        env.startNode('ship1', `${bench}-ship1`, ['-startSubREQErrorLog=false', ...shipFlags]),
+        env.startNode(names.central, `${bench}-${names.central}`, [...vflags], undefined, names.central),
+        env.startNode(
+          names.ship1,
+          `${bench}-${names.ship1}`,
+          [...vflags, '-startSubREQErrorLog=false', ...shipFlags],
+          undefined,
+          names.central,
+        ),
       ]);
       return { central, ship1 };
     },
-    startIdle: (bench) => env.startNode('idle1', `${bench}-idle1`, ['-startSubREQErrorLog=false']),
+    startIdle: (bench) =>
+      env.startNode(names.idle1, `${bench}-${names.idle1}`, [...vflags, '-startSubREQErrorLog=false'], undefined, names.central),
     restart: (node) => env.restartNode(ours(node)),
     stop: (...nodes) => env.stopNodes(...nodes.map(ours)),
     send: (node, messages) => sendTimed(node.socketPath, JSON.stringify(messages)),

@@ -161,9 +161,10 @@ export class Proofs {
     return false;
   }
 
-  private pair(key: string, raw = decodeUserPublicKey(key)): Buffer | undefined {
+  private pair(key: string, known?: Buffer): Buffer | undefined {
     let k = this.pairs.get(key);
     if (k === undefined) {
+      const raw = known ?? decodeUserPublicKey(key);
       k = raw === undefined ? null : (pairKey(this.x25519, this.ownRaw, raw) ?? null);
       if (this.pairs.size > 10_000) this.pairs.clear();
       this.pairs.set(key, k);

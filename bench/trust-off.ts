@@ -2,6 +2,7 @@ import type { B0Result } from './b0-floor.js';
 import { runB1 } from './b1-roundtrip.js';
 import { runB3 } from './b3-burst.js';
 import { runB4 } from './b4-fanout.js';
+import { runB7 } from './b7-wire.js';
 import { BenchEnv } from './lib/env.js';
 import type { RunReport } from './lib/report.js';
 import { isFailure, oursStack, type PerKind } from './lib/stack.js';
@@ -20,7 +21,7 @@ function offHalf<T extends object>(r: PerKind<T>, what: string): T {
  * offship1) side by side on one broker, their samples and rounds alternating (on first in even
  * rounds, off first in odd ones), so neither gets a quieter machine. B4 (1,000 simulated nodes,
  * too heavy to run twice at once) runs again afterwards with every node at -trust=off, against
- * the main pass's figure.
+ * the main pass's figure; so does B7 (bytes on the wire: what the proofs add to each exchange).
  */
 export async function trustOffPass(
   ids: readonly Id[],
@@ -47,11 +48,17 @@ export async function trustOffPass(
   } finally {
     await paired.close();
   }
-  if (ids.includes('B4')) {
+  if (ids.includes('B4') || ids.includes('B7')) {
     const env = new BenchEnv(['-trust=off']);
     try {
-      out.B4 = await runB4(env, quick, log);
-      log(`B4, trust off: ${out.B4.sizes.map((s) => `${s.n} nodes ${s.last.p50} ms`).join(', ')}`);
+      if (ids.includes('B4')) {
+        out.B4 = await runB4(env, quick, log);
+        log(`B4, trust off: ${out.B4.sizes.map((s) => `${s.n} nodes ${s.last.p50} ms`).join(', ')}`);
+      }
+      if (ids.includes('B7')) {
+        out.B7 = await runB7(env, quick);
+        log(`B7, trust off: ${out.B7.settings.map((s) => `${s.setting} ${s.inBytes + s.outBytes} B`).join(', ')}`);
+      }
     } finally {
       await env.close();
     }

@@ -36,6 +36,7 @@ export interface RunReport {
       B1?: B1Result;
       B3?: B3Result;
       B4?: B4Result;
+      B7?: B7Result;
       /** Trust on, alternating with the trust-off figures above in the same pass (B1, B3). */
       B1On?: B1Result;
       B3On?: B3Result;
@@ -112,6 +113,12 @@ export const TARGETS = {
   b5Messages: 10_000,
   b5DrainSeconds: 5,
   idleRssMB: 50,
+  /** Issue 18 (same run, trust on): B1 p50 at most this times the Go original's (peer mode)... */
+  b1PeerRatio: 0.9,
+  /** ...the first burst of a freshly started fleet... */
+  b3FirstBurstMsgPerSec: 10_000,
+  /** ...and an idle node's RSS. */
+  idleRss18MB: 45,
   /** B7: -compression=z at least this much below JSON uncompressed. */
   b7ZReduction: 0.4,
 };

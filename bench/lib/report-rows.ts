@@ -44,6 +44,13 @@ export function rowsB0(c: Ctx, b0: B0Result): void {
   );
 }
 
+/** Issue 18's B1 target, judged only when the peer ran in this run. */
+function peerRatio(c: Ctx, b1: B1Result, peer: B1Result | PeerFailure | undefined): string {
+  if (peer === undefined || 'failed' in peer) return '';
+  const r = b1.roundTrip.p50 / peer.roundTrip.p50;
+  return `; ${c.judge('B1', `p50 <= ${TARGETS.b1PeerRatio}x the Go original's (issue 18)`, `${r.toFixed(2)}x of ${ms(peer.roundTrip.p50)}`, r <= TARGETS.b1PeerRatio)}`;
+}
+
 /** B1: the round trip, against the floor (and the peer of this run in peer mode). */
 export function rowsB1(c: Ctx, b1: B1Result, peer: B1Result | PeerFailure | undefined): void {
   const { rows, judge } = c;
@@ -61,7 +68,7 @@ export function rowsB1(c: Ctx, b1: B1Result, peer: B1Result | PeerFailure | unde
       ours: ms(b1.roundTrip.p50),
       floor: `floor ${ms(b1.floorMs)}; ratio ${b1.ratio.toFixed(2)}x`,
       go: goCell(peer, GO.b1p50, (p) => `${ms(p.roundTrip.p50)}; ${vs(b1.roundTrip.p50, p.roundTrip.p50)}`, true),
-      target: `${p50}; ${ratio}`,
+      target: `${p50}; ${ratio}${peerRatio(c, b1, peer)}`,
     },
     {
       id: 'B1',
@@ -213,7 +220,12 @@ export function rowsB3(c: Ctx, b3: B3Result, peer: B3Result | PeerFailure | unde
       ours: `${int(b3.warmup.msgPerSec)} msg/s`,
       floor: '—',
       go: goCell(peer, '—', (p) => `${int(p.warmup.msgPerSec)} msg/s; ${vs(b3.warmup.msgPerSec, p.warmup.msgPerSec)}`),
-      target: '—',
+      target: judge(
+        'B3',
+        `first burst >= ${int(TARGETS.b3FirstBurstMsgPerSec)} msg/s (issue 18)`,
+        `${int(b3.warmup.msgPerSec)} msg/s`,
+        b3.warmup.msgPerSec >= TARGETS.b3FirstBurstMsgPerSec,
+      ),
     },
     {
       id: 'B3',

@@ -21,12 +21,20 @@ export interface HelloDeps {
   readonly logger: Logger;
 }
 
+/** A hello not confirmed by the broker for this many intervals is given up, and the next one sent. */
+const UNCONFIRMED_INTERVALS = 3;
+
 /**
  * Says hello to the central node every `intervalMs` (startPubREQHello) and at each (re)connect.
  * A hello is a fire-and-forget event: it is not stored, a missed one is replaced by the next.
+ * While one is not through to the broker (a stalled link: the connection open, nothing
+ * passing), no other is queued behind it: they would all arrive at once when the link lets go,
+ * over central's 2 hellos a second (a line in its error log about an honest node).
  */
 export class HelloSender {
   private timer: NodeJS.Timeout | undefined;
+  /** When the hello that the broker has not confirmed yet was sent. */
+  private unconfirmedSince: number | undefined;
 
   constructor(private readonly d: HelloDeps) {}
 
@@ -35,7 +43,9 @@ export class HelloSender {
     this.send();
     this.timer = setInterval(() => this.send(), this.d.intervalMs);
     this.d.transport.onConnectionChange((up) => {
-      if (up && this.timer !== undefined) this.send();
+      if (!up || this.timer === undefined) return;
+      this.unconfirmedSince = undefined;
+      this.send();
     });
   }
 
@@ -61,9 +71,25 @@ export class HelloSender {
       void d.deliverLocally(msg).catch(() => {});
       return;
     }
+    const now = Date.now();
+    if (this.unconfirmedSince !== undefined && now - this.unconfirmedSince < UNCONFIRMED_INTERVALS * d.intervalMs) {
+      d.logger.debug('hello skipped: the one before is not through to the broker yet');
+      return;
+    }
+    const since = now;
+    this.unconfirmedSince = since;
+    const confirmed = (): void => {
+      if (this.unconfirmedSince === since) this.unconfirmedSince = undefined;
+    };
     const subject = subjectOf(msg.toNode, msg.method, 'EventNACK');
     void encodeMessage(msg, d.wire)
-      .then((e) => d.transport.publish(subject, e.payload, d.trust.seal(subject, msg.toNode, e.payload, e.headers)))
-      .catch((err: unknown) => d.logger.warn({ err: (err as Error).message }, 'hello not sent'));
+      .then((e) => {
+        if (d.transport.publish(subject, e.payload, d.trust.seal(subject, msg.toNode, e.payload, e.headers)) !== 'sent') return confirmed();
+        return d.transport.flush().then(confirmed, confirmed);
+      })
+      .catch((err: unknown) => {
+        confirmed();
+        d.logger.warn({ err: (err as Error).message }, 'hello not sent');
+      });
   }
 }

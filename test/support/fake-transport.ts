@@ -83,7 +83,23 @@ export class FakeTransport implements Transport {
     });
   }
 
-  async flush(): Promise<void> {}
+  private flushHeld: (() => void)[] | undefined;
+
+  /** From now on flush() waits for releaseFlush(): a stalled link (connection open, nothing through). */
+  holdFlush(): void {
+    this.flushHeld ??= [];
+  }
+
+  releaseFlush(): void {
+    const waiting = this.flushHeld ?? [];
+    this.flushHeld = undefined;
+    for (const r of waiting) r();
+  }
+
+  async flush(): Promise<void> {
+    const held = this.flushHeld;
+    if (held !== undefined) await new Promise<void>((r) => held.push(r));
+  }
 
   async stop(): Promise<void> {}
 }

@@ -267,8 +267,9 @@ describe('the web console in a browser', () => {
       worst = Math.max(worst, Date.now() - t);
       await page.locator('.vlist').evaluate((el) => (el.scrollTop += 900));
     }
+    // Reported, not asserted (no timing assertions in tests): the note and docs/console.md carry it.
     console.log(`console: worst round trip to the page while 1,000 targets changed state: ${worst} ms`);
-    assert.ok(worst < 2000, `the page froze for ${worst} ms`);
+    assert.ok((await page.locator('.vrow').count()) < 40, 'still a slice of the rows after scrolling through the job');
     await waitText('#job-counts', /not responding \d+/, 'the targets turning not responding', 30_000);
     await page.click('text=Cancel the job').catch(() => undefined);
   });

@@ -172,15 +172,19 @@ export function natsCase(index: number, rng: Rng, o: CaseOptions): NatsCase {
         [2, () => m.fileName],
       ])();
       const e = encodeWire(rng, m);
+      const published = `${c.target}.${m.method}.EventACK`;
       return {
         path: 'nats',
         index,
         gen: `wire-traversal${reply ? '-reply' : ''}/${e.form}`,
-        subject: `${c.target}.${m.method}.EventACK`,
+        subject: published,
         payload: e.payload,
         headers: e.headers,
         sends: 1,
         ...proven,
+        // Published on a subject of its own: "another subject" must not be the one it goes to
+        // (seed 147754404, input 768: proven for target.REQPing.EventACK and sent there).
+        ...(proven.proofSubject === published ? { proofSubject: `${c.central}.${m.method}.EventACK` } : {}),
       };
     }
   }

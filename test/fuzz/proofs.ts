@@ -171,15 +171,17 @@ export class WireProver {
       return { label: 'bad-ack', violation: `the ACK's body is not JSON: ${opened.body.slice(0, 200)}` };
     }
     const refusal = REFUSAL[c.proof];
-    if (refusal !== undefined && !(ack.status === 'rejected' && typeof ack.error === 'string' && refusal.test(ack.error))) {
+    // The NATS client trims header values where it reads them: a proof over "json " is over other bytes.
+    const spaced = ['serial', 'cmp'].some((k) => c.headers[k] !== undefined && c.headers[k] !== c.headers[k]?.trim());
+    const refusedAsIt = (error: string): boolean =>
+      refusal !== undefined && (refusal.test(error) || (spaced && REFUSAL['other-bytes']?.test(error) === true));
+    if (refusal !== undefined && !(ack.status === 'rejected' && typeof ack.error === 'string' && refusedAsIt(ack.error))) {
       return {
         label: 'misproven-taken',
         violation: `an input proven wrongly (${c.proof}) was answered ${JSON.stringify(ack).slice(0, 300)}`,
       };
     }
     if (refusal === undefined && ack.status === 'rejected' && stageOf(String(ack.error)) === 'proof') {
-      // The NATS client trims header values where it reads them: a proof over "json " is over other bytes.
-      const spaced = ['serial', 'cmp'].some((k) => c.headers[k] !== undefined && c.headers[k] !== c.headers[k]?.trim());
       if (!spaced)
         return { label: 'proven-refused', violation: `an input proven correctly (${c.proof}) was refused: ${String(ack.error)}` };
       return {

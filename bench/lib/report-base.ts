@@ -168,7 +168,7 @@ export function markdownTable(rows: readonly Row[], peer = false): string {
 
 export function targetsTable(rows: readonly TargetRow[]): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
-  const out = ['| id | target (issue 6) | this run | verdict |', '|---|---|---|---|'];
+  const out = ['| id | target (issue 6 unless another is named) | this run | verdict |', '|---|---|---|---|'];
   for (const r of rows) out.push(`| ${[r.id, r.target, r.measured, verdict(r.met)].map(esc).join(' | ')} |`);
   return out.join('\n');
 }

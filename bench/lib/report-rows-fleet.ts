@@ -57,7 +57,7 @@ export function rowsB4(c: Ctx, b4: B4Result): void {
         go: '—',
         target: judge(
           'B4',
-          `job's end <= ${TARGETS.b4JobRatio}x the plain fan-out`,
+          `job's end <= ${TARGETS.b4JobRatio}x the plain fan-out (issue 19)`,
           `${ratio.ended.toFixed(2)}x`,
           ratio.ended <= TARGETS.b4JobRatio,
         ),
@@ -70,7 +70,7 @@ export function rowsB4(c: Ctx, b4: B4Result): void {
         go: '—',
         target: judge(
           'B4',
-          `steward job < ${TARGETS.b4JobViewMs} ms for ${int(j.n)} nodes`,
+          `steward job < ${TARGETS.b4JobViewMs} ms for ${int(j.n)} nodes (issue 19)`,
           ms(j.viewCli.p50),
           j.viewCli.p50 < TARGETS.b4JobViewMs,
         ),
@@ -83,7 +83,7 @@ export function rowsB4(c: Ctx, b4: B4Result): void {
         go: '—',
         target: judge(
           'B4',
-          `rollout <= ${TARGETS.b4JobRatio}x ten fan-outs`,
+          `rollout <= ${TARGETS.b4JobRatio}x ten fan-outs (issue 19)`,
           `${ratio.rollout.toFixed(2)}x`,
           ratio.rollout <= TARGETS.b4JobRatio,
         ),
@@ -206,7 +206,12 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       ours: ms(off.B1.roundTrip.p50),
       floor: `trust on ${ms(on1.roundTrip.p50)}: ${extra >= 0 ? '+' : ''}${ms(extra)}`,
       go: '—',
-      target: judge('B1', `trust costs <= +${TARGETS.trustB1Ms} ms`, `${extra >= 0 ? '+' : ''}${ms(extra)}`, extra <= TARGETS.trustB1Ms),
+      target: judge(
+        'B1',
+        `trust costs <= +${TARGETS.trustB1Ms} ms (issue 16)`,
+        `${extra >= 0 ? '+' : ''}${ms(extra)}`,
+        extra <= TARGETS.trustB1Ms,
+      ),
     });
   }
   if (off.B3 !== undefined && on3 !== undefined) {
@@ -217,7 +222,7 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       ours: `${int(off.B3.msgPerSec)} msg/s`,
       floor: `trust on ${int(on3.msgPerSec)} msg/s: ${pct(share)} of it; first bursts on / off ${int(on3.warmup.msgPerSec)} / ${int(off.B3.warmup.msgPerSec)} msg/s`,
       go: '—',
-      target: judge('B3', `trust on >= ${pct(TARGETS.trustShare)} of trust off`, pct(share), share >= TARGETS.trustShare),
+      target: judge('B3', `trust on >= ${pct(TARGETS.trustShare)} of trust off (issue 16)`, pct(share), share >= TARGETS.trustShare),
     });
   }
   const onLast = r.B4?.sizes.at(-1);
@@ -231,7 +236,12 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       ours: ms(offLast.last.p50),
       floor: `trust on ${ms(onLast.last.p50)}: trust on runs at ${pct(share)} of its speed`,
       go: '—',
-      target: judge('B4', `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed`, pct(share), share >= TARGETS.trustShare),
+      target: judge(
+        'B4',
+        `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed (issue 16)`,
+        pct(share),
+        share >= TARGETS.trustShare,
+      ),
     });
   }
   for (const s of off.B7?.settings ?? []) {

@@ -38,7 +38,7 @@ const USAGE = `usage: npm run bench [-- [--quick] [--cpu-prof] [--trust-compare]
               and leaves docs/benchmarks.md alone.
   --trust-compare  the cost of the proofs and the policy (issue 16), in the same run: B1 and B3 (those
               asked for) on a trust-on pair and a -trust=off pair side by side, alternating; B4
-              again afterwards with every node at -trust=off.
+              three more passes (off, off, on: A B B A with the main pass); B7 with trust off.
   STEWARD_PEER_BIN=<steward-go> in the environment (peer mode): B1, B2, B3, B5 and B6 also run
               on the Go original (e.g. ../shared/peer/steward-go), as gcentral, gship1 and gidle1 on
               the same broker, interleaved with ours round by round; the Go column then holds its
@@ -237,7 +237,7 @@ async function main(): Promise<number> {
       results.B7 = await runB7(env, quick);
       log(`B7: ${results.B7.settings.map((s) => `${s.setting} ${s.inBytes + s.outBytes} B`).join(', ')}`);
     }
-    if (trustCompare) results.trustOff = await trustOffPass(ids, quick, b0, log);
+    if (trustCompare) results.trustOff = await trustOffPass(ids, quick, b0, log, results.B4);
     if (b6 !== undefined) {
       log('B6: waiting for the idle period to end');
       const r6 = await b6();

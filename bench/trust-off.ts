@@ -1,7 +1,7 @@
 import type { B0Result } from './b0-floor.js';
 import { runB1 } from './b1-roundtrip.js';
 import { runB3 } from './b3-burst.js';
-import { runB4 } from './b4-fanout.js';
+import { runB4, type B4Result } from './b4-fanout.js';
 import { runB7 } from './b7-wire.js';
 import { BenchEnv } from './lib/env.js';
 import type { RunReport } from './lib/report.js';
@@ -20,14 +20,16 @@ function offHalf<T extends object>(r: PerKind<T>, what: string): T {
  * pair of nodes with trust on (central, ship1) and a pair with -trust=off (offcentral,
  * offship1) side by side on one broker, their samples and rounds alternating (on first in even
  * rounds, off first in odd ones), so neither gets a quieter machine. B4 (1,000 simulated nodes,
- * too heavy to run twice at once) runs again afterwards with every node at -trust=off, against
- * the main pass's figure; so does B7 (bytes on the wire: what the proofs add to each exchange).
+ * too heavy to run twice at once) runs three more passes after the main one, off, off, on (A B
+ * B A), and the means of each kind are compared. B7 (bytes on the wire: what the proofs add to
+ * each exchange) runs once more with trust off.
  */
 export async function trustOffPass(
   ids: readonly Id[],
   quick: boolean,
   b0: B0Result | undefined,
   log: (s: string) => void,
+  mainB4?: B4Result,
 ): Promise<NonNullable<RunReport['results']['trustOff']>> {
   const out: NonNullable<RunReport['results']['trustOff']> = {};
   const paired = new BenchEnv();
@@ -48,13 +50,27 @@ export async function trustOffPass(
   } finally {
     await paired.close();
   }
-  if (ids.includes('B4') || ids.includes('B7')) {
+  if (ids.includes('B4') && mainB4 !== undefined) {
+    // The main pass was trust on (A); then off, off, on (B B A): each kind runs first and last once.
+    const largest = (r: B4Result): number => r.sizes.at(-1)?.last.p50 ?? Number.NaN;
+    const on = [largest(mainB4)];
+    const off: number[] = [];
+    for (const flags of [['-trust=off'], ['-trust=off'], []]) {
+      const env = new BenchEnv(flags);
+      try {
+        const r = await runB4(env, quick, log);
+        (flags.length === 0 ? on : off).push(largest(r));
+        if (flags.length > 0) out.B4 = r;
+        log(`B4, trust ${flags.length === 0 ? 'on' : 'off'} again: ${largest(r)} ms to the last reply`);
+      } finally {
+        await env.close();
+      }
+    }
+    out.B4Passes = { on, off };
+  }
+  if (ids.includes('B7')) {
     const env = new BenchEnv(['-trust=off']);
     try {
-      if (ids.includes('B4')) {
-        out.B4 = await runB4(env, quick, log);
-        log(`B4, trust off: ${out.B4.sizes.map((s) => `${s.n} nodes ${s.last.p50} ms`).join(', ')}`);
-      }
       if (ids.includes('B7')) {
         out.B7 = await runB7(env, quick);
         log(`B7, trust off: ${out.B7.settings.map((s) => `${s.setting} ${s.inBytes + s.outBytes} B`).join(', ')}`);

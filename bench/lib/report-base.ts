@@ -37,6 +37,8 @@ export interface RunReport {
       B3?: B3Result;
       B4?: B4Result;
       B7?: B7Result;
+      /** B4's last reply to the most nodes (p50 of a pass, ms): passes on and off, A B B A. */
+      B4Passes?: { on: number[]; off: number[] };
       /** Trust on, alternating with the trust-off figures above in the same pass (B1, B3). */
       B1On?: B1Result;
       B3On?: B3Result;

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/listen.js';
+import { closeServer } from '../lib/close-server.js';
 
 export interface ProfilingDeps {
   /** Checks the operator token of `Authorization: Bearer <token>` (always asked: a heap snapshot holds the node's secrets). */
@@ -70,10 +71,7 @@ export class ProfilingServer {
     const server = this.server;
     this.server = undefined;
     if (server === undefined) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeServer(server);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

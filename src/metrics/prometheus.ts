@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ListenAddress } from '../config/listen.js';
+import { closeServer } from '../lib/close-server.js';
 import type { GaugeReadings, Metrics } from './metrics.js';
 
 /** ACK round trips: a loopback broker answers in about a millisecond, a satellite link in seconds. */
@@ -181,10 +182,7 @@ export class PrometheusMetrics implements Metrics {
     const server = this.server;
     this.server = undefined;
     if (server === undefined) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeServer(server);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {

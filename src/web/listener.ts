@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/listen.js';
+import { closeServer } from '../lib/close-server.js';
 import { lazy } from '../lib/lazy.js';
 import { listen } from '../inputs/listen.js';
 
@@ -52,8 +53,6 @@ export class Listener {
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    await closeServer(server);
   }
 }

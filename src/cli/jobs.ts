@@ -1,30 +1,9 @@
+import type { JobSummary, ScheduleSummary } from '../fleet/answers.js';
 import { ask, CliError, DaemonConnection, socketPath } from './client.js';
 import { ago, table, time } from './format.js';
 
-interface JobLine {
-  id: string;
-  state: string;
-  createdMs: number;
-  finishedMs: number | null;
-  reason: string | null;
-  schedule: string | null;
-  method: string;
-  methodArgs: string[];
-  selector: { names: string[] | '*'; where: Record<string, string> };
-  targets: number;
-  counts: Record<string, number>;
-}
-
-interface ScheduleLine {
-  id: string;
-  state: string;
-  everyMs: number;
-  nextRunMs: number;
-  runs: number;
-  lastJob: string | null;
-  method: string;
-  methodArgs: string[];
-}
+/** A job's line in `jobs` and `job` answers. */
+type JobLine = JobSummary & { counts: Record<string, number> };
 
 interface TargetLine {
   node: string;
@@ -61,7 +40,7 @@ export async function jobs(o: { socket?: string; json: boolean; limit: string })
   if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit takes a whole number above 0, got "${o.limit}"`, 2);
   const answer = await ask(socketPath(o.socket), { control: 'jobs', limit });
   const list = answer.jobs as JobLine[];
-  const schedules = answer.schedules as ScheduleLine[];
+  const schedules = answer.schedules as ScheduleSummary[];
   const now = Number(answer.now);
   if (o.json) {
     for (const j of list) process.stdout.write(`${JSON.stringify(j)}\n`);
@@ -118,7 +97,7 @@ export async function job(
     const answer = await ask(socket, { control: `job-${first}`, id: second });
     if (o.json) process.stdout.write(`${JSON.stringify(answer)}\n`);
     else if ('schedule' in answer && !('job' in answer)) {
-      const s = answer.schedule as ScheduleLine;
+      const s = answer.schedule as ScheduleSummary;
       process.stdout.write(`recurring job ${s.id}: ${s.state}${s.state === 'active' ? `, next run ${time(s.nextRunMs)}` : ''}\n`);
     } else printJob(answer, false);
     return 0;
@@ -175,7 +154,7 @@ function exitOf(answer: Record<string, unknown>): number {
 
 function printJob(answer: Record<string, unknown>, following: boolean): void {
   if ('schedule' in answer && !('job' in answer)) {
-    const s = answer.schedule as ScheduleLine;
+    const s = answer.schedule as ScheduleSummary;
     process.stdout.write(
       `recurring job ${s.id}: ${s.state}, every ${ago(s.everyMs)}, ${s.runs} run(s)` +
         (s.state === 'active' ? `, next ${time(s.nextRunMs)}` : '') +

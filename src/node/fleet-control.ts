@@ -1,6 +1,6 @@
+import { jobSummary, scheduleSummary } from '../fleet/answers.js';
 import type { JobEvent } from '../fleet/job-events.js';
 import type { ControlChannel } from '../inputs/stream.js';
-import type { JobRow } from '../store/jobs.js';
 import type { ScheduleRow } from '../store/jobs.js';
 import { ControlError, type MoreHandlers } from './control.js';
 import type { NodeFleet } from './fleet-setup.js';
@@ -12,43 +12,6 @@ export interface FleetControlDeps {
   readonly follow: (ch: ControlChannel) => void;
 }
 
-/** How a job's stored template and selector read in an answer. */
-function jobSummary(j: JobRow): object {
-  const t = JSON.parse(j.template) as { method?: string; methodArgs?: string[] };
-  const s = JSON.parse(j.selector) as { names: string[] | '*'; where: Record<string, string>; expanded: string[] };
-  return {
-    id: j.id,
-    state: j.state,
-    createdMs: j.createdMs,
-    finishedMs: j.finishedMs,
-    reason: j.reason,
-    schedule: j.scheduleId,
-    batch: j.batch,
-    nextBatchMs: j.nextBatchMs,
-    rollout: j.rollout === null ? null : (JSON.parse(j.rollout) as object),
-    method: t.method,
-    methodArgs: t.methodArgs ?? [],
-    selector: { names: s.names, where: s.where },
-    targets: s.expanded.length,
-  };
-}
-
-function scheduleSummary(s: ScheduleRow): object {
-  const t = JSON.parse(s.template) as { method?: string; methodArgs?: string[] };
-  return {
-    id: s.id,
-    state: s.state,
-    everyMs: s.everyMs,
-    nextRunMs: s.nextRunMs,
-    runs: s.runs,
-    lastJob: s.lastJobId,
-    method: t.method,
-    methodArgs: t.methodArgs ?? [],
-    selector: JSON.parse(s.selector) as object,
-  };
-}
-
-/** The operator requests about jobs (`steward jobs`, `steward job ...`), see docs/operator-protocol.md. */
 export function fleetControl(d: FleetControlDeps): MoreHandlers {
   const { jobs, schedules, views } = d.fleet;
   const idOf = (req: Record<string, unknown>): string => {

@@ -25,6 +25,23 @@ function sender(t: FakeTransport, intervalMs = 1000): HelloSender {
   });
 }
 
+/** A started sender on `t`, its first hello sent (a stalled link when `stalled`). */
+async function started(t: FakeTransport, stalled = false): Promise<HelloSender> {
+  if (stalled) t.holdFlush();
+  const h = sender(t);
+  h.start();
+  await settle();
+  return h;
+}
+
+/** `n` hello intervals pass. */
+async function intervals(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    mock.timers.tick(1000);
+    await settle();
+  }
+}
+
 /**
  * Hellos on a link that holds traffic (connection open, nothing through: a stalled link). Each
  * hello queued meanwhile used to arrive at once when the link let go, and central refused those
@@ -36,13 +53,8 @@ describe('hello sender', () => {
 
   it('sends one hello at start and one per interval while the broker confirms them', async () => {
     const t = new FakeTransport();
-    const h = sender(t);
-    h.start();
-    await settle();
-    for (let i = 0; i < 3; i++) {
-      mock.timers.tick(1000);
-      await settle();
-    }
+    const h = await started(t);
+    await intervals(3);
     h.stop();
     assert.equal(t.published.length, 4);
     assert.equal(t.published[0]?.subject, 'central.REQHello.EventNACK');
@@ -50,43 +62,27 @@ describe('hello sender', () => {
 
   it('queues no second hello while the first is not through a stalled link, and sends again once it is', async () => {
     const t = new FakeTransport();
-    t.holdFlush();
-    const h = sender(t);
-    h.start();
-    await settle();
-    for (let i = 0; i < 2; i++) {
-      mock.timers.tick(1000);
-      await settle();
-    }
+    const h = await started(t, true);
+    await intervals(2);
     assert.equal(t.published.length, 1, 'hellos piled up behind the stalled link');
     t.releaseFlush();
     await settle();
-    mock.timers.tick(1000);
-    await settle();
+    await intervals(1);
     h.stop();
     assert.equal(t.published.length, 2);
   });
 
   it('tries again after three intervals without a confirmation (a flush that never ends does not silence the node)', async () => {
     const t = new FakeTransport();
-    t.holdFlush();
-    const h = sender(t);
-    h.start();
-    await settle();
-    for (let i = 0; i < 3; i++) {
-      mock.timers.tick(1000);
-      await settle();
-    }
+    const h = await started(t, true);
+    await intervals(3);
     h.stop();
     assert.equal(t.published.length, 2);
   });
 
   it('says hello at once when the connection comes back, even with one unconfirmed', async () => {
     const t = new FakeTransport();
-    t.holdFlush();
-    const h = sender(t);
-    h.start();
-    await settle();
+    const h = await started(t, true);
     t.setConnected(false);
     t.setConnected(true);
     await settle();

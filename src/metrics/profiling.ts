@@ -2,6 +2,7 @@ import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/listen.js';
+import { bearerOf } from '../lib/bearer.js';
 import { closeServer } from '../lib/close-server.js';
 
 export interface ProfilingDeps {
@@ -75,8 +76,8 @@ export class ProfilingServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (m === null || !this.deps.token(m[1] as string)) {
+    const given = bearerOf(req);
+    if (given === undefined || !this.deps.token(given)) {
       this.deps.logger.warn({ remote: req.socket.remoteAddress }, 'profiling request without the operator token, refused');
       return text(res, 401, 'unauthenticated: give the operator token (steward token) as Authorization: Bearer <token>\n', {
         'www-authenticate': 'Bearer',

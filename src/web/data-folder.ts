@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 import { escapeHtml, sendJson } from './http-util.js';
 
 /** Content types by extension; anything else is application/octet-stream. */
@@ -102,7 +103,7 @@ export async function serveDataFolder(req: http.IncomingMessage, res: http.Serve
         res.end();
         return;
       }
-      return await listing(req, res, at, segments);
+      return await listing(req, res, root, at, st, segments);
     }
     if (!st.isFile()) throw new Refused(403, 'not a regular file');
     await download(req, res, root, at, st);
@@ -113,8 +114,29 @@ export async function serveDataFolder(req: http.IncomingMessage, res: http.Serve
   }
 }
 
-async function listing(req: http.IncomingMessage, res: http.ServerResponse, dir: string, segments: string[]): Promise<void> {
-  const dirents = await fs.promises.readdir(dir, { withFileTypes: true });
+async function listing(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  root: string,
+  dir: string,
+  seen: fs.Stats,
+  segments: string[],
+): Promise<void> {
+  // Read through a descriptor of the folder looked at: a component swapped for a symlink between
+  // the lstat and the read shows here, as for a download.
+  const fh = await fs.promises.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW).catch(() => {
+    throw new Refused(404, 'no such folder');
+  });
+  let dirents: fs.Dirent[];
+  try {
+    const st = await fh.stat();
+    const real = await fs.promises.readlink(`/proc/self/fd/${fh.fd}`).catch(() => undefined);
+    if (st.ino !== seen.ino || st.dev !== seen.dev || (real !== undefined && real !== root && !real.startsWith(root + path.sep)))
+      throw new Refused(403, 'the folder changed while it was opened');
+    dirents = await fs.promises.readdir(`/proc/self/fd/${fh.fd}`, { withFileTypes: true });
+  } finally {
+    await fh.close();
+  }
   const entries = await Promise.all(
     dirents.map(async (d) => {
       const st = await fs.promises.lstat(path.join(dir, d.name)).catch(() => undefined);
@@ -185,8 +207,8 @@ async function download(req: http.IncomingMessage, res: http.ServerResponse, roo
     }
     handed = true;
     const stream = fh.createReadStream({ start, end, autoClose: true });
-    stream.on('error', () => res.destroy());
-    stream.pipe(res);
+    // pipeline closes the file when the client goes away mid-download (pipe would leave it open).
+    pipeline(stream, res, () => undefined);
   } finally {
     if (!handed) await fh.close();
   }

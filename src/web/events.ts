@@ -18,6 +18,8 @@ export type ConsoleEvent = WatchEvent | JobEvent | { event: 'errorlog'; lines: E
 
 /** Events waiting for one client beyond this: dropped, and the client told to read its page again. */
 const MAX_QUEUED = 5000;
+/** Bytes written to a page and not yet taken by it, beyond which nothing more is written to it. */
+const MAX_UNREAD_BYTES = 1024 * 1024;
 /** The start of a reply's output sent live (the job's page reads the rest on demand). */
 const LIVE_DATA = 2000;
 
@@ -79,7 +81,7 @@ export class EventHub {
     this.follower = new ErrorFollower(this.d.errorLogFile, (lines) => this.push({ event: 'errorlog', lines }));
     this.follower.start();
     this.heartbeat = setInterval(() => {
-      for (const c of this.clients) c.res.write(': ping\n\n');
+      for (const c of this.clients) if (c.res.writableLength <= MAX_UNREAD_BYTES) c.res.write(': ping\n\n');
     }, 15_000);
     this.heartbeat.unref();
   }
@@ -107,6 +109,12 @@ export class EventHub {
   private flush(c: Client): void {
     c.timer = undefined;
     if (!this.clients.has(c)) return;
+    if (c.res.writableLength > MAX_UNREAD_BYTES) {
+      // The page does not read what it was sent: its events wait in the queue (bounded, the
+      // excess counted in an overflow event) instead of in the socket's buffer, unbounded.
+      c.timer = setTimeout(() => this.flush(c), 1000);
+      return;
+    }
     const batch: ConsoleEvent[] = c.dropped > 0 ? [{ event: 'overflow', dropped: c.dropped }, ...c.queue] : c.queue;
     c.queue = [];
     c.dropped = 0;

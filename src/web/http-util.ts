@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { bearerOf } from '../lib/bearer.js';
 import type { Session, Sessions } from './sessions.js';
 
 /** The console's Content-Security-Policy: nothing inline, nothing from elsewhere. */
@@ -32,8 +33,8 @@ export type Caller = { readonly kind: 'session'; readonly session: Session } | {
 
 /** The caller of a request, or undefined (401). */
 export function callerOf(req: http.IncomingMessage, sessions: Sessions, cookieName: string): Caller | undefined {
-  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-  if (bearer !== null) return sessions.bearerMatches(bearer[1] as string) ? { kind: 'bearer' } : undefined;
+  const bearer = bearerOf(req);
+  if (bearer !== undefined) return sessions.tokenFrom(bearer, sourceOf(req)) === 'ok' ? { kind: 'bearer' } : undefined;
   const session = sessions.check(cookieOf(req, cookieName));
   return session === undefined ? undefined : { kind: 'session', session };
 }

@@ -39,9 +39,12 @@ export class Listener {
     const handler: Handler = (req, res) => this.o.handler(req, res);
     const server: http.Server =
       this.o.tls === undefined ? httpLib().createServer(handler) : httpsLib().createServer({ ...this.o.tls }, handler);
-    // Headers must come within 10 s, and a connection idle 60 s goes (the events stream writes every 15 s).
+    // Headers must come within 10 s, a whole request (its body) within 30 s: a client trickling
+    // bytes cannot hold a connection open; a connection idle 60 s goes (the events stream writes
+    // every 15 s, and requestTimeout does not bound a response).
     server.headersTimeout = 10_000;
-    server.requestTimeout = 0;
+    server.requestTimeout = 30_000;
+    server.timeout = 60_000;
     server.keepAliveTimeout = 5_000;
     this.address = await listen(server, this.o.flag, this.o.addr);
     server.on('error', (err) => this.o.logger.error({ err: err.message }, `${this.o.what} error`));

@@ -39,21 +39,32 @@ export class Sessions {
 
   /** Checks a login's token (in constant time), at most MAX_FAILURES_PER_MINUTE failures a minute per address. */
   login(given: string, from: string): LoginOutcome {
+    const verdict = this.tokenFrom(given, from);
+    if (verdict !== 'ok') return { ok: false, limited: verdict === 'limited' };
+    const session = this.make(randomBytes(32).toString('base64url'), this.now() + SESSION_MS);
+    return { ok: true, session, cookie: this.cookieValue(session) };
+  }
+
+  /**
+   * Whether `given` is the operator token, sent by `from` (a login's field, or Authorization:
+   * Bearer): wrong tokens from one address count against the same limit either way, so guessing
+   * through the API is no faster than through the login page.
+   */
+  tokenFrom(given: string, from: string): 'ok' | 'wrong' | 'limited' {
     const now = this.now();
     const recent = (this.failures.get(from) ?? []).filter((t) => now - t < 60_000);
     if (recent.length >= MAX_FAILURES_PER_MINUTE) {
       this.failures.set(from, recent);
-      return { ok: false, limited: true };
+      return 'limited';
     }
     if (!tokenMatches(this.token, given)) {
       recent.push(now);
       this.failures.set(from, recent);
       if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value as string);
-      return { ok: false, limited: false };
+      return 'wrong';
     }
     this.failures.delete(from);
-    const session = this.make(randomBytes(32).toString('base64url'), now + SESSION_MS);
-    return { ok: true, session, cookie: this.cookieValue(session) };
+    return 'ok';
   }
 
   /** The session of a cookie value, its expiry moved on (sliding); undefined when none or expired. */
@@ -91,11 +102,6 @@ export class Sessions {
   /** Whether `given` is the session's CSRF token (in constant time). */
   csrfMatches(s: Session, given: string | undefined): boolean {
     return given !== undefined && tokenMatches(s.csrf, given);
-  }
-
-  /** Whether `given` is the operator token itself (Authorization: Bearer). */
-  bearerMatches(given: string): boolean {
-    return tokenMatches(this.token, given);
   }
 
   private make(id: string, expiresMs: number): Session {

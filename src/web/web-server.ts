@@ -190,10 +190,8 @@ export function dataFolderHandler(d: {
   readonly logger: Logger;
 }): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
+    securityHeaders(res);
     res.setHeader('content-security-policy', DATA_CSP);
-    res.setHeader('x-content-type-options', 'nosniff');
-    res.setHeader('referrer-policy', 'no-referrer');
-    res.setHeader('cross-origin-resource-policy', 'same-origin');
     if (callerOf(req, d.sessions, d.cookieName) === undefined) {
       sendJson(
         res,

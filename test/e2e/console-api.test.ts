@@ -262,11 +262,36 @@ describe('the web console API and the data folder', () => {
     }
   });
 
-  it('refuses further logins from an address after 10 wrong tokens in a minute, even the right one', async () => {
-    for (let i = 0; i < 10; i++) assert.equal((await post('/login', { token: `wrong-${i}-xxxxxxxxxxxxxxxx` })).status, 401);
+  it('ends a request whose body trickles in: the connection does not stay open', async () => {
+    const s = net.connect(web, '127.0.0.1');
+    const closed = new Promise<string>((resolve) => {
+      let text = '';
+      s.setEncoding('utf8');
+      s.on('data', (t: string) => (text += t));
+      s.on('close', () => resolve(text));
+      s.on('error', () => undefined);
+    });
+    s.write('POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"tok');
+    const drip = setInterval(() => s.write('x'), 2_000);
+    try {
+      // Node's requestTimeout answers 408 and closes; before, the connection stayed open for as long as bytes came.
+      const answer = await Promise.race([closed, new Promise<string>((r) => setTimeout(() => r('still open'), 60_000))]);
+      assert.match(answer, /^HTTP\/1\.1 408/);
+    } finally {
+      clearInterval(drip);
+      s.destroy();
+    }
+  });
+
+  it('refuses further logins from an address after 10 wrong tokens in a minute, even the right one, through the login page or the API', async () => {
+    // Half the guesses through the login page, half as Authorization: Bearer on the API: one limit.
+    for (let i = 0; i < 5; i++) assert.equal((await post('/login', { token: `wrong-${i}-xxxxxxxxxxxxxxxx` })).status, 401);
+    for (let i = 5; i < 10; i++)
+      assert.equal((await get('/api/nodes', { authorization: `Bearer wrong-${i}-xxxxxxxxxxxxxxxx` })).status, 401);
     const limited = await post('/login', { token });
     assert.equal(limited.status, 429);
     assert.equal(limited.headers['set-cookie'], undefined);
+    assert.equal((await get('/api/nodes', { authorization: `Bearer ${token}` })).status, 401, 'the right token as Bearer, while limited');
     // A session already open goes on.
     assert.equal((await get('/api/nodes', { cookie })).status, 200);
   });

@@ -171,11 +171,14 @@ export class Api {
 
   /** One node: its row, its part in the recent jobs, its error lines. */
   private async nodePage(name: string): Promise<unknown> {
-    const all = (await this.nodes('')) as { nodes: { node: string }[] };
-    const recent = (await callOne(this.d.handle, { control: 'jobs', limit: 20 })).jobs as { id: string }[];
+    const [all, listed] = await Promise.all([
+      this.nodes('') as Promise<{ nodes: { node: string }[] }>,
+      callOne(this.d.handle, { control: 'jobs', limit: 20 }),
+    ]);
+    // The recent jobs read together, not one after the other.
+    const views = await Promise.all((listed.jobs as { id: string }[]).map((j) => callOne(this.d.handle, { control: 'job', id: j.id })));
     const jobs = [];
-    for (const j of recent) {
-      const v = await callOne(this.d.handle, { control: 'job', id: j.id });
+    for (const v of views) {
       const t = (v.targets as { node: string; output: string | null }[] | undefined)?.find((x) => x.node === name);
       if (t !== undefined) jobs.push({ job: v.job, target: { ...t, output: head(t.output, OUTPUT_HEAD).text } });
     }

@@ -27,12 +27,15 @@ export function keeps(l: ErrorLine, node: string, q: string): boolean {
 export async function tailErrors(file: string, filter: { node: string; q: string; limit: number }): Promise<ErrorLine[]> {
   let fh: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted where the log belongs cannot hold a thread of the pool.
+    fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch {
     return [];
   }
   try {
-    const size = (await fh.stat()).size;
+    const st = await fh.stat();
+    if (!st.isFile()) return [];
+    const size = st.size;
     const start = Math.max(0, size - TAIL_BYTES);
     const buf = Buffer.alloc(size - start);
     const { bytesRead } = await fh.read(buf, 0, buf.length, start);

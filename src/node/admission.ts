@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { requestIdOfPart } from '../message/id.js';
 import { RELAY_METHOD, REPLY_METHODS, type Message } from '../message/message.js';
 import type { OutboxRecord } from '../store/outbox.js';
@@ -10,6 +11,8 @@ import { matchReply } from './replies.js';
 
 export interface AdmissionDeps {
   readonly nodeName: string;
+  /** The fleet's central node: its key is never learnt from a request another node carries. */
+  readonly centralName: string;
   /** A message this node sent (its outbox, finished ones included). */
   readonly sent: (id: string) => OutboxRecord | undefined;
   readonly decide: (req: PolicyRequest) => Decision;
@@ -51,8 +54,9 @@ export function admit(msg: Message, from: string, d: AdmissionDeps): Admission {
     const { previousMessage: _claim, ...rest } = msg;
     msg = rest;
   }
+  // A REQRelay's directory is where its reply lands on this node (the relay node's own request).
   if (
-    (msg.method === 'REQToFile' || msg.method === 'REQToFileAppend') &&
+    (msg.method === 'REQToFile' || msg.method === 'REQToFileAppend' || msg.method === RELAY_METHOD) &&
     RESERVED_FOLDERS.includes(confine(msg.directory).split('/')[0] ?? '')
   ) {
     return deny(`${msg.method} may not write into ${confine(msg.directory).split('/')[0]}/, which only ${d.nodeName} writes`);
@@ -61,7 +65,7 @@ export function admit(msg: Message, from: string, d: AdmissionDeps): Admission {
   let req: PolicyRequest;
   let admitted = msg;
   if (msg.method === RELAY_METHOD) {
-    const r = carried(msg, from, d, false);
+    const r = carried(msg, d);
     if (typeof r === 'string') return deny(`relay refused: ${r}`);
     if (
       r.from !== from ||
@@ -75,10 +79,15 @@ export function admit(msg: Message, from: string, d: AdmissionDeps): Admission {
     if (msg.relayReplyMethod !== '' && !REPLY_METHODS.has(msg.relayReplyMethod)) {
       return deny(`relay refused: relayReplyMethod may only be ${[...REPLY_METHODS].join(', ')}`);
     }
+    // The target's reply comes back to this node as the answer to its own forwarded request and
+    // runs here with that request's reply method: it may only be one that runs nothing.
+    if (msg.replyMethod !== '' && !REPLY_METHODS.has(msg.replyMethod)) {
+      return deny(`relay refused: replyMethod may only be ${[...REPLY_METHODS].join(', ')}`);
+    }
     req = { from, method: RELAY_METHOD, methodArgs: [r.method, ...r.methodArgs], relayTo: r.to };
   } else if (msg.relayFromNode !== undefined && msg.relayFromNode !== '' && msg.relayOriginalViaNode === from) {
     // Relayed to us by `from` for relayFromNode: the policy is checked against the origin.
-    const r = carried(msg, from, d, true);
+    const r = carried(msg, d);
     if (typeof r === 'string') return deny(`relayed message refused: ${r}`);
     // One relayed request has one id here (`<origin id>-relay-fwd`), so the ledger refuses a repeat.
     if (
@@ -91,7 +100,7 @@ export function admit(msg: Message, from: string, d: AdmissionDeps): Admission {
       return deny('relayed message refused: its origin proof is for another request');
     }
     origin = r.from;
-    req = { from: origin, method: msg.method, methodArgs: msg.methodArgs, via: from };
+    req = { from: origin, method: msg.method, methodArgs: msg.methodArgs, via: from, ...strictIfSwitchedOff(msg, d) };
   } else if (msg.method === 'REQCopyFileTo') {
     const copy = copyOrigin(msg, from, d);
     if (typeof copy === 'string') return deny(`copy refused: ${copy}`);
@@ -117,8 +126,7 @@ export function admit(msg: Message, from: string, d: AdmissionDeps): Admission {
     admitted = { ...msg, replyToNode: copy.from };
     req = { from: origin, method: msg.method, methodArgs: [msg.methodArgs[1] ?? ''] };
   } else {
-    const startsOff = msg.method === 'REQOpProcessStart' && d.switchedOff(msg.methodArgs[0] ?? '');
-    req = { from, method: msg.method, methodArgs: msg.methodArgs, ...(startsOff ? { strict: true } : {}) };
+    req = { from, method: msg.method, methodArgs: msg.methodArgs, ...strictIfSwitchedOff(msg, d) };
   }
   const decision = d.decide(req);
   if (!decision.allow) {
@@ -128,8 +136,18 @@ export function admit(msg: Message, from: string, d: AdmissionDeps): Admission {
   return { ok: true, msg: admitted };
 }
 
-/** The origin request a message carries, checked (with the carrier's word for an origin unknown here, when `attested`). */
-function carried(msg: Message, _from: string, d: AdmissionDeps, attested: boolean): OriginRequest | string {
+/** Starting a method switched off here is allowed only by a rule that names it exactly (relayed or not). */
+function strictIfSwitchedOff(msg: Message, d: AdmissionDeps): { strict?: true } {
+  return msg.method === 'REQOpProcessStart' && d.switchedOff(msg.methodArgs[0] ?? '') ? { strict: true } : {};
+}
+
+/**
+ * The origin request a message carries, checked: signed by the key bound here to its origin, or,
+ * for an origin not known here, by a key that `bind` binds to it as that node's own first message
+ * would (trust on first use, an operator's acceptance, or not at all: never on the carrier's word,
+ * and central's key never this way); and over this message's data.
+ */
+function carried(msg: Message, d: AdmissionDeps): OriginRequest | string {
   if (d.proofs === undefined) {
     return {
       id: requestIdOfPart(msg.id),
@@ -141,9 +159,15 @@ function carried(msg: Message, _from: string, d: AdmissionDeps, attested: boolea
       createdMs: msg.createdMs,
     };
   }
-  const r = verifyOrigin(d.proofs, msg.origin, d.keyOf, attested && !d.revoked(msg.relayFromNode ?? ''));
+  if (d.revoked(msg.relayFromNode ?? '')) return `the key of its origin ${msg.relayFromNode ?? ''} was revoked here`;
+  // The most trusted name is bound only from its own messages (or -centralPublicKey, or an import).
+  const r = verifyOrigin(d.proofs, msg.origin, d.keyOf, false, (node, key) => node !== d.centralName && d.bind(node, key));
   if (typeof r === 'string') return r;
-  return checkedOrigin(r, d) ?? (r.id !== requestIdOfPart(msg.id) ? 'its origin proof is for another message' : r);
+  const bad = checkedOrigin(r, d);
+  if (bad !== undefined) return bad;
+  if (r.id !== requestIdOfPart(msg.id)) return 'its origin proof is for another message';
+  if (r.dataSha256 !== createHash('sha256').update(msg.data.join('')).digest('hex')) return 'its data is not the data its origin signed';
+  return r;
 }
 
 /** Who asked for the copy a REQCopyFileTo message is part of: this node itself, a node whose signed request it carries, or its sender. */

@@ -194,6 +194,7 @@ export class StewardNode {
       admit: (msg, from) =>
         admit(msg, from, {
           nodeName: cfg.nodeName,
+          centralName: cfg.centralNodeName,
           sent: (id) => this.outbox.get(id),
           decide: (req) => this.trusted.policy.decide(req),
           proofs: cfg.trust ? this.trusted.proofs : undefined,

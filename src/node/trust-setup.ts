@@ -83,6 +83,13 @@ export function recheck(msg: Message, cfg: ResolvedConfig, t: NodeTrust): string
   }
   // Relays and copy parts were checked against the origin they carry; the rest is asked again.
   if (msg.method === 'REQRelay' || msg.method === 'REQCopyFileTo') return undefined;
-  const d = t.policy.decide({ from: origin, method: msg.method, methodArgs: msg.methodArgs, ...(relayed ? { via: msg.fromNode } : {}) });
+  const startsOff = msg.method === 'REQOpProcessStart' && cfg.subscriberSwitches.get(msg.methodArgs[0] ?? '') === false;
+  const d = t.policy.decide({
+    from: origin,
+    method: msg.method,
+    methodArgs: msg.methodArgs,
+    ...(relayed ? { via: msg.fromNode } : {}),
+    ...(startsOff ? { strict: true } : {}),
+  });
   return d.allow ? undefined : `the policy now denies it (rule: ${d.rule})`;
 }

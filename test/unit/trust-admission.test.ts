@@ -19,6 +19,7 @@ function deps(over: Partial<AdmissionDeps> = {}): AdmissionDeps & { asked: Polic
   const asked: PolicyRequest[] = [];
   return {
     nodeName: 'node2',
+    centralName: 'central',
     sent: () => undefined,
     decide: (req) => (asked.push(req), { allow: true, rule: 'test: allow' }),
     proofs: here.proofs,
@@ -193,5 +194,61 @@ describe('admit', () => {
       error: 'denied by the policy of node2: ship9 may not REQCliCommand (rule: default deny (no rule matched))',
       rule: 'default deny (no rule matched)',
     });
+  });
+
+  // The findings of a review playing ship9's stolen key (2026-12-06): each was admitted before.
+  it("binds an origin unknown here as its own first message would, never on the carrier's word", () => {
+    // ship9 makes up a request of ops (unknown to node2), signs it with a key of its own and carries it.
+    const initial = relayInitial(msg({ fromNode: 'ops', methodArgs: ['uptime'], relayViaNode: 'ship9' }), 'ops') as Message;
+    const signed = { ...initial, origin: signOrigin(ship9.proofs, originRequestOf(initial, 'node2', 'REQCliCommand')) };
+    const forged = relayOnward(relayToVia(signed, 'ops'), 'ship9');
+    const unknownOps = (n: string): string | undefined => (n === 'ops' ? undefined : keys[n]);
+    const refused = admit(forged, 'ship9', deps({ keyOf: unknownOps }));
+    assert.equal(refused.ok ? '' : refused.error, 'relayed message refused: its origin ops is not known here');
+    const bound: [string, string][] = [];
+    const tofu = deps({ keyOf: unknownOps, bind: (n, k) => (bound.push([n, k]), true) });
+    assert.equal(admit(forged, 'ship9', tofu).ok, true);
+    assert.deepEqual(bound, [['ops', ship9.key]], 'the key is bound through the keyring (its mode, its rate, its conflicts)');
+    // Central's own key is never learnt from a request another node carries, even on first use.
+    const asCentral = relayInitial(msg({ fromNode: 'central', methodArgs: ['uptime'], relayViaNode: 'ship9' }), 'central') as Message;
+    const signedAsCentral = { ...asCentral, origin: signOrigin(ship9.proofs, originRequestOf(asCentral, 'node2', 'REQCliCommand')) };
+    const inCentralsName = relayOnward(relayToVia(signedAsCentral, 'central'), 'ship9');
+    const never = admit(inCentralsName, 'ship9', deps({ keyOf: (n) => (n === 'central' ? undefined : keys[n]), bind: () => true }));
+    assert.equal(never.ok ? '' : never.error, 'relayed message refused: its origin central is not known here');
+  });
+
+  it('refuses a REQRelay whose reply would run something on the relay node, or land in its reserved folders', () => {
+    const at = (m: Message): string => {
+      const res = admit(m, 'node1', deps({ nodeName: 'central' }));
+      return res.ok ? 'admitted' : res.error;
+    };
+    assert.equal(
+      at(relayed({ replyMethod: 'REQCliCommand' }).toVia),
+      'relay refused: replyMethod may only be REQToFile, REQToFileAppend, REQToConsole, REQNone',
+    );
+    assert.equal(at(relayed({ directory: 'errorLog' }).toVia), 'REQRelay may not write into errorLog/, which only central writes');
+    assert.equal(at(relayed({ replyMethod: 'REQToFileAppend' }).toVia), 'admitted');
+  });
+
+  it('asks the policy strictly about a relayed start of a method switched off here', () => {
+    const initial = relayInitial(
+      msg({ fromNode: 'node1', method: 'REQOpProcessStart', methodArgs: ['REQCliCommand'], relayViaNode: 'central' }),
+      'node1',
+    ) as Message;
+    const signed = { ...initial, origin: signOrigin(node1.proofs, originRequestOf(initial, 'node2', 'REQOpProcessStart')) };
+    const onward = relayOnward(relayToVia(signed, 'node1'), 'central');
+    const d = deps({ switchedOff: (m) => m === 'REQCliCommand' });
+    assert.equal(admit(onward, 'central', d).ok, true);
+    assert.deepEqual(
+      d.asked.map((r) => [r.method, r.via, r.strict]),
+      [['REQOpProcessStart', 'central', true]],
+    );
+  });
+
+  it('refuses a relayed message whose data is not the data its origin signed', () => {
+    const { onward } = relayed({ data: ['echo signed'] });
+    assert.equal(admit(onward, 'central', deps()).ok, true);
+    const swapped = admit({ ...onward, data: ['rm -rf /'] }, 'central', deps());
+    assert.equal(swapped.ok ? '' : swapped.error, 'relayed message refused: its data is not the data its origin signed');
   });
 });

@@ -6,10 +6,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodeMessage } from '../../src/message/codec.js';
 import { newMessage, type Message } from '../../src/message/message.js';
+import { relayInitial, relayOnward, relayToVia } from '../../src/message/relay.js';
 import { pairFromSeed } from '../../src/trust/nkey.js';
+import { originRequestOf, signOrigin } from '../../src/trust/origin.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
-import { RogueNode } from '../support/rogue.js';
+import { proverFor, RogueNode } from '../support/rogue.js';
 import type { StewardProcess } from '../support/steward.js';
 
 /**
@@ -67,6 +69,29 @@ describe('trust: a stolen node key cannot command the fleet', () => {
           .find((l) => l.includes(needle)),
       { what: `an audit line with ${needle}`, timeoutMs: 20_000 },
     );
+
+  // First in the suite: ship2 has not heard from central yet, so it has no key pinned for central.
+  it("runs no command on ship2 relayed in central's name with a key ship1 made up", async () => {
+    const ran = marker('relayed-as-central');
+    const asked = newMessage({
+      toNode: 'ship2',
+      fromNode: 'central',
+      method: 'REQCliCommand',
+      methodArgs: ['bash', '-c', `touch ${ran}`],
+      relayViaNode: 'ship1',
+      ackTimeoutMs: 5000,
+      retries: 0,
+    });
+    const initial = relayInitial(asked, 'central');
+    assert.ok(initial !== undefined);
+    const madeUp = proverFor('central', pairFromSeed(randomBytes(32)));
+    const signed = { ...initial, origin: signOrigin(madeUp, originRequestOf(initial, 'ship2', 'REQCliCommand')) };
+    const forged = relayOnward(relayToVia(signed, 'central'), 'ship1');
+    const ack = JSON.parse(await rogue.request('ship2.REQCliCommand.CommandACK', forged)) as { status: string; error?: string };
+    assert.equal(ack.status, 'rejected');
+    assert.match(ack.error ?? '', /relayed message refused: its origin central is not known here/);
+    assert.equal(fs.existsSync(ran), false, 'the command ran');
+  });
 
   it('runs no command on ship2 or central through a forged relayed reply, on the reply, hello and error-log subjects', async () => {
     for (const [subject, method, target] of [

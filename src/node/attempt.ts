@@ -1,4 +1,4 @@
-import { parseAck, type Ack } from '../message/ack.js';
+import type { Ack } from '../message/ack.js';
 import { encodeMessage, type Encoded, type WireOptions } from '../message/codec.js';
 import { isAckKind, subjectFor, type Kind, type Message } from '../message/message.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -31,9 +31,9 @@ export async function sendAttempt(f: Flight, d: AttemptDeps): Promise<Outcome> {
   const kind = d.kindOf(msg.method);
   const subject = subjectFor(msg, kind);
   const encoded: Encoded = f.entry.encoded ?? (f.entry.encoded = await encodeMessage(msg, d.wire));
-  const headers = d.trust.seal(subject, msg.toNode, encoded.payload, encoded.headers);
+  const sealed = d.trust.seal(subject, msg.toNode, encoded.payload, encoded.headers);
   if (!isAckKind(kind)) {
-    const sent = d.transport.publish(subject, encoded.payload, headers);
+    const sent = d.transport.publish(subject, encoded.payload, sealed.headers);
     if (sent === 'sent') return { kind: 'delivered', published: true };
     if (sent === 'disconnected') return { kind: 'disconnected' };
     return {
@@ -43,11 +43,10 @@ export async function sendAttempt(f: Flight, d: AttemptDeps): Promise<Outcome> {
   }
   const sentAt = performance.now();
   try {
-    const reply = await d.transport.request(subject, encoded.payload, headers, msg.ackTimeoutMs);
+    const reply = await d.transport.request(subject, encoded.payload, sealed.headers, msg.ackTimeoutMs);
     // An ACK counts only when the node the message went to proves it.
-    const opened = d.trust.openAck(reply, msg.toNode, msg.id);
-    if (typeof opened === 'string') return { kind: 'unanswered', error: opened };
-    const ack = parseAck(Buffer.from(opened.body), msg.id);
+    const ack = d.trust.openAck(reply, msg.toNode, msg.id, sealed.ackProof);
+    if (typeof ack === 'string') return { kind: 'unanswered', error: ack };
     d.metrics.ackRoundTrip((performance.now() - sentAt) / 1000);
     return outcomeOf(ack);
   } catch (err) {

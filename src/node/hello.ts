@@ -84,7 +84,8 @@ export class HelloSender {
     const subject = subjectOf(msg.toNode, msg.method, 'EventNACK');
     void encodeMessage(msg, d.wire)
       .then((e) => {
-        if (d.transport.publish(subject, e.payload, d.trust.seal(subject, msg.toNode, e.payload, e.headers)) !== 'sent') return confirmed();
+        if (d.transport.publish(subject, e.payload, d.trust.seal(subject, msg.toNode, e.payload, e.headers).headers) !== 'sent')
+          return confirmed();
         return d.transport.flush().then(confirmed, confirmed);
       })
       .catch((err: unknown) => {

@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { FileWriter } from '../store/files.js';
 import type { Inbox } from '../store/inbox.js';
 import type { Incoming, Subscription, Transport } from '../transport/transport.js';
+import { claimedSender } from '../trust/proof.js';
 import type { Trust } from '../trust/trust.js';
 import type { Admission } from './admission.js';
 import type { Executor } from './executor.js';
@@ -126,7 +127,7 @@ export class Receiver {
     // Nothing of the payload is decompressed or decoded before its proof is checked.
     const opened = this.d.trust.open(inc.subject, inc.data, header);
     if (!opened.ok) {
-      const claimed = opened.from ?? header('st-from').slice(0, 130);
+      const claimed = opened.from ?? claimedSender(header);
       const text = `error: refused a message on ${inc.subject} (${inc.data.length} bytes)${claimed === '' ? '' : ` claiming to be from ${claimed}`}: ${opened.error}`;
       this.d.refused({ subject: inc.subject, from: claimed, error: opened.error });
       this.d.reportError(text);
@@ -151,7 +152,7 @@ export class Receiver {
       this.d.logger.error({ err: (err as Error).message, id: msg.id }, 'cannot record a received message');
       return;
     }
-    inc.respond(this.d.trust.sealAck(clipAck(ack), from, msg.id, opened.key));
+    inc.respond(this.d.trust.sealAck(clipAck(ack), from, msg.id, opened.key, opened.ackProof));
   }
 
   /** A message proven to come from `from`: admitted (replies matched, the policy asked), then received. */

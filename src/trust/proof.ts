@@ -1,19 +1,40 @@
 import { createHmac, createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { parseAck, type Ack } from '../message/ack.js';
 import { NODE_NAME } from '../message/message.js';
 import { pairKey, x25519PrivateOf } from './curve.js';
 import type { Keyring } from './keyring.js';
 import { decodeUserPublicKey, type NkeyPair } from './nkey.js';
 
-/** The headers that carry a message's proof of origin. */
-export const PROOF_HEADERS = { from: 'st-from', key: 'st-key', proof: 'st-proof' } as const;
+/** The header that carries a message's proof of origin: `<from> <key> <proof>`. */
+export const PROOF_HEADER = 'st-proof';
+
+/** The bytes of the HMAC a message carries; the other half proves the ACK that delivers it. */
+const TAG_BYTES = 16;
+
+/** A message's proof headers, and what an ACK must show to say it was delivered (MACed messages). */
+export interface Sealed {
+  readonly headers: Record<string, string>;
+  readonly ackProof?: Buffer;
+}
+
+/** A message's proof checked: the name it may speak for, or why not. */
+export type Opened = { ok: true; from: string; key: string; ackProof?: Buffer } | { ok: false; error: string; from?: string };
+
+/** What a delivering ACK of a MACed message is: `a2 <ok|duplicate> <second half of the HMAC>`. */
+const SHORT_ACK = /^a2 (ok|duplicate) ([A-Za-z0-9_-]{22})$/;
 
 /**
  * Proofs of origin, checked before a payload is decompressed or decoded. A message carries its
- * sender's name and public key, and either a MAC (`m1.`) with the key the two nodes share (an
- * X25519 agreement of their identity keys, see curve.ts: about 3 µs) or, when the sender does
- * not know the receiver's key yet, an Ed25519 signature (`s1.`). Both cover the subject, the
- * sender's name, the wire headers and the payload bytes, so a proof is good for one subject on
- * one node only. ACKs are proven the same way back.
+ * sender's name, its public key and either a MAC (`m2.`) with the key the two nodes share (an
+ * X25519 agreement of their identity keys, see curve.ts) or, when the sender does not know the
+ * receiver's key yet, an Ed25519 signature (`s2.`). Both cover the subject, the sender's name,
+ * the wire headers and the payload bytes, so a proof is good for one subject on one node only.
+ *
+ * The MAC is HMAC-SHA256 cut in two (as RFC 4868's HMAC-SHA-256-128): the message carries the
+ * first 16 bytes; the receiver, which computes all 32 to check them, answers a message it
+ * received with the other 16 (`a2 ok <them>`). Only the two nodes can compute that half, and it
+ * is bound to the very bytes of the message, so the ACK is proven with no second MAC on either
+ * side. Any other ACK (a refusal, or the answer to a signed message) carries a proof of its own.
  */
 export class Proofs {
   private ownRaw: Buffer;
@@ -47,69 +68,83 @@ export class Proofs {
     return sign(null, data, pair.privateKey).toString('base64url');
   }
 
-  /** The headers to add to a message for `toNode` on `subject`. */
-  seal(subject: string, toNode: string, payload: Uint8Array, headers: Record<string, string>): Record<string, string> {
+  /** The headers to add to a message for `toNode` on `subject`, and what its ACK must show. */
+  seal(subject: string, toNode: string, payload: Uint8Array, headers: Record<string, string>): Sealed {
     const from = this.self.name;
     const prefix = proofPrefix(subject, from, headers);
     const peer = this.keyring.keyOf(toNode);
     const mac = peer === undefined ? undefined : this.pair(peer);
-    const proof =
-      mac !== undefined
-        ? `m1.${createHmac('sha256', mac).update(prefix).update(payload).digest('base64url')}`
-        : `s1.${sign(null, Buffer.concat([prefix, payload]), this.self.pair.privateKey).toString('base64url')}`;
-    return { ...headers, [PROOF_HEADERS.from]: from, [PROOF_HEADERS.key]: this.self.pair.publicKey, [PROOF_HEADERS.proof]: proof };
+    let proof: string;
+    let ackProof: Buffer | undefined;
+    if (mac !== undefined) {
+      const t = createHmac('sha256', mac).update(prefix).update(payload).digest();
+      proof = `m2.${t.toString('base64url', 0, TAG_BYTES)}`;
+      ackProof = t.subarray(TAG_BYTES);
+    } else {
+      proof = `s2.${sign(null, Buffer.concat([Buffer.from(prefix), payload]), this.self.pair.privateKey).toString('base64url')}`;
+    }
+    const sealed = { ...headers, [PROOF_HEADER]: `${from} ${this.self.pair.publicKey} ${proof}` };
+    return ackProof === undefined ? { headers: sealed } : { headers: sealed, ackProof };
   }
 
   /**
    * Checks a message's proof and the binding of its key to the name it claims. The name it may
    * speak for, or why not (nothing of the payload has been read).
    */
-  open(
-    subject: string,
-    payload: Uint8Array,
-    header: (name: string) => string,
-  ): { ok: true; from: string; key: string } | { ok: false; error: string; from?: string } {
-    const from = header(PROOF_HEADERS.from);
-    const key = header(PROOF_HEADERS.key);
-    const proof = header(PROOF_HEADERS.proof);
-    if (from === '' || key === '' || proof === '') return { ok: false, error: 'unauthenticated: the message carries no proof of origin' };
+  open(subject: string, payload: Uint8Array, header: (name: string) => string): Opened {
+    const [from, key, proof, extra] = header(PROOF_HEADER).split(' ', 4);
+    if (from === undefined || from === '' || key === undefined || proof === undefined || extra !== undefined)
+      return { ok: false, error: 'unauthenticated: the message carries no proof of origin' };
     if (!NODE_NAME.test(from)) return { ok: false, error: 'the proof names no valid node' };
     const raw = decodeUserPublicKey(key);
     if (raw === undefined) return { ok: false, error: `the proof's key is not a public key`, from };
-    const headers = { serial: header('serial'), cmp: header('cmp') };
-    if (!this.check(proof, key, raw, proofPrefix(subject, from, headers), payload)) {
+    const checked = this.check(proof, key, raw, proofPrefix(subject, from, { serial: header('serial'), cmp: header('cmp') }), payload);
+    if (checked === false) {
       return { ok: false, error: `the proof does not match the message (bad proof, or one made for other bytes or another subject)`, from };
     }
     // Only a key shown to be held can bind, or conflict with, a name.
     const verdict = this.keyring.check(from, key);
     if (!verdict.ok) return { ok: false, error: verdict.error, from };
-    return { ok: true, from, key };
+    return checked === true ? { ok: true, from, key } : { ok: true, from, key, ackProof: checked };
   }
 
   /**
-   * An ACK's bytes, proven for `toNode` (the sender of the message it answers), with the key that
-   * message was proven by (`peerKey`: the one bound now may have changed meanwhile, a rotation).
+   * An ACK's bytes, proven for `toNode` (the sender of the message it answers): a delivering ACK
+   * of a MACed message shows the other half of its HMAC (`ackProof`, from open); any other is
+   * proven with the key that message was proven by (`peerKey`: the one bound now may have changed
+   * meanwhile, a rotation).
    */
-  sealAck(ack: object, toNode: string, id: string, peerKey?: string): string {
+  sealAck(ack: Ack, toNode: string, id: string, peerKey?: string, ackProof?: Buffer): string {
+    if (ackProof !== undefined && ack.status !== 'rejected') return `a2 ${ack.status} ${ackProof.toString('base64url')}`;
     const body = JSON.stringify(ack);
     const peer = peerKey ?? this.keyring.keyOf(toNode);
     const mac = peer === undefined ? undefined : this.pair(peer);
-    const data = Buffer.from(`steward-ack-v1\n${id}\n${body}`);
+    const data = `steward-ack-v2\n${id}\n${body}`;
     const proof =
       mac !== undefined
-        ? `m1.${createHmac('sha256', mac).update(data).digest('base64url')}`
-        : `s1.${sign(null, data, this.self.pair.privateKey).toString('base64url')}`;
+        ? `m2.${createHmac('sha256', mac).update(data).digest().toString('base64url', 0, TAG_BYTES)}`
+        : `s2.${sign(null, Buffer.from(data), this.self.pair.privateKey).toString('base64url')}`;
     return JSON.stringify({ body, from: this.self.name, key: this.self.pair.publicKey, proof });
   }
 
   /**
    * The ACK inside `bytes` when it is proven by `fromNode` (the node the request went to) for
-   * message `id`; a string says why it does not count.
+   * message `id` (`ackProof`: what a short ACK must show, from seal); a string says why it does
+   * not count.
    */
-  openAck(bytes: Uint8Array, fromNode: string, id: string): string | { body: string } {
+  openAck(bytes: Uint8Array, fromNode: string, id: string, ackProof?: Buffer): string | Ack {
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    if (text.startsWith('a2 ')) {
+      const m = SHORT_ACK.exec(text);
+      if (m === null) return 'the ACK is malformed';
+      if (ackProof === undefined) return 'a short ACK answers only a MACed message';
+      const shown = Buffer.from(m[2] as string, 'base64url');
+      if (shown.length !== ackProof.length || !timingSafeEqual(shown, ackProof)) return 'the ACK is not proven by its key';
+      return { id, status: m[1] as 'ok' | 'duplicate' };
+    }
     let v: { body?: unknown; from?: unknown; key?: unknown; proof?: unknown };
     try {
-      v = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof v;
+      v = JSON.parse(text) as typeof v;
     } catch {
       return 'the answer is not an ACK';
     }
@@ -119,11 +154,15 @@ export class Proofs {
     if (v.from !== fromNode) return `the ACK is from ${v.from.slice(0, 130)}, not from ${fromNode}`;
     const raw = decodeUserPublicKey(v.key);
     if (raw === undefined) return "the ACK's key is not a public key";
-    if (!this.check(v.proof, v.key, raw, Buffer.from(`steward-ack-v1\n${id}\n${v.body}`), new Uint8Array(0)))
+    if (this.check(v.proof, v.key, raw, `steward-ack-v2\n${id}\n${v.body}`, new Uint8Array(0)) === false)
       return 'the ACK is not proven by its key';
     const verdict = this.keyring.check(fromNode, v.key);
     if (!verdict.ok) return `the ACK's key is not accepted for ${fromNode}: ${verdict.error}`;
-    return { body: v.body };
+    try {
+      return parseAck(Buffer.from(v.body), id);
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
 
   /** Signs bytes with this node's identity (relayed messages carry their origin's signature). */
@@ -142,18 +181,19 @@ export class Proofs {
     }
   }
 
-  private check(proof: string, key: string, raw: Buffer, prefix: Uint8Array, payload: Uint8Array): boolean {
-    const dot = proof.indexOf('.');
-    const kind = proof.slice(0, dot);
-    const value = Buffer.from(proof.slice(dot + 1), 'base64url');
-    if (kind === 'm1') {
+  /** Whether `proof` holds; for a MAC, the half of it that proves the ACK. */
+  private check(proof: string, key: string, raw: Buffer, prefix: string, payload: Uint8Array): boolean | Buffer {
+    const kind = proof.slice(0, 3);
+    const value = Buffer.from(proof.slice(3), 'base64url');
+    if (kind === 'm2.') {
       const mac = this.pair(key, raw);
-      if (mac === undefined || value.length !== 32) return false;
-      return timingSafeEqual(createHmac('sha256', mac).update(prefix).update(payload).digest(), value);
+      if (mac === undefined || value.length !== TAG_BYTES) return false;
+      const t = createHmac('sha256', mac).update(prefix).update(payload).digest();
+      return timingSafeEqual(t.subarray(0, TAG_BYTES), value) && t.subarray(TAG_BYTES);
     }
-    if (kind === 's1') {
+    if (kind === 's2.') {
       try {
-        return verify(null, Buffer.concat([prefix, payload]), this.edPublic(key, raw), value);
+        return verify(null, Buffer.concat([Buffer.from(prefix), payload]), this.edPublic(key, raw), value);
       } catch {
         return false;
       }
@@ -183,7 +223,12 @@ export class Proofs {
   }
 }
 
+/** The sender a message claims in its proof header (for the error line of one that did not hold). */
+export function claimedSender(header: (name: string) => string): string {
+  return (header(PROOF_HEADER).split(' ', 1)[0] ?? '').slice(0, 130);
+}
+
 /** What a proof covers before the payload: a version, the subject, the sender, the wire headers. */
-function proofPrefix(subject: string, from: string, headers: Record<string, string>): Buffer {
-  return Buffer.from(`steward-proof-v1\n${subject}\n${from}\n${headers.serial ?? ''}\n${headers.cmp ?? ''}\n`);
+function proofPrefix(subject: string, from: string, headers: Record<string, string>): string {
+  return `steward-proof-v2\n${subject}\n${from}\n${headers.serial ?? ''}\n${headers.cmp ?? ''}\n`;
 }

@@ -10,7 +10,8 @@ import type { Message } from '../../src/message/message.js';
 import { fingerprint } from '../../src/trust/keyring.js';
 import { eventually } from '../support/eventually.js';
 import { HostileWorld, SUBJECT, wireMessage, zstdBomb } from '../support/hostile.js';
-import { readSeed, RogueNode, writeFreshSeed } from '../support/rogue.js';
+import { PROOF_HEADER } from '../../src/trust/proof.js';
+import { readSeed, RogueNode, withProof, writeFreshSeed } from '../support/rogue.js';
 
 const CBOR = { serialization: 'cbor', compression: '' } as const;
 const HELLO = 'central.REQHello.EventNACK';
@@ -55,7 +56,7 @@ describe('proofs of origin on the NATS subjects of a node', () => {
     const bomb = zstdBomb(33_000);
     await w.assertRejected(bomb, { cmp: 'z' }, refused(bomb.length), { prove: false });
     // A name and a key, but no proof.
-    const partial = { ...e.headers, 'st-from': 'central', 'st-key': w.rogue.pair.publicKey };
+    const partial = { ...e.headers, [PROOF_HEADER]: `central ${w.rogue.pair.publicKey}` };
     await w.assertRejected(e.payload, partial, refused(e.payload.length, ' claiming to be from central'), { prove: false });
     assert.match(
       await w.errorLogLine('(777 bytes)'),
@@ -78,9 +79,9 @@ describe('proofs of origin on the NATS subjects of a node', () => {
       ['a proof for the same subject of another node', proofOf('central.REQCliCommand.CommandACK', 'central', e.payload)],
       ['a proof made with other wire headers', { ...proofOf(SUBJECT, 'ship1', e.payload, { serial: 'json' }), serial: 'cbor' }],
       ['a proof with cmp added after it was made', { ...proofOf(SUBJECT, 'ship1', e.payload), cmp: 'g' }],
-      ['a random MAC', { ...proofOf(SUBJECT, 'ship1', e.payload), 'st-proof': `m1.${randomBytes(32).toString('base64url')}` }],
-      ['a random signature', { ...proofOf(SUBJECT, 'ship1', e.payload), 'st-proof': `s1.${randomBytes(64).toString('base64url')}` }],
-      ['a proof of an unknown kind', { ...proofOf(SUBJECT, 'ship1', e.payload), 'st-proof': 'x9.abc' }],
+      ['a random MAC', withProof(proofOf(SUBJECT, 'ship1', e.payload), { proof: `m2.${randomBytes(16).toString('base64url')}` })],
+      ['a random signature', withProof(proofOf(SUBJECT, 'ship1', e.payload), { proof: `s2.${randomBytes(64).toString('base64url')}` })],
+      ['a proof of an unknown kind', withProof(proofOf(SUBJECT, 'ship1', e.payload), { proof: 'x9.abc' })],
     ];
     for (const [what, hdrs] of cases) {
       const ack = await w.ask(e.payload, hdrs, { prove: false });
@@ -88,8 +89,8 @@ describe('proofs of origin on the NATS subjects of a node', () => {
       assert.match(ack.error ?? '', noMatch, what);
     }
     const good = proofOf(SUBJECT, 'ship1', e.payload);
-    await w.assertRejected(e.payload, { ...good, 'st-key': 'Unot-a-key' }, /the proof's key is not a public key/, { prove: false });
-    await w.assertRejected(e.payload, { ...good, 'st-from': '../central' }, /the proof names no valid node/, { prove: false });
+    await w.assertRejected(e.payload, withProof(good, { key: 'Unot-a-key' }), /the proof's key is not a public key/, { prove: false });
+    await w.assertRejected(e.payload, withProof(good, { from: '../central' }), /the proof names no valid node/, { prove: false });
     assert.match(
       await w.errorLogLine('the proof does not match the message'),
       /node: ship1, error: refused a message on ship1\.REQCliCommand\.CommandACK \(\d+ bytes\) claiming to be from central/,

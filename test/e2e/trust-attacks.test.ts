@@ -11,7 +11,7 @@ import { pairFromSeed } from '../../src/trust/nkey.js';
 import { originRequestOf, signOrigin } from '../../src/trust/origin.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
-import { proverFor, RogueNode } from '../support/rogue.js';
+import { proverFor, RogueNode, withProof } from '../support/rogue.js';
 import type { StewardProcess } from '../support/steward.js';
 
 /**
@@ -234,7 +234,7 @@ describe('trust: a stolen node key cannot command the fleet', () => {
     const ackOf = async (payload: Uint8Array, headers: Record<string, string>): Promise<string> =>
       (JSON.parse(await rogue.requestRaw(subject, 'central', payload, headers, false)) as { error?: string }).error ?? '';
     assert.match(
-      await ackOf(e.payload, { ...good, 'st-proof': `m1.${randomBytes(32).toString('base64url')}` }),
+      await ackOf(e.payload, withProof(good, { proof: `m2.${randomBytes(16).toString('base64url')}` })),
       /the proof does not match/,
     );
     const other = await encodeMessage({ ...msg, data: ['error: other bytes'] }, { serialization: 'cbor', compression: '' });

@@ -6,7 +6,7 @@ import { newId } from '../../src/message/id.js';
 import type { Message } from '../../src/message/message.js';
 import type { Keyring } from '../../src/trust/keyring.js';
 import { pairFromSeed, type NkeyPair } from '../../src/trust/nkey.js';
-import { PROOF_HEADERS, Proofs } from '../../src/trust/proof.js';
+import { PROOF_HEADER, Proofs, type Sealed } from '../../src/trust/proof.js';
 import { readSeed } from '../support/rogue.js';
 import { wireMessage, type FuzzContext } from './corpus.js';
 import type { Rng } from './rng.js';
@@ -99,10 +99,10 @@ export class WireProver {
     return t[2] === 'REQRelay' ? (t[1] ?? '') : (t[0] ?? '');
   }
 
-  /** The headers `c` is sent with: its own, and its proof as its mode says. */
-  headers(c: NatsCase): Record<string, string> {
+  /** The headers `c` is sent with: its own, and its proof as its mode says (with what a short ACK must show). */
+  headers(c: NatsCase): Sealed {
     const to = this.receiverOf(c.subject);
-    const prove = (pair: NkeyPair, mac: boolean, subject = c.subject, payload: Uint8Array = c.payload): Record<string, string> =>
+    const prove = (pair: NkeyPair, mac: boolean, subject = c.subject, payload: Uint8Array = c.payload): Sealed =>
       this.prover(c.signer, pair, mac).seal(subject, to, payload, c.headers);
     const own = this.pairs[c.signer] as NkeyPair;
     switch (c.proof) {
@@ -112,7 +112,7 @@ export class WireProver {
       case 'sig':
         return prove(own, false);
       case 'none':
-        return c.headers;
+        return { headers: c.headers };
       case 'other-bytes':
         return prove(own, c.variant % 2 === 0, c.subject, Buffer.concat([c.payload, Buffer.from([c.variant & 0xff])]));
       case 'other-subject':
@@ -120,16 +120,17 @@ export class WireProver {
       case 'wrong-key':
         return prove(this.impostor, c.variant % 2 === 0);
       case 'garbled': {
-        const h = prove(own, c.variant % 2 === 0);
-        const p = h[PROOF_HEADERS.proof] as string;
+        const h = prove(own, c.variant % 2 === 0).headers;
+        // The header is `<from> <key> <proof>`: the proof is garbled, the name and key stay.
+        const [from, key, p] = (h[PROOF_HEADER] as string).split(' ') as [string, string, string];
         const garbled = [
           `${p.slice(0, 10)}${p[10] === 'A' ? 'B' : 'A'}${p.slice(11)}`, // one character off (all of its bits are data)
-          p.startsWith('m1.') ? `s1.${p.slice(3)}` : `m1.${p.slice(3)}`, // the other kind's name
+          p.startsWith('m2.') ? `s2.${p.slice(3)}` : `m2.${p.slice(3)}`, // the other kind's name
           p.slice(0, 20), // cut short
           `x1.${p.slice(3)}`, // a kind no node knows
           p.slice(3), // no kind
         ];
-        return { ...h, [PROOF_HEADERS.proof]: garbled[c.variant % garbled.length] as string };
+        return { headers: { ...h, [PROOF_HEADER]: `${from} ${key} ${garbled[c.variant % garbled.length] as string}` } };
       }
     }
   }
@@ -140,20 +141,17 @@ export class WireProver {
    * one proven correctly not refused at the proof, a node other than central accepted only for
    * what any node may send).
    */
-  openAck(
-    c: NatsCase,
-    sent: Record<string, string>,
-    bytes: Uint8Array,
-  ): { ack: string; note?: string } | { violation: string; label: string } {
+  openAck(c: NatsCase, sent: Sealed, bytes: Uint8Array): { ack: string; note?: string } | { violation: string; label: string } {
     const receiver = this.receiverOf(c.subject);
     // The receiver proves its ACK for the name the input claimed (it knows that name's pinned key).
-    const claimed = sent[PROOF_HEADERS.from] ?? '';
+    const claimed = (sent.headers[PROOF_HEADER] ?? '').split(' ')[0] ?? '';
     const verifier = this.prover(
       this.pairs[claimed] === undefined ? this.central : claimed,
       this.pairs[claimed] ?? (this.pairs[this.central] as NkeyPair),
       false,
     );
-    // The id the ACK is proven for: the one it names.
+    // The id the ACK is proven for: the one it names (a short ACK names none: it is proven by
+    // the other half of the message's own MAC).
     let id = '';
     try {
       const body = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { body?: unknown }).body;
@@ -162,14 +160,8 @@ export class WireProver {
     } catch {
       // Judged below.
     }
-    const opened = verifier.openAck(bytes, receiver, id);
-    if (typeof opened === 'string') return { label: 'bad-ack', violation: `the answer is not an ACK proven by ${receiver}: ${opened}` };
-    let ack: { status?: unknown; error?: unknown };
-    try {
-      ack = JSON.parse(opened.body) as typeof ack;
-    } catch {
-      return { label: 'bad-ack', violation: `the ACK's body is not JSON: ${opened.body.slice(0, 200)}` };
-    }
+    const ack = verifier.openAck(bytes, receiver, id, sent.ackProof);
+    if (typeof ack === 'string') return { label: 'bad-ack', violation: `the answer is not an ACK proven by ${receiver}: ${ack}` };
     const refusal = REFUSAL[c.proof];
     // The NATS client trims header values where it reads them: a proof over "json " is over other bytes.
     const spaced = ['serial', 'cmp'].some((k) => c.headers[k] !== undefined && c.headers[k] !== c.headers[k]?.trim());
@@ -185,7 +177,7 @@ export class WireProver {
       if (!spaced)
         return { label: 'proven-refused', violation: `an input proven correctly (${c.proof}) was refused: ${String(ack.error)}` };
       return {
-        ack: opened.body,
+        ack: JSON.stringify(ack),
         note: 'proven, but refused at the proof: a serial or cmp header with spaces around it, which the NATS client trims',
       };
     }
@@ -196,7 +188,7 @@ export class WireProver {
         violation: `${c.signer} (not central) was let run ${method} on ${receiver}: ${JSON.stringify(ack).slice(0, 300)}`,
       };
     }
-    return { ack: opened.body };
+    return { ack: JSON.stringify(ack) };
   }
 
   /**

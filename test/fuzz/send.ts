@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsCase, TextCase } from './cases.js';
+import type { Sealed } from '../../src/trust/proof.js';
 import { stageOf, type WireProver } from './proofs.js';
 import { Rng } from './rng.js';
 
@@ -418,12 +419,12 @@ export async function sendNats(
   prover: WireProver,
 ): Promise<Outcome & { ack?: string }> {
   let h: ReturnType<typeof natsHeaders> | undefined;
-  let sent: Record<string, string>;
+  let sent: Sealed;
   try {
     sent = prover.headers(c);
-    if (Object.keys(sent).length > 0) {
+    if (Object.keys(sent.headers).length > 0) {
       h = natsHeaders();
-      for (const [k, v] of Object.entries(sent)) h.set(k, v);
+      for (const [k, v] of Object.entries(sent.headers)) h.set(k, v);
     }
   } catch (err) {
     return {

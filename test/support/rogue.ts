@@ -6,7 +6,7 @@ import { encodeMessage, type WireOptions } from '../../src/message/codec.js';
 import type { Message } from '../../src/message/message.js';
 import type { Keyring } from '../../src/trust/keyring.js';
 import { pairFromSeed, parseSeedFile, type NkeyPair } from '../../src/trust/nkey.js';
-import { Proofs } from '../../src/trust/proof.js';
+import { PROOF_HEADER, Proofs } from '../../src/trust/proof.js';
 
 /**
  * The attacker that matters most: a client holding a real node's key (its identity.nk, or the
@@ -46,7 +46,7 @@ export class RogueNode {
 
   /** The headers proving `payload` on `subject` for `toNode` as this node. */
   seal(subject: string, toNode: string, payload: Uint8Array, headers: Record<string, string> = {}): Record<string, string> {
-    return this.proofs.seal(subject, toNode, payload, headers);
+    return this.proofs.seal(subject, toNode, payload, headers).headers;
   }
 
   /** Encodes `msg`, proves it as this node and sends it as a request; resolves with the answer's text (an ACK). */
@@ -63,10 +63,18 @@ export class RogueNode {
     headers: Record<string, string> = {},
     prove = true,
   ): Promise<string> {
+    const sealed = prove ? this.proofs.seal(subject, toNode, payload, headers) : { headers };
     const h = natsHeaders();
-    for (const [k, v] of Object.entries(prove ? this.seal(subject, toNode, payload, headers) : headers)) h.set(k, v);
+    for (const [k, v] of Object.entries(sealed.headers)) h.set(k, v);
     const res = await this.nc.request(subject, payload, { timeout: this.timeoutMs, headers: h });
-    return ackText(res.string());
+    const text = res.string();
+    if (text.startsWith('a2 ')) {
+      // A short ACK (a MACed message delivered): proven by the other half of the message's MAC.
+      const ack = this.proofs.openAck(res.data, toNode, '', sealed.ackProof);
+      if (typeof ack === 'string') throw new Error(`${toNode} answered ${text}: ${ack}`);
+      return JSON.stringify({ status: ack.status });
+    }
+    return ackText(text);
   }
 
   /** Publishes `msg` proven as this node, without waiting for an answer. */
@@ -124,6 +132,16 @@ export function proverFor(name: string, pair: NkeyPair, knownKeys: Record<string
 }
 
 /** The ACK inside a proven answer (its body), or the answer itself. */
+/** Headers `h` with fields of their proof header (`<from> <key> <proof>`) replaced. */
+export function withProof(
+  h: Record<string, string>,
+  change: Partial<{ from: string; key: string; proof: string }>,
+): Record<string, string> {
+  const [from = '', key = '', proof = ''] = (h[PROOF_HEADER] ?? '').split(' ');
+  const f = { from, key, proof, ...change };
+  return { ...h, [PROOF_HEADER]: `${f.from} ${f.key} ${f.proof}` };
+}
+
 export function ackText(answer: string): string {
   try {
     const v = JSON.parse(answer) as { body?: unknown };

@@ -8,7 +8,7 @@ import { Db } from '../../src/store/db.js';
 import { KeyStore } from '../../src/store/keys.js';
 import { Keyring, type KeyEvent } from '../../src/trust/keyring.js';
 import { encodeUserPublicKey, pairFromSeed, type NkeyPair } from '../../src/trust/nkey.js';
-import { PROOF_HEADERS, Proofs } from '../../src/trust/proof.js';
+import { PROOF_HEADER, Proofs } from '../../src/trust/proof.js';
 
 const MISMATCH = 'the proof does not match the message (bad proof, or one made for other bytes or another subject)';
 const dbs: Db[] = [];
@@ -56,16 +56,33 @@ const headerOf =
     h[name] ?? '';
 const payload = (): Buffer => Buffer.from('{"method":"REQCliCommand","methodArgs":["uptime"]}');
 const SUBJECT = 'b.REQCliCommand.CommandACK';
-/** The proof of a sealed ACK. */
+/** The proof of a sealed (long) ACK. */
 const proofOf = (bytes: Buffer): string => (JSON.parse(bytes.toString()) as { proof: string }).proof;
 const WIRE = { serial: 'json', cmp: 'zstd' };
+
+/** The headers `a` seals a message for `to` with. */
+const sealed = (a: TestNode, to = 'b', subject = SUBJECT): Record<string, string> => a.proofs.seal(subject, to, payload(), WIRE).headers;
+/** The three fields of a proof header. */
+const fields = (h: Record<string, string>): { from: string; key: string; proof: string } => {
+  const [from = '', key = '', proof = ''] = (h[PROOF_HEADER] ?? '').split(' ');
+  return { from, key, proof };
+};
+/** `h` with some of its proof header's fields replaced. */
+const withFields = (h: Record<string, string>, change: Partial<{ from: string; key: string; proof: string }>): Record<string, string> => {
+  const f = { ...fields(h), ...change };
+  return { ...h, [PROOF_HEADER]: `${f.from} ${f.key} ${f.proof}` };
+};
 
 describe('Proofs: messages', () => {
   it('signs a message for a node whose key the sender does not know, and the receiver opens it as the sender’s', () => {
     const [a, b] = [node('a'), node('b')];
-    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
-    assert.match(h[PROOF_HEADERS.proof] ?? '', /^s1\./);
+    const s = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    const h = s.headers;
+    assert.deepEqual(fields(h).from, 'a');
+    assert.deepEqual(fields(h).key, a.pair.publicKey);
+    assert.match(fields(h).proof, /^s2\.[A-Za-z0-9_-]{86}$/);
     assert.equal(h.serial, 'json');
+    assert.equal(s.ackProof, undefined, 'a signed message is answered by a long ACK');
     assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(h)), { ok: true, from: 'a', key: a.pair.publicKey });
     assert.deepEqual(
       b.events.map((e) => [e.kind, e.name]),
@@ -76,16 +93,23 @@ describe('Proofs: messages', () => {
   it('proves a message with a MAC once the sender knows the receiver’s key, and the receiver opens it', () => {
     const [a, b] = [node('a'), node('b')];
     knows(a, b);
-    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
-    assert.match(h[PROOF_HEADERS.proof] ?? '', /^m1\./);
-    assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(h)), { ok: true, from: 'a', key: a.pair.publicKey });
+    const s = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    assert.match(fields(s.headers).proof, /^m2\.[A-Za-z0-9_-]{22}$/, 'the first 16 bytes of the HMAC');
+    assert.equal(s.ackProof?.length, 16);
+    // The receiver computes the other half: what its ACK shows.
+    assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(s.headers)), {
+      ok: true,
+      from: 'a',
+      key: a.pair.publicKey,
+      ackProof: s.ackProof,
+    });
   });
 
   for (const kind of ['signed', 'MACed'] as const) {
     it(`refuses a ${kind} message whose payload, subject or wire headers were changed`, () => {
       const [a, b] = [node('a'), node('b')];
       if (kind === 'MACed') knows(a, b);
-      const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+      const h = sealed(a);
       const flipped = payload();
       flipped[5] = (flipped[5] as number) ^ 1;
       const refused = { ok: false, error: MISMATCH, from: 'a' };
@@ -97,12 +121,13 @@ describe('Proofs: messages', () => {
     });
   }
 
-  it('refuses a message with a proof header missing as unauthenticated', () => {
+  it('refuses a message without its proof header, or with a field of it missing or one too many, as unauthenticated', () => {
     const [a, b] = [node('a'), node('b')];
-    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
-    for (const name of Object.values(PROOF_HEADERS)) {
-      const { [name]: _dropped, ...rest } = h;
-      assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(rest)), {
+    const h = sealed(a);
+    const { [PROOF_HEADER]: whole = '', ...rest } = h;
+    const [from, key, proof] = whole.split(' ');
+    for (const value of [undefined, '', `${from} ${key}`, `${from}`, ` ${key} ${proof}`, `${whole} extra`]) {
+      assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(value === undefined ? rest : { ...rest, [PROOF_HEADER]: value })), {
         ok: false,
         error: 'unauthenticated: the message carries no proof of origin',
       });
@@ -111,40 +136,45 @@ describe('Proofs: messages', () => {
 
   it('refuses a garbage proof, a key that is not a key, and a sender that is not a node name', () => {
     const [a, b] = [node('a'), node('b')];
-    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
-    const open = (extra: Record<string, string>): ReturnType<Proofs['open']> =>
-      b.proofs.open(SUBJECT, payload(), headerOf({ ...h, ...extra }));
+    knows(a, b);
+    const h = sealed(a);
+    const open = (change: Partial<{ from: string; key: string; proof: string }>): ReturnType<Proofs['open']> =>
+      b.proofs.open(SUBJECT, payload(), headerOf(withFields(h, change)));
+    const good = fields(h).proof;
     for (const proof of [
       'garbage',
-      'm1.',
-      `m1.${randomBytes(32).toString('base64url')}`,
-      `s1.${randomBytes(64).toString('base64url')}`,
+      'm2.',
+      `m2.${randomBytes(16).toString('base64url')}`,
+      `m2.${randomBytes(32).toString('base64url')}`,
+      `${good}AAAA`,
+      `s2.${randomBytes(64).toString('base64url')}`,
+      `m1.${good.slice(3)}`,
       'x1.AAAA',
     ]) {
-      assert.deepEqual(open({ [PROOF_HEADERS.proof]: proof }), { ok: false, error: MISMATCH, from: 'a' });
+      assert.deepEqual(open({ proof }), { ok: false, error: MISMATCH, from: 'a' });
     }
-    assert.deepEqual(open({ [PROOF_HEADERS.key]: 'Unotakey' }), { ok: false, error: "the proof's key is not a public key", from: 'a' });
-    assert.deepEqual(open({ [PROOF_HEADERS.key]: a.pair.seedText }), {
+    assert.deepEqual(open({ key: 'Unotakey' }), { ok: false, error: "the proof's key is not a public key", from: 'a' });
+    assert.deepEqual(open({ key: a.pair.seedText }), {
       ok: false,
       error: "the proof's key is not a public key",
       from: 'a',
     });
-    assert.deepEqual(open({ [PROOF_HEADERS.from]: 'a.b' }), { ok: false, error: 'the proof names no valid node' });
+    assert.deepEqual(open({ from: 'a.b' }), { ok: false, error: 'the proof names no valid node' });
   });
 
   it('refuses a message another node proves with its own key in the name of a node already known', () => {
     const [a, b, c] = [node('a'), node('b'), node('c')];
     knows(b, a);
     // c holds its own key only: it seals as c, then claims a's name (the name is in the proof).
-    const asC = c.proofs.seal(SUBJECT, 'b', payload(), WIRE);
-    assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf({ ...asC, [PROOF_HEADERS.from]: 'a' })), {
+    const asC = sealed(c);
+    assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(withFields(asC, { from: 'a' }))), {
       ok: false,
       error: MISMATCH,
       from: 'a',
     });
     // A node named a in its own proofs, with another key than the one b bound to a.
     const impostor = new Proofs({ name: 'a', pair: c.pair }, c.keyring);
-    const res = b.proofs.open(SUBJECT, payload(), headerOf(impostor.seal(SUBJECT, 'b', payload(), WIRE)));
+    const res = b.proofs.open(SUBJECT, payload(), headerOf(impostor.seal(SUBJECT, 'b', payload(), WIRE).headers));
     assert.equal(res.ok, false);
     assert.match(res.ok ? '' : res.error, /^the key does not match the one bound to a \(SHA256:/);
     assert.equal(b.events.at(-1)?.kind, 'conflict');
@@ -153,28 +183,28 @@ describe('Proofs: messages', () => {
   it('refuses a message replayed to another node (its proof is for the subject of its receiver)', () => {
     const [a, b, d] = [node('a'), node('b'), node('d')];
     knows(a, b);
-    const h = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    const h = sealed(a);
     assert.deepEqual(d.proofs.open('d.REQCliCommand.CommandACK', payload(), headerOf(h)), { ok: false, error: MISMATCH, from: 'a' });
   });
 
   it('refuses a MAC proof made with a low-order key instead of throwing', () => {
     const b = node('b');
     const lowOrder = encodeUserPublicKey(Buffer.alloc(32));
-    const h = { ...WIRE, [PROOF_HEADERS.from]: 'a', [PROOF_HEADERS.key]: lowOrder, [PROOF_HEADERS.proof]: `m1.${'A'.repeat(43)}` };
+    const h = { ...WIRE, [PROOF_HEADER]: `a ${lowOrder} m2.${'A'.repeat(22)}` };
     assert.deepEqual(b.proofs.open(SUBJECT, payload(), headerOf(h)), { ok: false, error: MISMATCH, from: 'a' });
   });
 });
 
 describe('Proofs: ACKs', () => {
-  const ack = { id: 'M1', status: 'delivered' };
+  const ack = { id: 'M1', status: 'ok' } as const;
 
   it('opens an ACK as the answer of the node the message went to, and of no other', () => {
     const [a, b] = [node('a'), node('b')];
     knows(b, a);
     knows(a, b);
     const bytes = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1'));
-    assert.match(proofOf(bytes), /^m1\./);
-    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1'), { body: JSON.stringify(ack) });
+    assert.match(proofOf(bytes), /^m2\./);
+    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1'), ack);
     assert.equal(a.proofs.openAck(bytes, 'c', 'M1'), 'the ACK is from b, not from c');
     assert.equal(a.proofs.openAck(bytes, 'b', 'M2'), 'the ACK is not proven by its key');
   });
@@ -182,8 +212,8 @@ describe('Proofs: ACKs', () => {
   it('opens a signed ACK from a node that does not know the sender yet', () => {
     const [a, b] = [node('a'), node('b')];
     const bytes = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1'));
-    assert.match(proofOf(bytes), /^s1\./);
-    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1'), { body: JSON.stringify(ack) });
+    assert.match(proofOf(bytes), /^s2\./);
+    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1'), ack);
   });
 
   it('refuses an ACK whose body was changed, or that is not an ACK at all', () => {
@@ -216,16 +246,77 @@ describe('Proofs: ACKs', () => {
     a.keyring.setSelfKey(next.publicKey);
     const byBinding = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1'));
     const byPeerKey = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1', next.publicKey));
-    assert.match(proofOf(byPeerKey), /^m1\./);
+    assert.match(proofOf(byPeerKey), /^m2\./);
     assert.equal(a.proofs.openAck(byBinding, 'b', 'M1'), 'the ACK is not proven by its key');
-    assert.deepEqual(a.proofs.openAck(byPeerKey, 'b', 'M1'), { body: JSON.stringify(ack) });
+    assert.deepEqual(a.proofs.openAck(byPeerKey, 'b', 'M1'), ack);
   });
 
   it('uses the peerKey even for a node whose key is not bound at all', () => {
     const [a, b] = [node('a'), node('b')];
     const bytes = Buffer.from(b.proofs.sealAck(ack, 'a', 'M1', a.pair.publicKey));
-    assert.match(proofOf(bytes), /^m1\./);
-    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1'), { body: JSON.stringify(ack) });
+    assert.match(proofOf(bytes), /^m2\./);
+    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1'), ack);
+  });
+});
+
+describe('Proofs: short ACKs (the other half of a MACed message’s HMAC)', () => {
+  /** a sends b a MACed message; b opens it. */
+  function exchange(): { a: TestNode; b: TestNode; ackProof: Buffer; opened: ReturnType<Proofs['open']> } {
+    const [a, b] = [node('a'), node('b')];
+    knows(a, b);
+    const s = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    return { a, b, ackProof: s.ackProof as Buffer, opened: b.proofs.open(SUBJECT, payload(), headerOf(s.headers)) };
+  }
+  const short = (b: TestNode, opened: ReturnType<Proofs['open']>, status: 'ok' | 'duplicate' | 'rejected'): Buffer => {
+    assert.equal(opened.ok, true);
+    const o = opened as { key: string; ackProof?: Buffer };
+    return Buffer.from(b.proofs.sealAck({ id: 'M1', status }, 'a', 'M1', o.key, o.ackProof));
+  };
+
+  it('delivers the message it answers: ok and duplicate, with no other MAC', () => {
+    const { a, b, ackProof, opened } = exchange();
+    for (const status of ['ok', 'duplicate'] as const) {
+      const bytes = short(b, opened, status);
+      assert.match(bytes.toString(), new RegExp(`^a2 ${status} [A-Za-z0-9_-]{22}$`));
+      assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1', ackProof), { id: 'M1', status });
+    }
+  });
+
+  it('is refused for another message (its proof is bound to the bytes of the one it answers)', () => {
+    const { a, b, opened } = exchange();
+    knows(a, b);
+    const other = a.proofs.seal(SUBJECT, 'b', Buffer.from('{"method":"REQCliCommand","methodArgs":["id"]}'), WIRE);
+    assert.equal(a.proofs.openAck(short(b, opened, 'ok'), 'b', 'M2', other.ackProof), 'the ACK is not proven by its key');
+  });
+
+  it('is refused when the message was signed (no HMAC to show half of), garbled, or forged by a node that saw the message', () => {
+    const { a, b, ackProof, opened } = exchange();
+    const bytes = short(b, opened, 'ok');
+    assert.equal(a.proofs.openAck(bytes, 'b', 'M1'), 'a short ACK answers only a MACed message');
+    // Whoever sees the message on the wire sees the first half of the HMAC, not the second.
+    const seen = Buffer.from(fields(sealed(a)).proof.slice(3), 'base64url').toString('base64url');
+    assert.equal(a.proofs.openAck(Buffer.from(`a2 ok ${seen}`), 'b', 'M1', ackProof), 'the ACK is not proven by its key');
+    for (const text of [
+      'a2 ok',
+      `a2 rejected ${ackProof.toString('base64url')}`,
+      `a2 ok ${ackProof.toString('base64url')}x`,
+      `a2  ok ${ackProof.toString('base64url')}`,
+    ]) {
+      assert.equal(a.proofs.openAck(Buffer.from(text), 'b', 'M1', ackProof), 'the ACK is malformed', text);
+    }
+    const flipped = Buffer.from(ackProof);
+    flipped[0] = (flipped[0] as number) ^ 1;
+    assert.equal(
+      a.proofs.openAck(Buffer.from(`a2 ok ${flipped.toString('base64url')}`), 'b', 'M1', ackProof),
+      'the ACK is not proven by its key',
+    );
+  });
+
+  it('is never used for a refusal: a rejected ACK carries its body and a proof of it', () => {
+    const { a, b, ackProof, opened } = exchange();
+    const bytes = short(b, opened, 'rejected');
+    assert.match(proofOf(bytes), /^m2\./);
+    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1', ackProof), { id: 'M1', status: 'rejected' });
   });
 });
 

@@ -45,7 +45,7 @@ export async function sendAttempt(f: Flight, d: AttemptDeps): Promise<Outcome> {
   try {
     const reply = await d.transport.request(subject, encoded.payload, sealed.headers, msg.ackTimeoutMs);
     // An ACK counts only when the node the message went to proves it.
-    const ack = d.trust.openAck(reply, msg.toNode, msg.id, sealed.ackProof);
+    const ack = d.trust.openAck(reply, msg.toNode, msg.id, sealed);
     if (typeof ack === 'string') return { kind: 'unanswered', error: ack };
     d.metrics.ackRoundTrip((performance.now() - sentAt) / 1000);
     return outcomeOf(ack);

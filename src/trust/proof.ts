@@ -11,10 +11,15 @@ export const PROOF_HEADER = 'st-proof';
 /** The bytes of the HMAC a message carries; the other half proves the ACK that delivers it. */
 const TAG_BYTES = 16;
 
-/** A message's proof headers, and what an ACK must show to say it was delivered (MACed messages). */
+/**
+ * A message's proof headers; for a MACed message also what an ACK must show to say it was
+ * delivered (`ackProof`) and the receiver's key it was MACed for (`peerKey`: the only key that
+ * may refuse it).
+ */
 export interface Sealed {
   readonly headers: Record<string, string>;
   readonly ackProof?: Buffer;
+  readonly peerKey?: string;
 }
 
 /** A message's proof checked: the name it may speak for, or why not. */
@@ -84,7 +89,7 @@ export class Proofs {
       proof = `s2.${sign(null, Buffer.concat([Buffer.from(prefix), payload]), this.self.pair.privateKey).toString('base64url')}`;
     }
     const sealed = { ...headers, [PROOF_HEADER]: `${from} ${this.self.pair.publicKey} ${proof}` };
-    return ackProof === undefined ? { headers: sealed } : { headers: sealed, ackProof };
+    return ackProof === undefined || peer === undefined ? { headers: sealed } : { headers: sealed, ackProof, peerKey: peer };
   }
 
   /**
@@ -129,10 +134,13 @@ export class Proofs {
 
   /**
    * The ACK inside `bytes` when it is proven by `fromNode` (the node the request went to) for
-   * message `id` (`ackProof`: what a short ACK must show, from seal); a string says why it does
-   * not count.
+   * message `id` (`sealed`: what seal gave for it); a string says why it does not count. A MACed
+   * message is delivered only by the short ACK that shows the other half of its HMAC, and refused
+   * only by the key it was MACed for: not by a previous key of the node's still in its grace time
+   * after a rotation (a stolen key, maybe).
    */
-  openAck(bytes: Uint8Array, fromNode: string, id: string, ackProof?: Buffer): string | Ack {
+  openAck(bytes: Uint8Array, fromNode: string, id: string, sealed?: Pick<Sealed, 'ackProof' | 'peerKey'>): string | Ack {
+    const ackProof = sealed?.ackProof;
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
     if (text.startsWith('a2 ')) {
       const m = SHORT_ACK.exec(text);
@@ -142,12 +150,13 @@ export class Proofs {
       if (shown.length !== ackProof.length || !timingSafeEqual(shown, ackProof)) return 'the ACK is not proven by its key';
       return { id, status: m[1] as 'ok' | 'duplicate' };
     }
-    let v: { body?: unknown; from?: unknown; key?: unknown; proof?: unknown };
+    let v: { body?: unknown; from?: unknown; key?: unknown; proof?: unknown } | null;
     try {
       v = JSON.parse(text) as typeof v;
     } catch {
       return 'the answer is not an ACK';
     }
+    if (typeof v !== 'object' || v === null) return 'the answer is not an ACK';
     if (typeof v.body !== 'string' || typeof v.from !== 'string' || typeof v.key !== 'string' || typeof v.proof !== 'string') {
       return 'the ACK carries no proof of origin';
     }
@@ -158,11 +167,17 @@ export class Proofs {
       return 'the ACK is not proven by its key';
     const verdict = this.keyring.check(fromNode, v.key);
     if (!verdict.ok) return `the ACK's key is not accepted for ${fromNode}: ${verdict.error}`;
+    let ack: Ack;
     try {
-      return parseAck(Buffer.from(v.body), id);
+      ack = parseAck(Buffer.from(v.body), id);
     } catch (err) {
       return (err as Error).message;
     }
+    if (ackProof !== undefined) {
+      if (ack.status !== 'rejected') return 'a MACed message is delivered only by a short ACK';
+      if (v.key !== sealed?.peerKey) return `the refusal is proven by another key of ${fromNode} than the one the message was MACed for`;
+    }
+    return ack;
   }
 
   /** Signs bytes with this node's identity (relayed messages carry their origin's signature). */

@@ -15,8 +15,8 @@ export interface Trust {
   ): Opened | { ok: true; from: undefined; key?: undefined; ackProof?: undefined };
   /** `peerKey`: the key the message answered was proven by; `ackProof`: from open, for a delivering ACK. */
   sealAck(ack: Ack, toNode: string, id: string, peerKey?: string, ackProof?: Buffer): string;
-  /** The ACK when it counts as the answer of `fromNode` about `id`; a string says why not. */
-  openAck(bytes: Uint8Array, fromNode: string, id: string, ackProof?: Buffer): string | Ack;
+  /** The ACK when it counts as the answer of `fromNode` about `id` (`sealed`: what seal gave for it); a string says why not. */
+  openAck(bytes: Uint8Array, fromNode: string, id: string, sealed?: Sealed): string | Ack;
 }
 
 /** Trust on: every message and ACK is proven (see proof.ts). */
@@ -26,7 +26,7 @@ export function trustOn(proofs: Proofs): Trust {
     seal: (subject, toNode, payload, headers) => proofs.seal(subject, toNode, payload, headers),
     open: (subject, payload, header) => proofs.open(subject, payload, header),
     sealAck: (ack, toNode, id, peerKey, ackProof) => proofs.sealAck(ack, toNode, id, peerKey, ackProof),
-    openAck: (bytes, fromNode, id, ackProof) => proofs.openAck(bytes, fromNode, id, ackProof),
+    openAck: (bytes, fromNode, id, sealed) => proofs.openAck(bytes, fromNode, id, sealed),
   };
 }
 

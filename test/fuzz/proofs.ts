@@ -160,7 +160,7 @@ export class WireProver {
     } catch {
       // Judged below.
     }
-    const ack = verifier.openAck(bytes, receiver, id, sent.ackProof);
+    const ack = verifier.openAck(bytes, receiver, id, sent);
     if (typeof ack === 'string') return { label: 'bad-ack', violation: `the answer is not an ACK proven by ${receiver}: ${ack}` };
     const refusal = REFUSAL[c.proof];
     // The NATS client trims header values where it reads them: a proof over "json " is over other bytes.

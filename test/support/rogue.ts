@@ -70,7 +70,7 @@ export class RogueNode {
     const text = res.string();
     if (text.startsWith('a2 ')) {
       // A short ACK (a MACed message delivered): proven by the other half of the message's MAC.
-      const ack = this.proofs.openAck(res.data, toNode, '', sealed.ackProof);
+      const ack = this.proofs.openAck(res.data, toNode, '', sealed);
       if (typeof ack === 'string') throw new Error(`${toNode} answered ${text}: ${ack}`);
       return JSON.stringify({ status: ack.status });
     }

@@ -8,7 +8,7 @@ import { Db } from '../../src/store/db.js';
 import { KeyStore } from '../../src/store/keys.js';
 import { Keyring, type KeyEvent } from '../../src/trust/keyring.js';
 import { encodeUserPublicKey, pairFromSeed, type NkeyPair } from '../../src/trust/nkey.js';
-import { PROOF_HEADER, Proofs } from '../../src/trust/proof.js';
+import { PROOF_HEADER, Proofs, type Sealed } from '../../src/trust/proof.js';
 
 const MISMATCH = 'the proof does not match the message (bad proof, or one made for other bytes or another subject)';
 const dbs: Db[] = [];
@@ -222,6 +222,7 @@ describe('Proofs: ACKs', () => {
     const forged = Buffer.from(JSON.stringify({ ...sealed, body: JSON.stringify({ id: 'M1', status: 'rejected' }) }));
     assert.equal(a.proofs.openAck(forged, 'b', 'M1'), 'the ACK is not proven by its key');
     assert.equal(a.proofs.openAck(Buffer.from('not json'), 'b', 'M1'), 'the answer is not an ACK');
+    for (const text of ['null', '1', '"x"']) assert.equal(a.proofs.openAck(Buffer.from(text), 'b', 'M1'), 'the answer is not an ACK', text);
     assert.equal(a.proofs.openAck(Buffer.from(JSON.stringify(ack)), 'b', 'M1'), 'the ACK carries no proof of origin');
     assert.equal(
       a.proofs.openAck(Buffer.from(JSON.stringify({ ...sealed, key: 'Ugarbage' })), 'b', 'M1'),
@@ -261,11 +262,12 @@ describe('Proofs: ACKs', () => {
 
 describe('Proofs: short ACKs (the other half of a MACed message’s HMAC)', () => {
   /** a sends b a MACed message; b opens it. */
-  function exchange(): { a: TestNode; b: TestNode; ackProof: Buffer; opened: ReturnType<Proofs['open']> } {
+  function exchange(): { a: TestNode; b: TestNode; s: Sealed; ackProof: Buffer; opened: ReturnType<Proofs['open']> } {
     const [a, b] = [node('a'), node('b')];
     knows(a, b);
     const s = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
-    return { a, b, ackProof: s.ackProof as Buffer, opened: b.proofs.open(SUBJECT, payload(), headerOf(s.headers)) };
+    assert.equal(s.peerKey, b.pair.publicKey);
+    return { a, b, s, ackProof: s.ackProof as Buffer, opened: b.proofs.open(SUBJECT, payload(), headerOf(s.headers)) };
   }
   const short = (b: TestNode, opened: ReturnType<Proofs['open']>, status: 'ok' | 'duplicate' | 'rejected'): Buffer => {
     assert.equal(opened.ok, true);
@@ -274,11 +276,11 @@ describe('Proofs: short ACKs (the other half of a MACed message’s HMAC)', () =
   };
 
   it('delivers the message it answers: ok and duplicate, with no other MAC', () => {
-    const { a, b, ackProof, opened } = exchange();
+    const { a, b, s, opened } = exchange();
     for (const status of ['ok', 'duplicate'] as const) {
       const bytes = short(b, opened, status);
       assert.match(bytes.toString(), new RegExp(`^a2 ${status} [A-Za-z0-9_-]{22}$`));
-      assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1', ackProof), { id: 'M1', status });
+      assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1', s), { id: 'M1', status });
     }
   });
 
@@ -286,37 +288,60 @@ describe('Proofs: short ACKs (the other half of a MACed message’s HMAC)', () =
     const { a, b, opened } = exchange();
     knows(a, b);
     const other = a.proofs.seal(SUBJECT, 'b', Buffer.from('{"method":"REQCliCommand","methodArgs":["id"]}'), WIRE);
-    assert.equal(a.proofs.openAck(short(b, opened, 'ok'), 'b', 'M2', other.ackProof), 'the ACK is not proven by its key');
+    assert.equal(a.proofs.openAck(short(b, opened, 'ok'), 'b', 'M2', other), 'the ACK is not proven by its key');
   });
 
   it('is refused when the message was signed (no HMAC to show half of), garbled, or forged by a node that saw the message', () => {
-    const { a, b, ackProof, opened } = exchange();
+    const { a, b, s, ackProof, opened } = exchange();
     const bytes = short(b, opened, 'ok');
     assert.equal(a.proofs.openAck(bytes, 'b', 'M1'), 'a short ACK answers only a MACed message');
     // Whoever sees the message on the wire sees the first half of the HMAC, not the second.
     const seen = Buffer.from(fields(sealed(a)).proof.slice(3), 'base64url').toString('base64url');
-    assert.equal(a.proofs.openAck(Buffer.from(`a2 ok ${seen}`), 'b', 'M1', ackProof), 'the ACK is not proven by its key');
+    assert.equal(a.proofs.openAck(Buffer.from(`a2 ok ${seen}`), 'b', 'M1', s), 'the ACK is not proven by its key');
     for (const text of [
       'a2 ok',
       `a2 rejected ${ackProof.toString('base64url')}`,
       `a2 ok ${ackProof.toString('base64url')}x`,
       `a2  ok ${ackProof.toString('base64url')}`,
     ]) {
-      assert.equal(a.proofs.openAck(Buffer.from(text), 'b', 'M1', ackProof), 'the ACK is malformed', text);
+      assert.equal(a.proofs.openAck(Buffer.from(text), 'b', 'M1', s), 'the ACK is malformed', text);
     }
     const flipped = Buffer.from(ackProof);
     flipped[0] = (flipped[0] as number) ^ 1;
-    assert.equal(
-      a.proofs.openAck(Buffer.from(`a2 ok ${flipped.toString('base64url')}`), 'b', 'M1', ackProof),
-      'the ACK is not proven by its key',
-    );
+    assert.equal(a.proofs.openAck(Buffer.from(`a2 ok ${flipped.toString('base64url')}`), 'b', 'M1', s), 'the ACK is not proven by its key');
   });
 
   it('is never used for a refusal: a rejected ACK carries its body and a proof of it', () => {
-    const { a, b, ackProof, opened } = exchange();
+    const { a, b, s, opened } = exchange();
     const bytes = short(b, opened, 'rejected');
     assert.match(proofOf(bytes), /^m2\./);
-    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1', ackProof), { id: 'M1', status: 'rejected' });
+    assert.deepEqual(a.proofs.openAck(bytes, 'b', 'M1', s), { id: 'M1', status: 'rejected' });
+  });
+
+  it('does not let a long ACK deliver a MACed message, nor a key of the receiver other than the one it was MACed for refuse it', async () => {
+    // b's key was stolen, so b rotated; a still accepts the old key for the grace time (messages b
+    // sent before it switched). Whoever holds the old key sees a's message to b on the broker and
+    // answers first.
+    const [a, b] = [node('a'), node('b')];
+    knows(a, b);
+    knows(b, a);
+    const next = pairFromSeed(randomBytes(32));
+    await a.keyring.rotate('b', next.publicKey);
+    const s = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
+    assert.equal(s.peerKey, next.publicKey);
+    for (const status of ['ok', 'rejected'] as const) {
+      const forged = Buffer.from(b.proofs.sealAck({ id: 'M1', status }, 'a', 'M1', a.pair.publicKey));
+      assert.equal(JSON.parse(forged.toString()).key, b.pair.publicKey, 'proven by the old key, which a still accepts for b');
+      assert.match(
+        String(a.proofs.openAck(forged, 'b', 'M1', s)),
+        status === 'ok' ? /^a MACed message is delivered only by a short ACK$/ : /^the refusal is proven by another key of b than the one/,
+      );
+    }
+    // Before this rule a message was lost this way: the same ACK counts for a signed message.
+    assert.deepEqual(a.proofs.openAck(Buffer.from(b.proofs.sealAck({ id: 'M1', status: 'ok' }, 'a', 'M1', a.pair.publicKey)), 'b', 'M1'), {
+      id: 'M1',
+      status: 'ok',
+    });
   });
 });
 

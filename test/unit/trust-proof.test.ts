@@ -331,9 +331,13 @@ describe('Proofs: short ACKs (the other half of a MACed message’s HMAC)', () =
     assert.equal(s.peerKey, next.publicKey);
     for (const status of ['ok', 'rejected'] as const) {
       const forged = Buffer.from(b.proofs.sealAck({ id: 'M1', status }, 'a', 'M1', a.pair.publicKey));
-      assert.equal(JSON.parse(forged.toString()).key, b.pair.publicKey, 'proven by the old key, which a still accepts for b');
+      assert.equal(
+        (JSON.parse(forged.toString()) as { key: string }).key,
+        b.pair.publicKey,
+        'proven by the old key, which a still accepts for b',
+      );
       assert.match(
-        String(a.proofs.openAck(forged, 'b', 'M1', s)),
+        a.proofs.openAck(forged, 'b', 'M1', s) as string,
         status === 'ok' ? /^a MACed message is delivered only by a short ACK$/ : /^the refusal is proven by another key of b than the one/,
       );
     }

@@ -22,12 +22,13 @@ import { analyse, topLines, type CpuProfile } from './lib/cpu-profile.js';
 import { anyDead, BenchEnv, errorLogged, sendTimed, sleep, whenTrue } from './lib/env.js';
 import { round, summarize } from './lib/stats.js';
 
-const USAGE = `usage: npx tsx bench/profile-b1.ts [--quick] [--seconds s] [--interval µs] [--top n] [--out dir]
+const USAGE = `usage: npx tsx bench/profile-b1.ts [--quick] [--seconds s] [--interval µs] [--top n] [--out dir] [--flag f]...
   --seconds   how long both profiles run, B1's exchange repeated meanwhile (default 10; --quick 3)
   --interval  sampling interval in microseconds (default 100: an exchange keeps a node busy for
               about a millisecond, V8's default of 1000 would catch a sample or two of it)
   --top       functions and files listed per process (default 15)
   --out       folder for central.cpuprofile and ship1.cpuprofile (default: a new temp folder)
+  --flag      a steward flag both nodes get (repeatable): --flag -trust=off profiles what the proofs cost
 Run \`npm run build\` first: the nodes run dist/ through bin/steward.`;
 
 interface Options {
@@ -35,10 +36,11 @@ interface Options {
   intervalUs: number;
   top: number;
   out: string | undefined;
+  flags: string[];
 }
 
 function parse(argv: readonly string[]): Options {
-  const o: Options = { seconds: 10, intervalUs: 100, top: 15, out: undefined };
+  const o: Options = { seconds: 10, intervalUs: 100, top: 15, out: undefined, flags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
@@ -51,6 +53,7 @@ function parse(argv: readonly string[]): Options {
     else if (a === '--interval') o.intervalUs = Number(next());
     else if (a === '--top') o.top = Number(next());
     else if (a === '--out') o.out = next();
+    else if (a === '--flag') o.flags.push(next());
     else if (a === '--help' || a === '-h') {
       process.stdout.write(USAGE + '\n');
       process.exit(0);
@@ -74,7 +77,7 @@ async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
   const out = o.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'steward-profile-b1-'));
   fs.mkdirSync(out, { recursive: true });
-  const env = new BenchEnv();
+  const env = new BenchEnv(o.flags);
   const log = (s: string): void => void process.stderr.write(`[profile-b1] ${s}\n`);
   try {
     const [centralPort, shipPort] = (await freePorts(2)) as [number, number];

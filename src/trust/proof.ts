@@ -1,8 +1,7 @@
-import { createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { parseAck, type Ack } from '../message/ack.js';
 import { NODE_NAME } from '../message/message.js';
 import { pairKey, x25519PrivateOf } from './curve.js';
-import { PairMac } from './pair-mac.js';
 import type { Keyring } from './keyring.js';
 import { decodeUserPublicKey, type NkeyPair } from './nkey.js';
 
@@ -45,8 +44,8 @@ const SHORT_ACK = /^a2 (ok|duplicate) ([A-Za-z0-9_-]{22})$/;
 export class Proofs {
   private ownRaw: Buffer;
   private x25519: KeyObject;
-  /** The MAC of the key shared with each peer, by its public key (null: no agreement with that key). */
-  private readonly pairs = new Map<string, PairMac | null>();
+  /** Shared MAC keys by peer public key. */
+  private readonly pairs = new Map<string, Buffer | null>();
   private readonly publicKeys = new Map<string, KeyObject>();
 
   constructor(
@@ -83,7 +82,7 @@ export class Proofs {
     let proof: string;
     let ackProof: Buffer | undefined;
     if (mac !== undefined) {
-      const t = mac.mac(prefix, payload);
+      const t = createHmac('sha256', mac).update(prefix).update(payload).digest();
       proof = `m2.${t.toString('base64url', 0, TAG_BYTES)}`;
       ackProof = t.subarray(TAG_BYTES);
     } else {
@@ -128,7 +127,7 @@ export class Proofs {
     const data = `steward-ack-v2\n${id}\n${body}`;
     const proof =
       mac !== undefined
-        ? `m2.${mac.mac(data).toString('base64url', 0, TAG_BYTES)}`
+        ? `m2.${createHmac('sha256', mac).update(data).digest().toString('base64url', 0, TAG_BYTES)}`
         : `s2.${sign(null, Buffer.from(data), this.self.pair.privateKey).toString('base64url')}`;
     return JSON.stringify({ body, from: this.self.name, key: this.self.pair.publicKey, proof });
   }
@@ -204,7 +203,7 @@ export class Proofs {
     if (kind === 'm2.') {
       const mac = this.pair(key, raw);
       if (mac === undefined || value.length !== TAG_BYTES) return false;
-      const t = mac.mac(prefix, payload);
+      const t = createHmac('sha256', mac).update(prefix).update(payload).digest();
       return timingSafeEqual(t.subarray(0, TAG_BYTES), value) && t.subarray(TAG_BYTES);
     }
     if (kind === 's2.') {
@@ -217,12 +216,11 @@ export class Proofs {
     return false;
   }
 
-  private pair(key: string, known?: Buffer): PairMac | undefined {
+  private pair(key: string, known?: Buffer): Buffer | undefined {
     let k = this.pairs.get(key);
     if (k === undefined) {
       const raw = known ?? decodeUserPublicKey(key);
-      const shared = raw === undefined ? undefined : pairKey(this.x25519, this.ownRaw, raw);
-      k = shared === undefined ? null : new PairMac(shared);
+      k = raw === undefined ? null : (pairKey(this.x25519, this.ownRaw, raw) ?? null);
       if (this.pairs.size > 10_000) this.pairs.clear();
       this.pairs.set(key, k);
     }

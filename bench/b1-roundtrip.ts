@@ -34,6 +34,8 @@ export interface B1Result {
   samples: number;
   /** Every sample, in order (ms). */
   raw: number[];
+  /** Every sample's `accepted`, in order (ms). */
+  acceptedRaw: number[];
 }
 
 /** The B1 exchange: a command to `ship1` whose output ("hi\n") comes back to `<directory>/<ship1>/<fileName>` on central. */
@@ -52,7 +54,8 @@ export function b1Message(directory: string, fileName: string, ship1 = 'ship1'):
 
 /**
  * B1 for each stack (ours, and the peer in peer mode), sample after sample alternating between
- * them (see Turns), each pair of nodes started fresh for B1.
+ * them (see Turns), each pair of nodes started fresh for B1 (in folders named after `label`: a
+ * second pass in the same run needs another).
  */
 export async function runB1(
   env: BenchEnv,
@@ -60,6 +63,7 @@ export async function runB1(
   floor: B0Result,
   stacks: readonly Stack[] = [oursStack(env)],
   log?: (s: string) => void,
+  label = 'b1',
 ): Promise<PerKind<B1Result>> {
   const warmup = quick ? 1 : 5;
   const samples = quick ? 5 : 50;
@@ -68,7 +72,7 @@ export async function runB1(
   const times = new Map<Kind, { roundTrips: number[]; accepted: number[] }>();
   try {
     await turns.each(0, async (s) => {
-      pairs.set(s.kind, await s.startPair('b1'));
+      pairs.set(s.kind, await s.startPair(label));
       times.set(s.kind, { roundTrips: [], accepted: [] });
     });
     // 'subscribed' is logged before the subscriptions reach the broker: give them a moment, so
@@ -132,7 +136,13 @@ function summary(roundTrips: number[], accepted: number[], floor: B0Result, warm
     warmup,
     samples,
     raw: roundTrips.map((v) => round(v, 3)),
+    acceptedRaw: accepted.map((v) => round(v, 3)),
   };
+}
+
+/** Two B1 results of the same stack (passes with fresh nodes) as one: the samples of both. */
+export function mergeB1(a: B1Result, b: B1Result, floor: B0Result): B1Result {
+  return summary([...a.raw, ...b.raw], [...a.acceptedRaw, ...b.acceptedRaw], floor, a.warmup, a.samples + b.samples);
 }
 
 export function readOr(file: string): string {

@@ -200,11 +200,15 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
     paired ? 'samples alternating with a trust-on pair on the same broker' : 'after the trust-on rounds';
   if (off.B1 !== undefined && on1 !== undefined) {
     const extra = on1.roundTrip.p50 - off.B1.roundTrip.p50;
+    const orders =
+      off.B1Orders === undefined
+        ? ''
+        : `; ${off.B1Orders.map((o) => `${o.onFirst ? 'on' : 'off'} pair started first ${ms(o.on)} / ${ms(o.off)}`).join(', ')}`;
     rows.push({
       id: 'B1',
-      measure: `round trip p50 with trust off (every node -trust=off, same run, ${how(off.B1On !== undefined)})`,
+      measure: `round trip p50 with trust off (every node -trust=off, same run, ${how(off.B1On !== undefined)}${off.B1Orders === undefined ? '' : '; two passes of fresh pairs, each pair started first in one, the samples of both'})`,
       ours: ms(off.B1.roundTrip.p50),
-      floor: `trust on ${ms(on1.roundTrip.p50)}: ${extra >= 0 ? '+' : ''}${ms(extra)}`,
+      floor: `trust on ${ms(on1.roundTrip.p50)}: ${extra >= 0 ? '+' : ''}${ms(extra)}${orders}`,
       go: '—',
       target: judge(
         'B1',

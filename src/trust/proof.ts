@@ -1,7 +1,8 @@
-import { createHmac, createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { parseAck, type Ack } from '../message/ack.js';
 import { NODE_NAME } from '../message/message.js';
 import { pairKey, x25519PrivateOf } from './curve.js';
+import { HmacKey } from './hmac-key.js';
 import type { Keyring } from './keyring.js';
 import { decodeUserPublicKey, type NkeyPair } from './nkey.js';
 
@@ -44,8 +45,8 @@ const SHORT_ACK = /^a2 (ok|duplicate) ([A-Za-z0-9_-]{22})$/;
 export class Proofs {
   private ownRaw: Buffer;
   private x25519: KeyObject;
-  /** Shared MAC keys by peer public key. */
-  private readonly pairs = new Map<string, Buffer | null>();
+  /** The MAC under the key shared with each peer, by its public key (null: no agreement with that key). */
+  private readonly pairs = new Map<string, HmacKey | null>();
   private readonly publicKeys = new Map<string, KeyObject>();
 
   constructor(
@@ -82,7 +83,7 @@ export class Proofs {
     let proof: string;
     let ackProof: Buffer | undefined;
     if (mac !== undefined) {
-      const t = createHmac('sha256', mac).update(prefix).update(payload).digest();
+      const t = mac.mac(prefix, payload);
       proof = `m2.${t.toString('base64url', 0, TAG_BYTES)}`;
       ackProof = t.subarray(TAG_BYTES);
     } else {
@@ -127,7 +128,7 @@ export class Proofs {
     const data = `steward-ack-v2\n${id}\n${body}`;
     const proof =
       mac !== undefined
-        ? `m2.${createHmac('sha256', mac).update(data).digest().toString('base64url', 0, TAG_BYTES)}`
+        ? `m2.${mac.mac(data).toString('base64url', 0, TAG_BYTES)}`
         : `s2.${sign(null, Buffer.from(data), this.self.pair.privateKey).toString('base64url')}`;
     return JSON.stringify({ body, from: this.self.name, key: this.self.pair.publicKey, proof });
   }
@@ -203,7 +204,7 @@ export class Proofs {
     if (kind === 'm2.') {
       const mac = this.pair(key, raw);
       if (mac === undefined || value.length !== TAG_BYTES) return false;
-      const t = createHmac('sha256', mac).update(prefix).update(payload).digest();
+      const t = mac.mac(prefix, payload);
       return timingSafeEqual(t.subarray(0, TAG_BYTES), value) && t.subarray(TAG_BYTES);
     }
     if (kind === 's2.') {
@@ -216,11 +217,12 @@ export class Proofs {
     return false;
   }
 
-  private pair(key: string, known?: Buffer): Buffer | undefined {
+  private pair(key: string, known?: Buffer): HmacKey | undefined {
     let k = this.pairs.get(key);
     if (k === undefined) {
       const raw = known ?? decodeUserPublicKey(key);
-      k = raw === undefined ? null : (pairKey(this.x25519, this.ownRaw, raw) ?? null);
+      const shared = raw === undefined ? undefined : pairKey(this.x25519, this.ownRaw, raw);
+      k = shared === undefined ? null : new HmacKey(shared);
       if (this.pairs.size > 10_000) this.pairs.clear();
       this.pairs.set(key, k);
     }

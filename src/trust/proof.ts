@@ -200,16 +200,21 @@ export class Proofs {
   /** Whether `proof` holds; for a MAC, the half of it that proves the ACK. */
   private check(proof: string, key: string, raw: Buffer, prefix: string, payload: Uint8Array): boolean | Buffer {
     const kind = proof.slice(0, 3);
-    const value = Buffer.from(proof.slice(3), 'base64url');
     if (kind === 'm2.') {
       const mac = this.pair(key, raw);
-      if (mac === undefined || value.length !== TAG_BYTES) return false;
+      if (mac === undefined) return false;
       const t = mac.mac(prefix, payload);
-      return timingSafeEqual(t.subarray(0, TAG_BYTES), value) && t.subarray(TAG_BYTES);
+      // Compared as text, as sent (one native call less than decoding it, on every message).
+      return sameText(t.toString('base64url', 0, TAG_BYTES), proof.slice(3)) && t.subarray(TAG_BYTES);
     }
     if (kind === 's2.') {
       try {
-        return verify(null, Buffer.concat([Buffer.from(prefix), payload]), this.edPublic(key, raw), value);
+        return verify(
+          null,
+          Buffer.concat([Buffer.from(prefix), payload]),
+          this.edPublic(key, raw),
+          Buffer.from(proof.slice(3), 'base64url'),
+        );
       } catch {
         return false;
       }
@@ -238,6 +243,14 @@ export class Proofs {
     }
     return k;
   }
+}
+
+/** Whether two strings are equal, in a time that does not tell where they differ. */
+function sameText(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
 }
 
 /** The sender a message claims in its proof header (for the error line of one that did not hold). */

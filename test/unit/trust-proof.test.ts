@@ -141,7 +141,13 @@ describe('Proofs: messages', () => {
     const open = (change: Partial<{ from: string; key: string; proof: string }>): ReturnType<Proofs['open']> =>
       b.proofs.open(SUBJECT, payload(), headerOf(withFields(h, change)));
     const good = fields(h).proof;
+    // The same 16 bytes spelt otherwise: the last character's unused bits changed.
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = ALPHABET.indexOf(good.at(-1) as string);
+    const respelt = `${good.slice(0, -1)}${ALPHABET[last ^ 1] as string}`;
+    assert.deepEqual(Buffer.from(respelt.slice(3), 'base64url'), Buffer.from(good.slice(3), 'base64url'));
     for (const proof of [
+      respelt,
       'garbage',
       'm2.',
       `m2.${randomBytes(16).toString('base64url')}`,

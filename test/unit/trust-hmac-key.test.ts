@@ -10,9 +10,12 @@ const hmac = (key: Buffer, ...parts: (string | Uint8Array)[]): Buffer => {
 };
 
 describe('HmacKey', () => {
-  it('is HMAC-SHA256 (RFC 4231 test case 2)', () => {
+  it('is HMAC-SHA256 both ways (RFC 4231 test case 2)', () => {
     const m = new HmacKey(Buffer.from('Jefe'));
-    assert.equal(m.mac('what do ya want for nothing?').toString('hex'), '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+    const expected = '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843';
+    assert.equal(m.byContext('what do ya want for nothing?').toString('hex'), expected);
+    assert.equal(m.byCopies('what do ya want for nothing?').toString('hex'), expected);
+    assert.equal(m.mac('what do ya want for nothing?').toString('hex'), expected);
   });
 
   it('equals createHmac for keys of 0 to 64 bytes and messages of every size, text then bytes, many times over one key', () => {
@@ -28,6 +31,15 @@ describe('HmacKey', () => {
         );
         assert.deepEqual(m.mac(`text only ${size}`), hmac(key, `text only ${size}`));
       }
+    }
+  });
+
+  it('gives the same MAC whichever way it is made, after a pause and in a burst', async () => {
+    const key = randomBytes(32);
+    const m = new HmacKey(key);
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 15));
+      for (let j = 0; j < 5; j++) assert.deepEqual(m.mac(`m${i}.${j}`, randomBytes(0)), hmac(key, `m${i}.${j}`));
     }
   });
 

@@ -60,9 +60,10 @@ export async function runB3(
   quick: boolean,
   stacks: readonly Stack[] = [oursStack(env)],
   log?: (s: string) => void,
+  fullRounds = 3,
 ): Promise<PerKind<B3Result>> {
   const n = quick ? 500 : 10_000;
-  const rounds = quick ? 1 : 3;
+  const rounds = quick ? 1 : fullRounds;
   const nats = await env.nats();
   const turns = new Turns(stacks, log);
   const fleets = new Map<Kind, Fleet>();

@@ -1,4 +1,4 @@
-import { createPublicKey, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { parseAck, type Ack } from '../message/ack.js';
 import { NODE_NAME } from '../message/message.js';
 import { pairKey, x25519PrivateOf } from './curve.js';
@@ -147,8 +147,7 @@ export class Proofs {
       const m = SHORT_ACK.exec(text);
       if (m === null) return 'the ACK is malformed';
       if (ackProof === undefined) return 'a short ACK answers only a MACed message';
-      const shown = Buffer.from(m[2] as string, 'base64url');
-      if (shown.length !== ackProof.length || !timingSafeEqual(shown, ackProof)) return 'the ACK is not proven by its key';
+      if (!sameText(m[2] as string, ackProof.toString('base64url'))) return 'the ACK is not proven by its key';
       return { id, status: m[1] as 'ok' | 'duplicate' };
     }
     let v: { body?: unknown; from?: unknown; key?: unknown; proof?: unknown } | null;

@@ -315,6 +315,13 @@ describe('Proofs: short ACKs (the other half of a MACed message’s HMAC)', () =
     const flipped = Buffer.from(ackProof);
     flipped[0] = (flipped[0] as number) ^ 1;
     assert.equal(a.proofs.openAck(Buffer.from(`a2 ok ${flipped.toString('base64url')}`), 'b', 'M1', s), 'the ACK is not proven by its key');
+    // The same 16 bytes spelt another way (the last character's unused bits changed): only the
+    // spelling the receiver makes counts.
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const good = ackProof.toString('base64url');
+    const respelt = `${good.slice(0, -1)}${ALPHABET[ALPHABET.indexOf(good.at(-1) as string) ^ 1] as string}`;
+    assert.deepEqual(Buffer.from(respelt, 'base64url'), ackProof);
+    assert.equal(a.proofs.openAck(Buffer.from(`a2 ok ${respelt}`), 'b', 'M1', s), 'the ACK is not proven by its key');
   });
 
   it('is never used for a refusal: a rejected ACK carries its body and a proof of it', () => {

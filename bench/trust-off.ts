@@ -37,8 +37,9 @@ export async function trustOffPass(
     const stacks = [oursStack(paired), oursStack(paired, { prefix: 'off', flags: ['-trust=off'] })];
     if (ids.includes('B1') && b0 !== undefined) {
       // Two passes with fresh pairs, the second starting and leading with the trust-off pair. With
-      // both pairs trust on (an A/A run), the pair started first was 0.05 to 0.22 ms slower in four
-      // runs out of four: a bias of the size of the budget (+0.3 ms), which the two orders cancel.
+      // both pairs trust on (an A/A run, one pass), one pair ran 0.05 to 0.22 ms slower than the
+      // other: a difference between pairs of the size of the budget (+0.3 ms). Two pairs of each
+      // setting, each started first once, halve it (A/A with two passes: +0.00, +0.16, +0.04 ms).
       const a = await runB1(paired, quick, b0, stacks, log);
       const b = await runB1(paired, quick, b0, [...stacks].reverse(), log, 'b1-again');
       const [aOff, bOff] = [offHalf(a, 'B1'), offHalf(b, 'B1')];

@@ -140,9 +140,17 @@ function summary(roundTrips: number[], accepted: number[], floor: B0Result, warm
   };
 }
 
-/** Two B1 results of the same stack (passes with fresh nodes) as one: the samples of both. */
-export function mergeB1(a: B1Result, b: B1Result, floor: B0Result): B1Result {
-  return summary([...a.raw, ...b.raw], [...a.acceptedRaw, ...b.acceptedRaw], floor, a.warmup, a.samples + b.samples);
+/** B1 results of the same stack (passes with fresh nodes) as one: the samples of all. */
+export function mergeB1(passes: readonly B1Result[], floor: B0Result): B1Result {
+  const first = passes[0];
+  if (first === undefined) throw new Error('B1: no pass to merge');
+  return summary(
+    passes.flatMap((p) => p.raw),
+    passes.flatMap((p) => p.acceptedRaw),
+    floor,
+    first.warmup,
+    passes.reduce((n, p) => n + p.samples, 0),
+  );
 }
 
 export function readOr(file: string): string {

@@ -41,7 +41,7 @@ export interface RunReport {
       B4Passes?: { on: number[]; off: number[] };
       /** Trust on, alternating with the trust-off figures above in the same pass (B1, B3). */
       B1On?: B1Result;
-      /** B1's two passes: p50 on and off, with the trust-on pair started first or second (ms). */
+      /** B1's passes: p50 on and off, with the trust-on pair started first or second (ms). */
       B1Orders?: { onFirst: boolean; on: number; off: number }[];
       B3On?: B3Result;
     };

@@ -206,7 +206,7 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
         : `; ${off.B1Orders.map((o) => `${o.onFirst ? 'on' : 'off'} pair started first ${ms(o.on)} / ${ms(o.off)}`).join(', ')}`;
     rows.push({
       id: 'B1',
-      measure: `round trip p50 with trust off (every node -trust=off, same run, ${how(off.B1On !== undefined)}${off.B1Orders === undefined ? '' : '; two passes of fresh pairs, each pair started first in one, the samples of both'})`,
+      measure: `round trip p50 with trust off (every node -trust=off, same run, ${how(off.B1On !== undefined)}${off.B1Orders === undefined ? '' : `; ${off.B1Orders.length} passes of fresh pairs, each setting started first in half of them, the samples of all`})`,
       ours: ms(off.B1.roundTrip.p50),
       floor: `trust on ${ms(on1.roundTrip.p50)}: ${extra >= 0 ? '+' : ''}${ms(extra)}${orders}`,
       go: '—',

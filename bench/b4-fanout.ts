@@ -138,7 +138,7 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
  * nodes would queue their fsyncs (four or so per ping) on one disk and in four event loops, and
  * the figure would measure that instead of central and the broker. central stays on disk.
  */
-function simStorageRoot(env: BenchEnv): string {
+export function simStorageRoot(env: BenchEnv): string {
   const shm = '/dev/shm';
   try {
     const dir = fs.mkdtempSync(path.join(shm, 'steward-bench-sim-'));
@@ -150,7 +150,13 @@ function simStorageRoot(env: BenchEnv): string {
 }
 
 /** Sends one REQPing to `targets` via toNodes; waits until central holds every node's reply. */
-async function fanOut(central: StewardProcess, fleet: SimFleet, targets: string[], fileName: string, natsPid: number): Promise<B4Round> {
+export async function fanOut(
+  central: StewardProcess,
+  fleet: SimFleet,
+  targets: string[],
+  fileName: string,
+  natsPid: number,
+): Promise<B4Round> {
   const file = (name: string): string => path.join(central.dataDir, 'b4', name, fileName);
   const pending = new Set(targets);
   const arrivals: number[] = [];
@@ -205,7 +211,7 @@ async function fanOut(central: StewardProcess, fleet: SimFleet, targets: string[
  * Polls `check` every 10 ms until it is true. Arrival times are therefore known to 10 ms, which
  * is fine against a 2 s target; an inotify watch on 1000 folders would cost more than it gives.
  */
-function pollUntil(check: () => boolean, o: { timeoutMs: number; what: string; failed?: () => string | undefined }): Promise<void> {
+export function pollUntil(check: () => boolean, o: { timeoutMs: number; what: string; failed?: () => string | undefined }): Promise<void> {
   return new Promise((resolve, reject) => {
     const end = performance.now() + o.timeoutMs;
     const tick = (): void => {

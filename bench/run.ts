@@ -238,7 +238,7 @@ async function main(): Promise<number> {
       results.B7 = await runB7(env, quick);
       log(`B7: ${results.B7.settings.map((s) => `${s.setting} ${s.inBytes + s.outBytes} B`).join(', ')}`);
     }
-    if (trustCompare) results.trustOff = await trustOffPass(ids, quick, b0, log, results.B4);
+    if (trustCompare) results.trustOff = await trustOffPass(ids, quick, b0, log);
     if (b6 !== undefined) {
       log('B6: waiting for the idle period to end');
       const r6 = await b6();

@@ -1,7 +1,7 @@
 import type { B0Result } from './b0-floor.js';
 import { mergeB1, runB1, type B1Result } from './b1-roundtrip.js';
 import { runB3 } from './b3-burst.js';
-import { runB4, type B4Result } from './b4-fanout.js';
+import { runB4TrustPaired } from './b4-trust.js';
 import { runB7 } from './b7-wire.js';
 import { BenchEnv } from './lib/env.js';
 import type { RunReport } from './lib/report.js';
@@ -24,9 +24,8 @@ function offHalf<T extends object>(r: PerKind<T>, what: string): T {
  * The cost of the proofs and the policy, in the same run (issue 16's budget). B1 and B3 run a
  * pair of nodes with trust on (central, ship1) and a pair with -trust=off (offcentral,
  * offship1) side by side on one broker, their samples and rounds alternating (on first in even
- * rounds, off first in odd ones), so neither gets a quieter machine. B4 (1,000 simulated nodes,
- * too heavy to run twice at once) runs three more passes after the main one, off, off, on (A B
- * B A), and the means of each kind are compared. B7 (bytes on the wire: what the proofs add to
+ * rounds, off first in odd ones), so neither gets a quieter machine. B4 does the same with two
+ * fleets of 1,000 simulated nodes up at once (b4-trust.ts). B7 (bytes on the wire: what the proofs add to
  * each exchange) runs once more with trust off.
  */
 export async function trustOffPass(
@@ -34,7 +33,6 @@ export async function trustOffPass(
   quick: boolean,
   b0: B0Result | undefined,
   log: (s: string) => void,
-  mainB4?: B4Result,
 ): Promise<NonNullable<RunReport['results']['trustOff']>> {
   const out: NonNullable<RunReport['results']['trustOff']> = {};
   const paired = new BenchEnv();
@@ -77,23 +75,13 @@ export async function trustOffPass(
   } finally {
     await paired.close();
   }
-  if (ids.includes('B4') && mainB4 !== undefined) {
-    // The main pass was trust on (A); then off, off, on (B B A): each kind runs first and last once.
-    const largest = (r: B4Result): number => r.sizes.at(-1)?.last.p50 ?? Number.NaN;
-    const on = [largest(mainB4)];
-    const off: number[] = [];
-    for (const flags of [['-trust=off'], ['-trust=off'], []]) {
-      const env = new BenchEnv(flags);
-      try {
-        const r = await runB4(env, quick, log);
-        (flags.length === 0 ? on : off).push(largest(r));
-        if (flags.length > 0) out.B4 = r;
-        log(`B4, trust ${flags.length === 0 ? 'on' : 'off'} again: ${largest(r)} ms to the last reply`);
-      } finally {
-        await env.close();
-      }
+  if (ids.includes('B4')) {
+    const env = new BenchEnv();
+    try {
+      out.B4Paired = await runB4TrustPaired(env, quick, log);
+    } finally {
+      await env.close();
     }
-    out.B4Passes = { on, off };
   }
   if (ids.includes('B7')) {
     const env = new BenchEnv(['-trust=off']);

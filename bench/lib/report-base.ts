@@ -3,6 +3,7 @@ import type { B1Result } from '../b1-roundtrip.js';
 import type { B2Result } from '../b2-cmd-burst.js';
 import type { B3Result } from '../b3-burst.js';
 import type { B4Result } from '../b4-fanout.js';
+import type { B4Paired } from '../b4-trust.js';
 import type { B5Result } from '../b5-backlog.js';
 import type { B6Result } from '../b6-idle.js';
 import type { B7Result } from '../b7-wire.js';
@@ -37,8 +38,10 @@ export interface RunReport {
       B3?: B3Result;
       B4?: B4Result;
       B7?: B7Result;
-      /** B4's last reply to the most nodes (p50 of a pass, ms): passes on and off, A B B A. */
+      /** B4's last reply to the most nodes (p50 of a pass, ms): passes on and off, A B B A (runs before b4-trust.ts). */
       B4Passes?: { on: number[]; off: number[] };
+      /** B4 with two fleets up at once, their rounds alternating (b4-trust.ts). */
+      B4Paired?: B4Paired;
       /** Trust on, alternating with the trust-off figures above in the same pass (B1, B3). */
       B1On?: B1Result;
       /** B1's passes: p50 on and off, with the trust-on pair started first or second (ms). */

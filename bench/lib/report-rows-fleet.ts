@@ -6,6 +6,7 @@ import type { B7Result } from '../b7-wire.js';
 import type { RssByMapping } from './procfs.js';
 import { GO, goCell, int, mb, ms, pct, sec, TARGETS, vs, type Ctx, type RunReport } from './report-base.js';
 import type { PeerFailure } from './stack.js';
+import { median } from './stats.js';
 
 /** B4: the fan-out, its job and rollout. */
 export function rowsB4(c: Ctx, b4: B4Result): void {
@@ -227,6 +228,25 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       floor: `trust on ${int(on3.msgPerSec)} msg/s: ${pct(share)} of it; first bursts on / off ${int(on3.warmup.msgPerSec)} / ${int(off.B3.warmup.msgPerSec)} msg/s`,
       go: '—',
       target: judge('B3', `trust on >= ${pct(TARGETS.trustShare)} of trust off (issue 16)`, pct(share), share >= TARGETS.trustShare),
+    });
+  }
+  const p4 = off.B4Paired;
+  if (p4 !== undefined && p4.on.length > 0 && p4.off.length > 0) {
+    // A time: trust on at 90% of the speed means at most 1/0.9 of the time.
+    const share = median(p4.off) / median(p4.on);
+    const list = (xs: number[]): string => xs.map((x) => int(x)).join(' / ');
+    rows.push({
+      id: 'B4',
+      measure: `fan-out to ${int(p4.n)} nodes with trust off (a second fleet and central at -trust=off, up at once on the same broker, rounds alternating with the trust-on fleet's), last reply, median of ${p4.off.length} rounds after ${p4.warmup} of each`,
+      ours: ms(median(p4.off)),
+      floor: `trust on ${ms(median(p4.on))}: trust on runs at ${pct(share)} of its speed; rounds off ${list(p4.off)} ms, on ${list(p4.on)} ms`,
+      go: '—',
+      target: judge(
+        'B4',
+        `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed (issue 16)`,
+        pct(share),
+        share >= TARGETS.trustShare,
+      ),
     });
   }
   const passes = off.B4Passes;

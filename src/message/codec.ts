@@ -95,15 +95,22 @@ function checkShape(v: unknown): Message {
   return msg;
 }
 
+/** FIELDS as a list, made once (every message received walks it). */
+const FIELD_LIST = (Object.entries(FIELDS) as [keyof typeof FIELDS, FieldRule][]).map(([name, rule]) => ({
+  name,
+  rule,
+  optional: rule.endsWith('?'),
+}));
+
 function checkFields(v: unknown, where: string, withData: boolean): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DecodeError(`${where} is not a message object`);
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [f, rule] of Object.entries(FIELDS) as [keyof typeof FIELDS, FieldRule][]) {
-    if (f === 'data' && !withData) continue;
-    const value = o[f];
-    if (rule.endsWith('?') && value === undefined) continue;
-    out[f] = checkField(value, rule, `${where} field ${f}`);
+  for (const { name, rule, optional } of FIELD_LIST) {
+    if (name === 'data' && !withData) continue;
+    const value = o[name];
+    if (optional && value === undefined) continue;
+    out[name] = checkField(value, rule, `${where} field ${name}`);
   }
   return out;
 }

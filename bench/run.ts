@@ -38,8 +38,9 @@ const USAGE = `usage: npm run bench [-- [--quick] [--cpu-prof] [--trust-compare]
   --quick     small sizes, only checks that everything runs (< 60 s); writes bench/results/quick.json
               and leaves docs/benchmarks.md alone.
   --trust-compare  the cost of the proofs and the policy (issue 16), in the same run: B1 and B3 (those
-              asked for) on a trust-on pair and a -trust=off pair side by side, alternating; B4
-              three more passes (off, off, on: A B B A with the main pass); B7 with trust off.
+              asked for) on a trust-on pair and a -trust=off pair side by side, alternating (B1 in
+              six passes of fresh pairs); B4 on two fleets up at once, rounds alternating; B7 with
+              trust off.
   STEWARD_PEER_BIN=<steward-go> in the environment (peer mode): B1, B2, B3, B5 and B6 also run
               on the Go original (e.g. ../shared/peer/steward-go), as gcentral, gship1 and gidle1 on
               the same broker, interleaved with ours round by round; the Go column then holds its

@@ -170,6 +170,16 @@ other on the same nodes, each into a new result file, and the median is reported
   them; protocol lines not included) are read before and after each exchange; warm-ups are
   dropped. An exchange is 4 messages each way: the command, its ACK, the reply, its ACK. TCP
   bytes including the protocol lines are in docs/wire.md (\`bench/wire-size.ts\`).
+- **Trust on against off** (\`--trust-compare\`, issue 16's budget): after the main pass, nodes
+  with \`-trust=off\` (no proofs, no policy) run beside trust-on nodes on the same broker. B1: a
+  trust-on and a trust-off pair, their samples alternating, in six passes of fresh pairs, three
+  started with each setting; the p50 of all samples of each setting is compared. B3: two pairs,
+  nine rounds of each, alternating; medians compared. B4: two fleets of 1,000 simulated nodes,
+  each with its central, up at once, their fan-outs alternating round by round (A B B A), eight
+  rounds of each after one warm-up; medians compared (\`bench/b4-trust.ts\`). B7: the exchange
+  again with trust off. On this machine runs of one setting differ by about the budget (B1 0.2
+  ms from pass to pass, B3 up to 30% and B4 up to 40% between runs one after the other), hence
+  the passes and the alternation.
 
 ${PEER_MODE_TEXT}
 

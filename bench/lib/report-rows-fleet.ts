@@ -230,9 +230,11 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       target: judge('B3', `trust on >= ${pct(TARGETS.trustShare)} of trust off (issue 16)`, pct(share), share >= TARGETS.trustShare),
     });
   }
+  // B4's share is of speed: trust on at 90% of the speed means at most 1/0.9 of the time.
+  const b4Verdict = (share: number): string =>
+    judge('B4', `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed (issue 16)`, pct(share), share >= TARGETS.trustShare);
   const p4 = off.B4Paired;
   if (p4 !== undefined && p4.on.length > 0 && p4.off.length > 0) {
-    // A time: trust on at 90% of the speed means at most 1/0.9 of the time.
     const share = median(p4.off) / median(p4.on);
     const list = (xs: number[]): string => xs.map((x) => int(x)).join(' / ');
     rows.push({
@@ -241,12 +243,7 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       ours: ms(median(p4.off)),
       floor: `trust on ${ms(median(p4.on))}: trust on runs at ${pct(share)} of its speed; rounds off ${list(p4.off)} ms, on ${list(p4.on)} ms`,
       go: '—',
-      target: judge(
-        'B4',
-        `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed (issue 16)`,
-        pct(share),
-        share >= TARGETS.trustShare,
-      ),
+      target: b4Verdict(share),
     });
   }
   const passes = off.B4Passes;
@@ -261,18 +258,12 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       ours: ms(mean(passes.off)),
       floor: `off ${list(passes.off)}; on ${list(passes.on)}, mean ${ms(mean(passes.on))}: trust on runs at ${pct(share)} of its speed`,
       go: '—',
-      target: judge(
-        'B4',
-        `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed (issue 16)`,
-        pct(share),
-        share >= TARGETS.trustShare,
-      ),
+      target: b4Verdict(share),
     });
   }
   const onLast = r.B4?.sizes.at(-1);
   const offLast = off.B4?.sizes.at(-1);
   if (passes === undefined && onLast !== undefined && offLast !== undefined) {
-    // A time: trust on at 90% of the speed means at most 1/0.9 of the time.
     const share = offLast.last.p50 / onLast.last.p50;
     rows.push({
       id: 'B4',
@@ -280,12 +271,7 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       ours: ms(offLast.last.p50),
       floor: `trust on ${ms(onLast.last.p50)}: trust on runs at ${pct(share)} of its speed`,
       go: '—',
-      target: judge(
-        'B4',
-        `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed (issue 16)`,
-        pct(share),
-        share >= TARGETS.trustShare,
-      ),
+      target: b4Verdict(share),
     });
   }
   for (const s of off.B7?.settings ?? []) {

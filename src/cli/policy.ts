@@ -14,7 +14,17 @@ export function policyCheck(args: string[], o: { from?: string; method?: string;
     throw new CliError('say who asks what: steward policy check --from ship1 --method REQCliCommand -- uptime', 2);
   const folder = process.env.CONFIG_FOLDER ?? './etc/';
   const file = path.join(folder, 'policy.toml');
-  const central = centralOf(folder);
+  const { central, trustOff } = configOf(folder);
+  if (trustOff) {
+    // The daemon asks no policy then (README, "Trust"): say so rather than what the file would say.
+    const source = `${path.join(folder, 'config.toml')} (Trust = "off")`;
+    if (o.json) process.stdout.write(`${JSON.stringify({ allow: true, rule: '-trust=off: no policy is checked', source })}\n`);
+    else
+      process.stdout.write(
+        `allow: ${o.from} ${o.method} ${JSON.stringify(args)} (rule: -trust=off: no policy is checked; from ${source})\n`,
+      );
+    return 0;
+  }
   let rules = defaultRules(central);
   let source = `the default rules (no ${file})`;
   if (fs.existsSync(file)) {
@@ -42,11 +52,13 @@ export function policyCheck(args: string[], o: { from?: string; method?: string;
   return d.allow ? 0 : 1;
 }
 
-/** The central node named in config.toml (the default rules give it every method). */
-function centralOf(folder: string): string {
+/** The central node named in config.toml (the default rules give it every method), and whether trust is off there. */
+function configOf(folder: string): { central: string; trustOff: boolean } {
   try {
     const cfg = parseToml(fs.readFileSync(path.join(folder, 'config.toml'), 'utf8'));
-    if (typeof cfg.CentralNodeName === 'string' && cfg.CentralNodeName !== '') return cfg.CentralNodeName;
+    if (typeof cfg.CentralNodeName === 'string' && cfg.CentralNodeName !== '') {
+      return { central: cfg.CentralNodeName, trustOff: typeof cfg.Trust === 'string' && cfg.Trust.toLowerCase() === 'off' };
+    }
   } catch {
     // no config here
   }

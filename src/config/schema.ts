@@ -190,7 +190,7 @@ export const FIELDS = [
     key: 'Trust',
     type: 'string',
     default: 'on',
-    help: 'on: every message and ACK carries a proof of its origin (the node key), checked before anything in it is read, and a policy (policy.toml) decides what each node may ask; off: no proofs, anyone who can publish on the broker commands this node (a warning at every start)',
+    help: 'on: every message and ACK carries a proof of its origin (the node key), checked before anything in it is read, and a policy (policy.toml) decides what each node may ask; off: no proofs and no policy, anyone who can publish on the broker commands this node (a warning at every start)',
   },
   {
     flag: 'trustNewKeys',

@@ -57,11 +57,14 @@ describe('jobs, labels and rollouts', () => {
       },
     });
     [central, , , ship3] = fleet.nodes as [StewardProcess, StewardProcess, StewardProcess, StewardProcess];
-    // Every node is known from its hello, with its labels.
+    // Every node is known from its hello, with its labels (each node's own line: ship3's
+    // site=north alone once let the tests start before ship1's hello had come).
     await eventually(
       async () => {
         const out = (await cli(['nodes'], central.dir)).stdout;
-        return ['site=north', 'site=south', 'role=edge'].every((l) => out.includes(l));
+        return ['ship1 .*role=ship,site=north', 'ship2 .*role=ship,site=south', 'ship3 .*role=edge,site=north'].every((l) =>
+          new RegExp(`^${l}$`, 'm').test(out),
+        );
       },
       { what: 'the labels of every node at central' },
     );

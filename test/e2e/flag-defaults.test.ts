@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { eventually } from '../support/eventually.js';
+import { startFleet, type Fleet } from '../support/fleet.js';
+import { freePorts } from '../support/ports.js';
+import type { InputLine, StewardProcess } from '../support/steward.js';
+
+/** A POST of `body` to /messages with no Authorization header. */
+function postWithoutToken(port: number, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/messages', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let out = '';
+        res.on('data', (b: Buffer) => (out += b.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: out }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Writes `input` to the TCP listener with no token line first; the answer lines. */
+function tcpWithoutToken(port: number, input: string): Promise<InputLine[]> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(port, '127.0.0.1');
+    let out = '';
+    c.on('data', (b: Buffer) => (out += b.toString()));
+    c.on('error', reject);
+    c.on('end', () =>
+      resolve(
+        out
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => JSON.parse(l) as InputLine),
+      ),
+    );
+    c.end(input);
+  });
+}
+
+/**
+ * Two flags no other test ran: -defaultMethodTimeout (the methodTimeout of a message that gives
+ * none) and -inputAuth=none (TCP and HTTP inputs without the operator token).
+ */
+describe('-defaultMethodTimeout and -inputAuth=none', () => {
+  let fleet: Fleet;
+  let central: StewardProcess;
+  let tcpPort = 0;
+  let httpPort = 0;
+  const marker = path.join(os.tmpdir(), `steward-default-timeout-${process.pid}`);
+  const cmd = (tag: string, args: string[]): Record<string, unknown> => ({
+    toNode: 'ship1',
+    method: 'REQCliCommand',
+    methodArgs: args,
+    directory: 'defaults',
+    fileName: `${tag}.txt`,
+  });
+
+  before(async () => {
+    [tcpPort = 0, httpPort = 0] = await freePorts(2);
+    fleet = await startFleet(['central', 'ship1'], {
+      flags: ['-startPubREQHello=0'],
+      flagsFor: {
+        central: ['-defaultMethodTimeout=1', '-inputAuth=none', `-tcpListener=127.0.0.1:${tcpPort}`, `-httpListener=127.0.0.1:${httpPort}`],
+      },
+    });
+    [central] = fleet.nodes as [StewardProcess];
+  });
+
+  after(async () => {
+    await fleet?.close();
+    fs.rmSync(marker, { force: true });
+  });
+
+  it('stops a command that gives no methodTimeout after -defaultMethodTimeout seconds, and says so', async () => {
+    const [answer] = await central.send(JSON.stringify([cmd('slow', ['bash', '-c', `sleep 4; touch ${marker}`])]));
+    assert.equal(answer?.status, 'accepted', JSON.stringify(answer));
+    const line = await eventually(
+      () =>
+        central
+          .readErrorLog()
+          .split('\n')
+          .find((l) => l.includes('method timed out after 1 s')),
+      {
+        what: 'the timeout in central error log',
+        timeoutMs: 30_000,
+      },
+    );
+    assert.match(line, /REQCliCommand: method timed out after 1 s and was killed/);
+    await new Promise((r) => setTimeout(r, 4_500));
+    assert.equal(fs.existsSync(marker), false, 'the command was killed before it could finish');
+  });
+
+  it('keeps a methodTimeout the message gives', async () => {
+    const [answer] = await central.send(
+      JSON.stringify([{ ...cmd('given', ['bash', '-c', 'sleep 2; echo done-late']), methodTimeout: 10 }]),
+    );
+    assert.equal(answer?.status, 'accepted', JSON.stringify(answer));
+    const out = await eventually(() => central.readData('defaults', 'ship1', 'given.txt'), { what: 'the late output', timeoutMs: 30_000 });
+    assert.equal(out, 'done-late\n');
+  });
+
+  it('says at start that the inputs ask no token', () => {
+    assert.match(central.stderr, /-inputAuth=none: the TCP and HTTP inputs take messages from anyone who can reach them/);
+  });
+
+  it('takes a message over HTTP with no Authorization header', async () => {
+    const res = await postWithoutToken(httpPort, JSON.stringify([cmd('http', ['echo', 'via-http'])]));
+    assert.equal(res.status, 202, res.body);
+    const out = await eventually(() => central.readData('defaults', 'ship1', 'http.txt'), { what: 'the HTTP result', timeoutMs: 30_000 });
+    assert.equal(out, 'via-http\n');
+  });
+
+  it('takes a message over TCP with no token line, and still refuses a bad one with its own answer', async () => {
+    const lines = await tcpWithoutToken(
+      tcpPort,
+      JSON.stringify([cmd('tcp', ['echo', 'via-tcp']), { toNode: 'ship1', method: 'REQnCliCommand' }]),
+    );
+    assert.deepEqual(
+      lines.map((l) => l.status),
+      ['accepted', 'error'],
+      JSON.stringify(lines),
+    );
+    const out = await eventually(() => central.readData('defaults', 'ship1', 'tcp.txt'), { what: 'the TCP result', timeoutMs: 30_000 });
+    assert.equal(out, 'via-tcp\n');
+  });
+});

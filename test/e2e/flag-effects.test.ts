@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { newMessage } from '../../src/message/message.js';
+import { pairFromSeed } from '../../src/trust/nkey.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import { freePorts } from '../support/ports.js';
+import { RogueNode } from '../support/rogue.js';
 import type { InputLine, StewardProcess } from '../support/steward.js';
 
 /** A POST of `body` to /messages with no Authorization header. */
@@ -47,7 +51,7 @@ function tcpWithoutToken(port: number, input: string): Promise<InputLine[]> {
 }
 
 /**
- * Two flags no other test ran: -defaultMethodTimeout (the methodTimeout of a message that gives
+ * Flags whose effect no other test ran. Here: -defaultMethodTimeout (the methodTimeout of a message that gives
  * none) and -inputAuth=none (TCP and HTTP inputs without the operator token).
  */
 describe('-defaultMethodTimeout and -inputAuth=none', () => {
@@ -131,5 +135,48 @@ describe('-defaultMethodTimeout and -inputAuth=none', () => {
     );
     const out = await eventually(() => central.readData('defaults', 'ship1', 'tcp.txt'), { what: 'the TCP result', timeoutMs: 30_000 });
     assert.equal(out, 'via-tcp\n');
+  });
+});
+
+/**
+ * -trustNewKeysPerMinute raised (README: "to bring up a large fleet at once, raise it for the
+ * time"): more new names are pinned within the minute than the default 10, and no more than it says.
+ */
+describe('-trustNewKeysPerMinute', () => {
+  let fleet: Fleet;
+  let central: StewardProcess;
+
+  before(async () => {
+    fleet = await startFleet(['central'], { flags: ['-startPubREQHello=0', '-trustNewKeysPerMinute=20'] });
+    [central] = fleet.nodes as [StewardProcess];
+  });
+
+  after(async () => {
+    await fleet?.close();
+  });
+
+  it('pins up to that many new names a minute (each proven by its own key), and refuses the rest for now', async () => {
+    for (let i = 0; i < 30; i++) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-newname-'));
+      fs.writeFileSync(path.join(dir, 'k.nk'), pairFromSeed(randomBytes(32)).seedText);
+      const name = `fresh${i}`;
+      const r = await RogueNode.connect(fleet.nats.url, name, path.join(dir, 'k.nk'));
+      await r.publish(
+        'central.REQHello.EventNACK',
+        newMessage({ toNode: 'central', fromNode: name, method: 'REQHello', ackTimeoutMs: 5000, retries: 0 }),
+      );
+      await r.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const folders = (): string[] => {
+      const root = path.join(central.dataDir, 'hello-messages');
+      return fs.existsSync(root) ? fs.readdirSync(root).filter((n) => n.startsWith('fresh')) : [];
+    };
+    // More than the default 10 are heard...
+    await eventually(() => folders().length > 10, { what: 'more than 10 new names heard', timeoutMs: 30_000 });
+    // ...and the rest refused for now: at most 20 within the minute.
+    await eventually(() => central.readErrorLog().includes('too many new node names'), { what: 'new names refused', timeoutMs: 30_000 });
+    const pinned = folders().length;
+    assert.ok(pinned <= 20, `${pinned} new names heard: more than -trustNewKeysPerMinute=20`);
   });
 });

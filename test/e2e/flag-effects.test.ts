@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { newMessage } from '../../src/message/message.js';
-import { pairFromSeed } from '../../src/trust/nkey.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import { freePorts } from '../support/ports.js';
-import { RogueNode } from '../support/rogue.js';
-import type { InputLine, StewardProcess } from '../support/steward.js';
+import { helloFromNewNames } from '../support/rogue.js';
+import { sendToTcp, type StewardProcess } from '../support/steward.js';
 
 /** A POST of `body` to /messages with no Authorization header. */
 function postWithoutToken(port: number, body: string): Promise<{ status: number; body: string }> {
@@ -28,25 +24,6 @@ function postWithoutToken(port: number, body: string): Promise<{ status: number;
     );
     req.on('error', reject);
     req.end(body);
-  });
-}
-
-/** Writes `input` to the TCP listener with no token line first; the answer lines. */
-function tcpWithoutToken(port: number, input: string): Promise<InputLine[]> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let out = '';
-    c.on('data', (b: Buffer) => (out += b.toString()));
-    c.on('error', reject);
-    c.on('end', () =>
-      resolve(
-        out
-          .split('\n')
-          .filter((l) => l.trim() !== '')
-          .map((l) => JSON.parse(l) as InputLine),
-      ),
-    );
-    c.end(input);
   });
 }
 
@@ -87,17 +64,7 @@ describe('-defaultMethodTimeout and -inputAuth=none', () => {
   it('stops a command that gives no methodTimeout after -defaultMethodTimeout seconds, and says so', async () => {
     const [answer] = await central.send(JSON.stringify([cmd('slow', ['bash', '-c', `sleep 4; touch ${marker}`])]));
     assert.equal(answer?.status, 'accepted', JSON.stringify(answer));
-    const line = await eventually(
-      () =>
-        central
-          .readErrorLog()
-          .split('\n')
-          .find((l) => l.includes('method timed out after 1 s')),
-      {
-        what: 'the timeout in central error log',
-        timeoutMs: 30_000,
-      },
-    );
+    const line = await central.errorLogLine('method timed out after 1 s');
     assert.match(line, /REQCliCommand: method timed out after 1 s and was killed/);
     await new Promise((r) => setTimeout(r, 4_500));
     assert.equal(fs.existsSync(marker), false, 'the command was killed before it could finish');
@@ -124,7 +91,7 @@ describe('-defaultMethodTimeout and -inputAuth=none', () => {
   });
 
   it('takes a message over TCP with no token line, and still refuses a bad one with its own answer', async () => {
-    const lines = await tcpWithoutToken(
+    const lines = await sendToTcp(
       tcpPort,
       JSON.stringify([cmd('tcp', ['echo', 'via-tcp']), { toNode: 'ship1', method: 'REQnCliCommand' }]),
     );
@@ -156,18 +123,7 @@ describe('-trustNewKeysPerMinute', () => {
   });
 
   it('pins up to that many new names a minute (each proven by its own key), and refuses the rest for now', async () => {
-    for (let i = 0; i < 30; i++) {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-newname-'));
-      fs.writeFileSync(path.join(dir, 'k.nk'), pairFromSeed(randomBytes(32)).seedText);
-      const name = `fresh${i}`;
-      const r = await RogueNode.connect(fleet.nats.url, name, path.join(dir, 'k.nk'));
-      await r.publish(
-        'central.REQHello.EventNACK',
-        newMessage({ toNode: 'central', fromNode: name, method: 'REQHello', ackTimeoutMs: 5000, retries: 0 }),
-      );
-      await r.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    await helloFromNewNames(fleet.nats.url, 'fresh', 30);
     const folders = (): string[] => {
       const root = path.join(central.dataDir, 'hello-messages');
       return fs.existsSync(root) ? fs.readdirSync(root).filter((n) => n.startsWith('fresh')) : [];

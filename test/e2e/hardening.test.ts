@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -8,11 +7,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { newMessage, type Message } from '../../src/message/message.js';
-import { pairFromSeed } from '../../src/trust/nkey.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
 import { freePort } from '../support/ports.js';
-import { RogueNode } from '../support/rogue.js';
+import { helloFromNewNames, RogueNode } from '../support/rogue.js';
 import { sendToSocket, type StewardProcess } from '../support/steward.js';
 
 /** Runs `node -e script` as the unprivileged user nobody (uid 65534): what any local account can do. */
@@ -166,20 +164,7 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
       `error flood: ${400 - refused.length} of 400 lines of 1 KB taken in ${seconds.toFixed(2)} s, error log grew ${grown} bytes`,
     );
     // Hellos from 30 new names (each proven by its own fresh key): at most 10 new names a minute.
-    const names: string[] = [];
-    for (let i = 0; i < 30; i++) {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-hello-'));
-      fs.writeFileSync(path.join(dir, 'k.nk'), pairFromSeed(randomBytes(32)).seedText);
-      const name = `minted${i}`;
-      const r = await RogueNode.connect(fleet.nats.url, name, path.join(dir, 'k.nk'));
-      await r.publish(
-        'central.REQHello.EventNACK',
-        newMessage({ toNode: 'central', fromNode: name, method: 'REQHello', ackTimeoutMs: 5000, retries: 0 }),
-      );
-      await r.close();
-      fs.rmSync(dir, { recursive: true, force: true });
-      names.push(name);
-    }
+    await helloFromNewNames(fleet.nats.url, 'minted', 30);
     const folders = (): string[] => fs.readdirSync(path.join(central.dataDir, 'hello-messages')).filter((n) => n.startsWith('minted'));
     await eventually(() => central.readErrorLog().includes('too many new node names'), { what: 'new names refused' });
     assert.ok(folders().length <= 10, `${folders().length} hello folders for minted names`);

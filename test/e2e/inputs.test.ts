@@ -9,28 +9,14 @@ import { after, before, describe, it } from 'node:test';
 import { freePorts } from '../support/ports.js';
 import { eventually } from '../support/eventually.js';
 import { NatsServer } from '../support/nats-server.js';
-import { STEWARD_BIN, StewardProcess, type InputLine } from '../support/steward.js';
+import { sendToTcp, STEWARD_BIN, StewardProcess, type InputLine } from '../support/steward.js';
 
 /** The operator token of the node under test (its etc/token, made at its first start). */
 let token = '';
 
 /** Sends the token line and `input` over TCP, half-closes, and returns the answer lines. */
 function sendTcp(port: number, input: string): Promise<InputLine[]> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(port, '127.0.0.1');
-    let out = '';
-    c.on('data', (b: Buffer) => (out += b.toString()));
-    c.on('error', reject);
-    c.on('end', () =>
-      resolve(
-        out
-          .split('\n')
-          .filter((l) => l.trim() !== '')
-          .map((l) => JSON.parse(l) as InputLine),
-      ),
-    );
-    c.end(`${token}\n${input}`);
-  });
+  return sendToTcp(port, `${token}\n${input}`);
 }
 
 /** Raw HTTP request to /messages with the token (JSON unless said); returns status, content-type and body. */

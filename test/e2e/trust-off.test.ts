@@ -41,23 +41,22 @@ describe('-trust=off', () => {
       assert.match(n.stderr, /-trust=off: messages carry no proof of origin and no policy is checked/);
   });
 
-  it('runs central commands as with trust on', async () => {
-    const [answer] = await central.send(
-      JSON.stringify([{ toNode: 'node1', method: 'REQCliCommand', methodArgs: counted('central'), directory: 'off', fileName: 'c.txt' }]),
+  /** Sends a counted command from `from` to `to`; its output, once in `from`'s folder off/<to>/<tag>.txt. */
+  const command = async (from: StewardProcess, to: string, tag: string): Promise<string> => {
+    const [answer] = await from.send(
+      JSON.stringify([{ toNode: to, method: 'REQCliCommand', methodArgs: counted(tag), directory: 'off', fileName: `${tag}.txt` }]),
     );
     assert.equal(answer?.status, 'accepted', JSON.stringify(answer));
-    const out = await eventually(() => central.readData('off', 'node1', 'c.txt'), { what: 'the reply on central', timeoutMs: 30_000 });
-    assert.equal(out, 'said central\n');
+    return eventually(() => from.readData('off', to, `${tag}.txt`), { what: `the reply of ${to} on ${from.opts.name}`, timeoutMs: 30_000 });
+  };
+
+  it('runs central commands as with trust on', async () => {
+    assert.equal(await command(central, 'node1', 'central'), 'said central\n');
     assert.equal(runs('central'), 1);
   });
 
   it('lets a node command another with no policy.toml (the default rules would deny it with trust on)', async () => {
-    const [answer] = await node1.send(
-      JSON.stringify([{ toNode: 'node2', method: 'REQCliCommand', methodArgs: counted('direct'), directory: 'off', fileName: 'd.txt' }]),
-    );
-    assert.equal(answer?.status, 'accepted', JSON.stringify(answer));
-    const out = await eventually(() => node1.readData('off', 'node2', 'd.txt'), { what: "node2's reply on node1", timeoutMs: 30_000 });
-    assert.equal(out, 'said direct\n');
+    assert.equal(await command(node1, 'node2', 'direct'), 'said direct\n');
     assert.equal(runs('direct'), 1, 'node2 ran it once');
     assert.equal(node2.readErrorLog(), '');
     assert.doesNotMatch(central.readErrorLog(), /denied by the policy/);
@@ -110,17 +109,7 @@ describe('-trust=off', () => {
       JSON.stringify([{ toNode: 'central', method: 'REQToFile', methodArgs: ['forged'], directory: 'errorLog', fileName: 'error.log' }]),
     );
     assert.equal(answer?.status, 'accepted', JSON.stringify(answer));
-    const line = await eventually(
-      () =>
-        central
-          .readErrorLog()
-          .split('\n')
-          .find((l) => l.includes('may not write into errorLog/')),
-      {
-        what: 'the refusal in central error log',
-        timeoutMs: 30_000,
-      },
-    );
+    const line = await central.errorLogLine('may not write into errorLog/');
     assert.match(line, /from node1/);
     assert.doesNotMatch(central.readErrorLog(), /^forged$/m);
   });

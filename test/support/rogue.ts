@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { connect, headers as natsHeaders, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { encodeMessage, type WireOptions } from '../../src/message/codec.js';
-import type { Message } from '../../src/message/message.js';
+import { newMessage, type Message } from '../../src/message/message.js';
 import type { Keyring } from '../../src/trust/keyring.js';
 import { pairFromSeed, parseSeedFile, type NkeyPair } from '../../src/trust/nkey.js';
 import { PROOF_HEADER, Proofs } from '../../src/trust/proof.js';
@@ -149,4 +150,30 @@ export function ackText(answer: string): string {
   } catch {
     return answer;
   }
+}
+
+/**
+ * Hellos to central from `count` new names (`<prefix>0`...), each proven by a fresh key of its own
+ * and sent over a connection of its own, one after the other: what one stolen key could do to
+ * mint identities. Returns the names.
+ */
+export async function helloFromNewNames(natsUrl: string, prefix: string, count: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-newname-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'k.nk'), pairFromSeed(randomBytes(32)).seedText);
+      const name = `${prefix}${i}`;
+      const r = await RogueNode.connect(natsUrl, name, path.join(dir, 'k.nk'));
+      await r.publish(
+        'central.REQHello.EventNACK',
+        newMessage({ toNode: 'central', fromNode: name, method: 'REQHello', ackTimeoutMs: 5000, retries: 0 }),
+      );
+      await r.close();
+      names.push(name);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return names;
 }

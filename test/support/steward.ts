@@ -177,6 +177,17 @@ export class StewardProcess {
     }
   }
 
+  /** The first line of this node's error log that contains `text`, once there is one (30 s at most). */
+  errorLogLine(text: string, what = `"${text}" in ${this.opts.name}'s error log`): Promise<string> {
+    return eventually(
+      () =>
+        this.readErrorLog()
+          .split('\n')
+          .find((l) => l.includes(text)),
+      { what, timeoutMs: 30_000 },
+    );
+  }
+
   cleanup(): void {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
@@ -188,8 +199,17 @@ function lastLines(text: string, n: number): string {
 }
 
 export function sendToSocket(socketPath: string, input: string | Buffer): Promise<InputLine[]> {
+  return answerLines(net.connect(socketPath), input);
+}
+
+/** Writes `input` to a node's TCP listener on 127.0.0.1 (a token line first, unless -inputAuth=none), half-closes, and returns the answer lines. */
+export function sendToTcp(port: number, input: string | Buffer): Promise<InputLine[]> {
+  return answerLines(net.connect(port, '127.0.0.1'), input);
+}
+
+/** Writes `input` to a connection to an input, half-closes it, and parses the answer: a JSON line per message. */
+function answerLines(c: net.Socket, input: string | Buffer): Promise<InputLine[]> {
   return new Promise((resolve, reject) => {
-    const c = net.connect(socketPath);
     let out = '';
     c.setEncoding('utf8'); // decodes characters split across chunks
     c.on('data', (s: string) => (out += s));

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { decide, defaultRules, parsePolicy, PolicyError } from '../trust/policy.js';
+import { decide, defaultRules, parsePolicy, PolicyError, TRUST_OFF_DECISION } from '../trust/policy.js';
 import { CliError } from './client.js';
 import fs from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
@@ -15,19 +15,12 @@ export function policyCheck(args: string[], o: { from?: string; method?: string;
   const folder = process.env.CONFIG_FOLDER ?? './etc/';
   const file = path.join(folder, 'policy.toml');
   const { central, trustOff } = configOf(folder);
-  if (trustOff) {
-    // The daemon asks no policy then (README, "Trust"): say so rather than what the file would say.
-    const source = `${path.join(folder, 'config.toml')} (Trust = "off")`;
-    if (o.json) process.stdout.write(`${JSON.stringify({ allow: true, rule: '-trust=off: no policy is checked', source })}\n`);
-    else
-      process.stdout.write(
-        `allow: ${o.from} ${o.method} ${JSON.stringify(args)} (rule: -trust=off: no policy is checked; from ${source})\n`,
-      );
-    return 0;
-  }
   let rules = defaultRules(central);
   let source = `the default rules (no ${file})`;
-  if (fs.existsSync(file)) {
+  if (trustOff) {
+    // The daemon asks no policy then: say so rather than what the file would decide.
+    source = `${path.join(folder, 'config.toml')} (Trust = "off")`;
+  } else if (fs.existsSync(file)) {
     try {
       const parsed = parsePolicy(fs.readFileSync(file, 'utf8'), file);
       rules = parsed.defaults ? [...parsed.rules, ...rules] : parsed.rules;
@@ -37,13 +30,15 @@ export function policyCheck(args: string[], o: { from?: string; method?: string;
       throw err;
     }
   }
-  const d = decide(rules, {
-    from: o.from,
-    method: o.method,
-    methodArgs: args,
-    ...(o.relayTo === undefined ? {} : { relayTo: o.relayTo }),
-    ...(o.via === undefined ? {} : { via: o.via }),
-  });
+  const d = trustOff
+    ? TRUST_OFF_DECISION
+    : decide(rules, {
+        from: o.from,
+        method: o.method,
+        methodArgs: args,
+        ...(o.relayTo === undefined ? {} : { relayTo: o.relayTo }),
+        ...(o.via === undefined ? {} : { via: o.via }),
+      });
   if (o.json) process.stdout.write(`${JSON.stringify({ ...d, source })}\n`);
   else
     process.stdout.write(

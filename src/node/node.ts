@@ -25,7 +25,8 @@ import { Outgoing } from './outgoing.js';
 import { nodeProcesses } from './processes.js';
 import { Receiver } from './receiver.js';
 import { admit } from './admission.js';
-import { NO_POLICY, recheck, setUpTrust, withOrigin, type NodeTrust } from './trust-setup.js';
+import { recheck, setUpTrust, withOrigin, type NodeTrust } from './trust-setup.js';
+import { TRUST_OFF_DECISION } from '../trust/policy.js';
 import { peerRotated } from './rotation.js';
 import { emitFinished, emitReceived, Watchers } from './watch.js';
 import { originGuard, roomGuard } from './guards.js';
@@ -196,7 +197,7 @@ export class StewardNode {
           nodeName: cfg.nodeName,
           centralName: cfg.centralNodeName,
           sent: (id) => this.outbox.get(id),
-          decide: (req) => (cfg.trust ? this.trusted.policy.decide(req) : NO_POLICY),
+          decide: (req) => (cfg.trust ? this.trusted.policy.decide(req) : TRUST_OFF_DECISION),
           proofs: cfg.trust ? this.trusted.proofs : undefined,
           keyOf: (node) => this.trusted.keyring.keyOf(node),
           revoked: (node) => this.trusted.keyring.get(node)?.state === 'revoked',

@@ -7,13 +7,10 @@ import type { Db } from '../store/db.js';
 import { KeyStore } from '../store/keys.js';
 import { fingerprint, Keyring } from '../trust/keyring.js';
 import type { NkeyPair } from '../trust/nkey.js';
-import { Policy, type Decision } from '../trust/policy.js';
+import { Policy } from '../trust/policy.js';
 import { originRequestOf, signOrigin } from '../trust/origin.js';
 import { Proofs } from '../trust/proof.js';
 import { TRUST_OFF, trustOn, type Trust } from '../trust/trust.js';
-
-/** What every question to the policy gets with -trust=off: no policy is checked (README, security.md). */
-export const NO_POLICY: Decision = { allow: true, rule: '-trust=off: no policy is checked' };
 
 export interface NodeTrust {
   readonly keyring: Keyring;

@@ -48,6 +48,9 @@ export interface Decision {
 
 const RELAY = 'REQRelay';
 
+/** What every question gets with -trust=off: no policy is checked (README, docs/security.md). */
+export const TRUST_OFF_DECISION: Decision = { allow: true, rule: '-trust=off: no policy is checked' };
+
 /**
  * The rules in force without a policy.toml: central may invoke any method on any node (relays
  * excepted); every node may send its own hellos and error lines. Replies to this node's own

@@ -77,12 +77,7 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
   try {
     // Every node's first hello has reached central: all of them are connected and subscribed,
     // and the start-up burst of hellos is behind us before anything is timed.
-    const helloLog = (name: string): string => path.join(central.dataDir, 'hello-messages', name, 'hello.log');
-    await pollUntil(() => fleet.names.every((n) => fs.existsSync(helloLog(n))), {
-      timeoutMs: 60_000,
-      what: `hellos from ${fleetSize} nodes at central`,
-      failed: () => anyDead(central) ?? fleet.dead(),
-    });
+    await helloFromEvery(central, fleet);
     await sleep(quick ? 200 : 2000);
 
     const pids = new Map<string, number>([
@@ -113,8 +108,7 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
       sampler.stop();
     }
     const simPeak = Math.max(...fleet.pids.map((_, i) => sampler.peakMB.get(`sim${i}`) ?? 0));
-    const errors = central.readErrorLog();
-    if (errors.trim() !== '') throw new Error(`B4: central's error log is not empty:\n${errors.slice(0, 2000)}`);
+    noErrors(central, 'B4');
     return {
       fleet: fleetSize,
       processes: fleet.pids.length,
@@ -130,6 +124,22 @@ export async function runB4(env: BenchEnv, quick: boolean, log: (s: string) => v
     await fleet.stop();
     await env.stopNodes(central);
   }
+}
+
+/** Waits until central has filed a hello from every node of the fleet (60 s at most). */
+export function helloFromEvery(central: StewardProcess, fleet: SimFleet): Promise<void> {
+  const helloLog = (name: string): string => path.join(central.dataDir, 'hello-messages', name, 'hello.log');
+  return pollUntil(() => fleet.names.every((n) => fs.existsSync(helloLog(n))), {
+    timeoutMs: 60_000,
+    what: `hellos from ${fleet.names.length} nodes at ${central.opts.name}`,
+    failed: () => anyDead(central) ?? fleet.dead(),
+  });
+}
+
+/** Throws when central's error log holds anything: a benchmark's figures count only if nothing went wrong. */
+export function noErrors(central: StewardProcess, what: string): void {
+  const errors = central.readErrorLog();
+  if (errors.trim() !== '') throw new Error(`${what}: ${central.opts.name}'s error log is not empty:\n${errors.slice(0, 2000)}`);
 }
 
 /**
@@ -211,7 +221,7 @@ export async function fanOut(
  * Polls `check` every 10 ms until it is true. Arrival times are therefore known to 10 ms, which
  * is fine against a 2 s target; an inotify watch on 1000 folders would cost more than it gives.
  */
-export function pollUntil(check: () => boolean, o: { timeoutMs: number; what: string; failed?: () => string | undefined }): Promise<void> {
+function pollUntil(check: () => boolean, o: { timeoutMs: number; what: string; failed?: () => string | undefined }): Promise<void> {
   return new Promise((resolve, reject) => {
     const end = performance.now() + o.timeoutMs;
     const tick = (): void => {

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { fanOut, pollUntil, simStorageRoot } from './b4-fanout.js';
-import { anyDead, sleep, type BenchEnv } from './lib/env.js';
+import { fanOut, helloFromEvery, noErrors, simStorageRoot } from './b4-fanout.js';
+import { sleep, type BenchEnv } from './lib/env.js';
 import { provisionKeys } from './lib/keys.js';
 import { SimFleet, simNodeName } from './lib/sim.js';
 
@@ -51,12 +50,7 @@ export async function runB4TrustPaired(env: BenchEnv, quick: boolean, log: (s: s
       });
       up.push({ on: s.on, central, fleet });
       log(`B4 trust ${s.on ? 'on' : 'off'}: ${n} simulated nodes subscribed in ${(startMs / 1000).toFixed(1)} s`);
-      const helloLog = (name: string): string => path.join(central.dataDir, 'hello-messages', name, 'hello.log');
-      await pollUntil(() => fleet.names.every((x) => fs.existsSync(helloLog(x))), {
-        timeoutMs: 60_000,
-        what: `hellos from ${n} nodes at ${s.central}`,
-        failed: () => anyDead(central) ?? fleet.dead(),
-      });
+      await helloFromEvery(central, fleet);
     }
     await sleep(quick ? 200 : 2000);
     const nats = await env.nats();
@@ -72,11 +66,7 @@ export async function runB4TrustPaired(env: BenchEnv, quick: boolean, log: (s: s
         await sleep(quick ? 200 : 1000); // the replies' ACKs and the lazy commits finish
       }
     }
-    for (const f of up) {
-      const errors = f.central.readErrorLog();
-      if (errors.trim() !== '')
-        throw new Error(`B4 trust ${f.on ? 'on' : 'off'}: central's error log is not empty:\n${errors.slice(0, 2000)}`);
-    }
+    for (const f of up) noErrors(f.central, `B4 trust ${f.on ? 'on' : 'off'}`);
     return { n, warmup, ...out };
   } finally {
     for (const f of up) {

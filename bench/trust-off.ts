@@ -25,8 +25,8 @@ function offHalf<T extends object>(r: PerKind<T>, what: string): T {
  * pair of nodes with trust on (central, ship1) and a pair with -trust=off (offcentral,
  * offship1) side by side on one broker, their samples and rounds alternating (on first in even
  * rounds, off first in odd ones), so neither gets a quieter machine. B4 does the same with two
- * fleets of 1,000 simulated nodes up at once (b4-trust.ts). B7 (bytes on the wire: what the proofs add to
- * each exchange) runs once more with trust off.
+ * fleets of 1,000 simulated nodes up at once (b4-trust.ts). B7 (bytes on the wire: what the
+ * proofs add to each exchange) runs once more with trust off.
  */
 export async function trustOffPass(
   ids: readonly Id[],
@@ -86,10 +86,8 @@ export async function trustOffPass(
   if (ids.includes('B7')) {
     const env = new BenchEnv(['-trust=off']);
     try {
-      if (ids.includes('B7')) {
-        out.B7 = await runB7(env, quick);
-        log(`B7, trust off: ${out.B7.settings.map((s) => `${s.setting} ${s.inBytes + s.outBytes} B`).join(', ')}`);
-      }
+      out.B7 = await runB7(env, quick);
+      log(`B7, trust off: ${out.B7.settings.map((s) => `${s.setting} ${s.inBytes + s.outBytes} B`).join(', ')}`);
     } finally {
       await env.close();
     }

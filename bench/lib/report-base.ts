@@ -36,10 +36,7 @@ export interface RunReport {
     trustOff?: {
       B1?: B1Result;
       B3?: B3Result;
-      B4?: B4Result;
       B7?: B7Result;
-      /** B4's last reply to the most nodes (p50 of a pass, ms): passes on and off, A B B A (runs before b4-trust.ts). */
-      B4Passes?: { on: number[]; off: number[] };
       /** B4 with two fleets up at once, their rounds alternating (b4-trust.ts). */
       B4Paired?: B4Paired;
       /** Trust on, alternating with the trust-off figures above in the same pass (B1, B3). */

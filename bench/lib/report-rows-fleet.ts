@@ -230,11 +230,9 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       target: judge('B3', `trust on >= ${pct(TARGETS.trustShare)} of trust off (issue 16)`, pct(share), share >= TARGETS.trustShare),
     });
   }
-  // B4's share is of speed: trust on at 90% of the speed means at most 1/0.9 of the time.
-  const b4Verdict = (share: number): string =>
-    judge('B4', `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed (issue 16)`, pct(share), share >= TARGETS.trustShare);
   const p4 = off.B4Paired;
   if (p4 !== undefined && p4.on.length > 0 && p4.off.length > 0) {
+    // A share of speed: trust on at 90% of the speed means at most 1/0.9 of the time.
     const share = median(p4.off) / median(p4.on);
     const list = (xs: number[]): string => xs.map((x) => int(x)).join(' / ');
     rows.push({
@@ -243,35 +241,12 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
       ours: ms(median(p4.off)),
       floor: `trust on ${ms(median(p4.on))}: trust on runs at ${pct(share)} of its speed; rounds off ${list(p4.off)} ms, on ${list(p4.on)} ms`,
       go: '—',
-      target: b4Verdict(share),
-    });
-  }
-  const passes = off.B4Passes;
-  const n4 = off.B4?.sizes.at(-1)?.n;
-  if (passes !== undefined && passes.on.length > 0 && passes.off.length > 0 && n4 !== undefined) {
-    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const share = mean(passes.off) / mean(passes.on);
-    const list = (xs: number[]): string => xs.map((x) => ms(x)).join(' / ');
-    rows.push({
-      id: 'B4',
-      measure: `fan-out to ${int(n4)} nodes with trust off (every node -trust=off, same run; passes on, off, off, on, each its median round), last reply, mean of the passes`,
-      ours: ms(mean(passes.off)),
-      floor: `off ${list(passes.off)}; on ${list(passes.on)}, mean ${ms(mean(passes.on))}: trust on runs at ${pct(share)} of its speed`,
-      go: '—',
-      target: b4Verdict(share),
-    });
-  }
-  const onLast = r.B4?.sizes.at(-1);
-  const offLast = off.B4?.sizes.at(-1);
-  if (passes === undefined && onLast !== undefined && offLast !== undefined) {
-    const share = offLast.last.p50 / onLast.last.p50;
-    rows.push({
-      id: 'B4',
-      measure: `fan-out to ${int(offLast.n)} nodes with trust off (every node -trust=off, same run), last reply`,
-      ours: ms(offLast.last.p50),
-      floor: `trust on ${ms(onLast.last.p50)}: trust on runs at ${pct(share)} of its speed`,
-      go: '—',
-      target: b4Verdict(share),
+      target: judge(
+        'B4',
+        `trust on >= ${pct(TARGETS.trustShare)} of trust off's speed (issue 16)`,
+        pct(share),
+        share >= TARGETS.trustShare,
+      ),
     });
   }
   for (const s of off.B7?.settings ?? []) {

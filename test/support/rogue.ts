@@ -155,10 +155,9 @@ export function ackText(answer: string): string {
 /**
  * Hellos to central from `count` new names (`<prefix>0`...), each proven by a fresh key of its own
  * and sent over a connection of its own, one after the other: what one stolen key could do to
- * mint identities. Returns the names.
+ * mint identities.
  */
-export async function helloFromNewNames(natsUrl: string, prefix: string, count: number): Promise<string[]> {
-  const names: string[] = [];
+export async function helloFromNewNames(natsUrl: string, prefix: string, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-newname-'));
     try {
@@ -170,10 +169,8 @@ export async function helloFromNewNames(natsUrl: string, prefix: string, count: 
         newMessage({ toNode: 'central', fromNode: name, method: 'REQHello', ackTimeoutMs: 5000, retries: 0 }),
       );
       await r.close();
-      names.push(name);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  return names;
 }

@@ -9,7 +9,7 @@ import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { newMessage, type Message } from '../../src/message/message.js';
 import { eventually } from '../support/eventually.js';
 import { startFleet, type Fleet } from '../support/fleet.js';
-import { freePort } from '../support/ports.js';
+import { freePorts } from '../support/ports.js';
 import { helloFromNewNames, RogueNode } from '../support/rogue.js';
 import { sendToSocket, type StewardProcess } from '../support/steward.js';
 
@@ -49,7 +49,7 @@ describe('hardening: inputs, bombs, floods, disk, files', () => {
     JSON.stringify({ toNode: 'ship1', method: 'REQCliCommand', methodArgs: ['echo', tag], directory: 'h', fileName: `${tag}.txt` });
 
   before(async () => {
-    [tcpPort, httpPort] = [await freePort(), await freePort()];
+    [tcpPort = 0, httpPort = 0] = await freePorts(2);
     fleet = await startFleet(['central', 'ship1', 'ship2'], {
       flags: ['-startPubREQHello=1'],
       flagsFor: {

@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { NatsServer } from '../support/nats-server.js';
-import { freePort } from '../support/ports.js';
+import { freePorts } from '../support/ports.js';
 import { canaryMessage, makeCase, PATHS, type Canary, type Case, type CaseOptions, type Path, type TextCase } from './cases.js';
 import type { FuzzContext } from './corpus.js';
 import { diffSnapshots, findMarker, FuzzNode, NODE_FOLDERS, scanLog, snapshot, staleBuild, tail, type LogScan } from './harness.js';
@@ -110,6 +110,8 @@ async function main(): Promise<number> {
   // Deep enough that `..` climbs several levels before it could leave the sandbox.
   const base = path.join(root, 'nodes', 'a', 'b');
   const idRng = new Rng(seed, -1);
+  // In one call: ports picked one after another can come out the same (a node then cannot listen).
+  const [closedPort, centralTcp, centralHttp, targetTcp, targetHttp] = (await freePorts(5)) as [number, number, number, number, number];
   const ctx: FuzzContext = {
     central: 'central',
     target: 'target',
@@ -118,7 +120,7 @@ async function main(): Promise<number> {
     cliCanaryDir: `canarycli-${idRng.hex(12)}`,
     escapeMarker: `fuzz-escape-${seed}`,
     absEscape: path.join(root, 'abs-escape'),
-    closedPort: await freePort(),
+    closedPort,
     missingFile: path.join(root, 'missing', 'none.log'),
     bigRate,
     nowMs: Date.now(),
@@ -134,11 +136,8 @@ async function main(): Promise<number> {
     '-defaultMessageTimeout=3',
   ];
   const nodes = {
-    central: new FuzzNode('central', path.join(base, 'central'), logDir, await freePort(), await freePort(), [
-      ...common,
-      '-startSubREQRelay=true',
-    ]),
-    target: new FuzzNode('target', path.join(base, 'target'), logDir, await freePort(), await freePort(), common),
+    central: new FuzzNode('central', path.join(base, 'central'), logDir, centralTcp, centralHttp, [...common, '-startSubREQRelay=true']),
+    target: new FuzzNode('target', path.join(base, 'target'), logDir, targetTcp, targetHttp, common),
   };
   await Promise.all([nodes.central.start(), nodes.target.start()]);
   const allowed = new Set<string>([logDir, outDir, ...Object.values(nodes).flatMap((n) => NODE_FOLDERS.map((f) => path.join(n.dir, f)))]);

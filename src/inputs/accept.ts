@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { encodeMessage, type Encoded, type WireOptions } from '../message/codec.js';
 import { subjectFor, type Kind, type Message } from '../message/message.js';
-import { parseInputOffThread, parserThreadUnavailable } from '../message/parse-thread.js';
-import type { JobRequest, ParseContext } from '../message/parse.js';
+import { parseInputBatches, parserThreadUnavailable } from '../message/parse-thread.js';
+import type { JobRequest, ParseContext, ParseOutcome } from '../message/parse.js';
 import { RELAY_INITIAL_METHOD, relayToVia } from '../message/relay.js';
 import { ENVELOPE_MARGIN } from '../message/limits.js';
 
@@ -40,6 +40,8 @@ export interface AcceptorDeps {
    */
   readonly submitJob?: (template: Message, job: JobRequest, beforeSubmit?: (ids: string[]) => void) => Promise<SubmittedJob>;
   readonly logger: Logger;
+  /** How the input is parsed (parse-thread.ts; a stand-in in unit tests). */
+  readonly parseBatches?: typeof parseInputBatches;
 }
 
 /**
@@ -49,76 +51,90 @@ export interface AcceptorDeps {
  */
 export function inputAcceptor(d: AcceptorDeps): AcceptInput {
   let warnedNoParserThread = false;
+  const parse = d.parseBatches ?? parseInputBatches;
   return async (bytes, beforeSubmit) => {
-    const outcomes = await parseInputOffThread(bytes, d.parse);
+    const results: InputResult[] = [];
+    const limit = d.maxPayload() - ENVELOPE_MARGIN;
+    // Committed in chunks as the parser hands them over, so delivery of the first messages of a
+    // large input starts while the rest is still being parsed and stored.
+    const waiting: ParseOutcome[] = [];
+    for await (const batch of parse(bytes, d.parse, d.chunk)) {
+      for (const o of batch) waiting.push(o);
+      while (waiting.length >= d.chunk) await commitChunk(d, waiting.splice(0, d.chunk), results, limit, beforeSubmit);
+    }
+    if (waiting.length > 0) await commitChunk(d, waiting, results, limit, beforeSubmit);
     const noThread = parserThreadUnavailable();
     if (noThread !== undefined && !warnedNoParserThread) {
       warnedNoParserThread = true;
       d.logger.warn({ err: noThread }, 'the parser thread could not start: large inputs are parsed on the event loop');
     }
-    const results: InputResult[] = [];
-    const limit = d.maxPayload() - ENVELOPE_MARGIN;
-    // Committed in chunks, so delivery of the first messages of a large input starts while
-    // the rest is still being stored.
-    for (let start = 0; start < outcomes.length; start += d.chunk) {
-      const accepted: { msg: Message; at: number; encoded: Encoded }[] = [];
-      for (const o of outcomes.slice(start, start + d.chunk)) {
-        if (!o.ok) {
-          results.push({ status: 'error', index: o.index, error: o.error, ...(o.toNode === undefined ? {} : { toNode: o.toNode }) });
-          continue;
-        }
-        if (o.job !== undefined) {
-          results.push(...(await submitJob(d, o.index, o.message, o.job, beforeSubmit)));
-          continue;
-        }
-        const msg = d.prepare?.(o.message) ?? o.message;
-        const encoded = await encodeMessage(msg, d.wire);
-        // Compressed or not: a receiver inflates no message beyond the max payload.
-        const size = Math.max(encoded.payload.length, encoded.plainBytes);
-        if (size > limit) {
-          results.push({
-            status: 'error',
-            index: o.index,
-            toNode: msg.toNode,
-            error: `message ${o.index} is ${size} bytes, more than the broker's max payload allows (${limit} bytes)`,
-          });
-          continue;
-        }
-        accepted.push({ msg, at: results.length, encoded });
-        results.push({ status: 'error', index: o.index, error: 'pending' });
-      }
-      if (accepted.length === 0) continue;
-      beforeSubmit?.(accepted.map((a) => a.msg.id));
-      try {
-        await d.submit(
-          accepted.map((a) => a.msg),
-          accepted.map((a) => a.encoded),
-        );
-        d.accepted(accepted.length);
-        for (const { msg, at } of accepted) {
-          // A relayed message is shown as it leaves: for its target, on the relay subject.
-          const shown = msg.method === RELAY_INITIAL_METHOD ? relayToVia(msg, d.parse.nodeName) : msg;
-          const index = (results[at] as InputResult).index;
-          results[at] = {
-            status: 'accepted',
-            index,
-            id: msg.id,
-            toNode: msg.relayToNode ?? msg.toNode,
-            subject: subjectFor(shown, d.kindOf(shown.method)),
-          };
-        }
-      } catch (err) {
-        for (const { at } of accepted) {
-          results[at] = {
-            status: 'error',
-            index: (results[at] as InputResult).index,
-            error: `not accepted, the store failed: ${(err as Error).message}`,
-          };
-        }
-      }
-    }
     return results;
   };
+}
+
+/** Checks and commits one chunk of outcomes; their answer lines are added to `results`. */
+async function commitChunk(
+  d: AcceptorDeps,
+  outcomes: readonly ParseOutcome[],
+  results: InputResult[],
+  limit: number,
+  beforeSubmit?: (ids: string[]) => void,
+): Promise<void> {
+  const accepted: { msg: Message; at: number; encoded: Encoded }[] = [];
+  for (const o of outcomes) {
+    if (!o.ok) {
+      results.push({ status: 'error', index: o.index, error: o.error, ...(o.toNode === undefined ? {} : { toNode: o.toNode }) });
+      continue;
+    }
+    if (o.job !== undefined) {
+      results.push(...(await submitJob(d, o.index, o.message, o.job, beforeSubmit)));
+      continue;
+    }
+    const msg = d.prepare?.(o.message) ?? o.message;
+    const encoded = await encodeMessage(msg, d.wire);
+    // Compressed or not: a receiver inflates no message beyond the max payload.
+    const size = Math.max(encoded.payload.length, encoded.plainBytes);
+    if (size > limit) {
+      results.push({
+        status: 'error',
+        index: o.index,
+        toNode: msg.toNode,
+        error: `message ${o.index} is ${size} bytes, more than the broker's max payload allows (${limit} bytes)`,
+      });
+      continue;
+    }
+    accepted.push({ msg, at: results.length, encoded });
+    results.push({ status: 'error', index: o.index, error: 'pending' });
+  }
+  if (accepted.length === 0) return;
+  beforeSubmit?.(accepted.map((a) => a.msg.id));
+  try {
+    await d.submit(
+      accepted.map((a) => a.msg),
+      accepted.map((a) => a.encoded),
+    );
+    d.accepted(accepted.length);
+    for (const { msg, at } of accepted) {
+      // A relayed message is shown as it leaves: for its target, on the relay subject.
+      const shown = msg.method === RELAY_INITIAL_METHOD ? relayToVia(msg, d.parse.nodeName) : msg;
+      const index = (results[at] as InputResult).index;
+      results[at] = {
+        status: 'accepted',
+        index,
+        id: msg.id,
+        toNode: msg.relayToNode ?? msg.toNode,
+        subject: subjectFor(shown, d.kindOf(shown.method)),
+      };
+    }
+  } catch (err) {
+    for (const { at } of accepted) {
+      results[at] = {
+        status: 'error',
+        index: (results[at] as InputResult).index,
+        error: `not accepted, the store failed: ${(err as Error).message}`,
+      };
+    }
+  }
 }
 
 /** A job's lines: one per target (its message id, known before it is sent), or the one error. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { isCompleteDocument, mayBeOperatorRequest, operatorRequest } from './document.js';
-import { parseInput, type ParseContext, type ParseOutcome } from './parse.js';
+import { parseInput, parseInputInBatches, type ParseContext, type ParseOutcome } from './parse.js';
 
 /**
  * Inputs from this size on are parsed on a worker thread. Parsing holds the thread that does it:
@@ -25,9 +25,21 @@ const IDLE_EXIT_MS = 5000;
  */
 const WORKER_HEAP_MB = 1536;
 
-/** What the main thread hands the parser thread (the context without its clock). */
+/**
+ * What the main thread hands the parser thread (the context without its clock). A parse job's
+ * outcomes come back in partial answers of `batch` outcomes or so, as they are made, then a final
+ * answer with any left.
+ */
 export type ParseJob =
-  { id: number; kind: 'parse'; bytes: Uint8Array; ctx: ParseContext } | { id: number; kind: 'complete' | 'operator'; bytes: Uint8Array };
+  | { id: number; kind: 'parse'; bytes: Uint8Array; ctx: ParseContext; batch: number }
+  | { id: number; kind: 'complete' | 'operator'; bytes: Uint8Array };
+
+/** Outcomes of a parse job made so far; the job goes on. */
+export interface PartialAnswer {
+  id: number;
+  ok: true;
+  partial: ParseOutcome[];
+}
 
 export type ParseAnswer =
   | { id: number; ok: true; outcomes: ParseOutcome[] }
@@ -35,17 +47,26 @@ export type ParseAnswer =
   | { id: number; ok: true; request: Record<string, unknown> | undefined }
   | { id: number; ok: false; error: string };
 
+/** Why a parse failed when the thread ended without an error of its own. */
+const STOPPED = 'the parser thread stopped';
+
 /** A worker that has loaded its modules says so first: one that fails before cannot be used. */
 export const READY = 'ready';
 
 type JobBody = ParseJob extends infer J ? (J extends ParseJob ? Omit<J, 'id'> : never) : never;
 
-/** Does a job, on whichever thread calls it (the parser thread, or the event loop as a fallback). */
-export function answerJob(job: ParseJob): ParseAnswer {
+/**
+ * Does a job, on whichever thread calls it (the parser thread, or the event loop as a fallback).
+ * With `partial`, a parse job's outcomes go there in batches as they are made, and the answer
+ * holds none.
+ */
+export function answerJob(job: ParseJob, partial?: (outcomes: ParseOutcome[]) => void): ParseAnswer {
   try {
     switch (job.kind) {
       case 'parse':
-        return { id: job.id, ok: true, outcomes: parseInput(job.bytes, job.ctx) };
+        if (partial === undefined) return { id: job.id, ok: true, outcomes: parseInput(job.bytes, job.ctx) };
+        parseInputInBatches(job.bytes, job.ctx, job.batch, partial);
+        return { id: job.id, ok: true, outcomes: [] };
       case 'complete':
         return {
           id: job.id,
@@ -63,6 +84,8 @@ export function answerJob(job: ParseJob): ParseAnswer {
 interface Pending {
   job: ParseJob;
   resolve: (a: ParseAnswer) => void;
+  /** Where a parse job's partial answers go. */
+  partial?: (outcomes: ParseOutcome[]) => void;
   /** The thread the job was handed to: only its end concerns the job. */
   worker?: Worker;
 }
@@ -93,6 +116,19 @@ export class ParseThread {
 
   /** `parseInput` on this thread; an error outcome (never a rejection) when the thread failed. */
   async parse(bytes: Uint8Array, ctx: ParseContext): Promise<ParseOutcome[]> {
+    const out: ParseOutcome[] = [];
+    await this.parseInBatches(bytes, ctx, Number.POSITIVE_INFINITY, (outcomes) => {
+      for (const o of outcomes) out.push(o);
+    });
+    return out;
+  }
+
+  /**
+   * `parseInput` on this thread, its outcomes handed to `each` in input order, in batches of
+   * about `batch` as the thread makes them; resolves once all are handed over. When the thread
+   * fails, the last outcome is an error that says from which message on (never a rejection).
+   */
+  async parseInBatches(bytes: Uint8Array, ctx: ParseContext, batch: number, each: (outcomes: ParseOutcome[]) => void): Promise<void> {
     const plain: ParseContext = {
       nodeName: ctx.nodeName,
       methods: [...ctx.methods],
@@ -100,16 +136,26 @@ export class ParseThread {
       defaultRetries: ctx.defaultRetries,
       defaultMethodTimeoutMs: ctx.defaultMethodTimeoutMs,
     };
-    const a = await this.run({ kind: 'parse', bytes, ctx: plain });
-    if (!a.ok) return [{ index: 0, ok: false, error: `the input could not be parsed: ${a.error}` }];
-    return 'outcomes' in a ? a.outcomes : [];
+    let next = 0;
+    const take = (outcomes: ParseOutcome[]): void => {
+      const last = outcomes.at(-1);
+      if (last !== undefined) next = last.index + 1;
+      each(outcomes);
+    };
+    const a = await this.run({ kind: 'parse', bytes, ctx: plain, batch }, take);
+    if (!a.ok) {
+      const error =
+        next === 0 ? `the input could not be parsed: ${a.error}` : `the input could not be parsed from message ${next} on: ${a.error}`;
+      each([{ index: next, ok: false, error }]);
+    } else if ('outcomes' in a && a.outcomes.length > 0) take(a.outcomes);
   }
 
-  run(body: JobBody): Promise<ParseAnswer> {
+  /** Does a job on the thread (`partial`: where a parse job's partial answers go). */
+  run(body: JobBody, partial?: (outcomes: ParseOutcome[]) => void): Promise<ParseAnswer> {
     const job = { ...body, id: this.nextId++ };
     if (this.unavailable !== undefined) return Promise.resolve(answerJob(job));
     return new Promise((resolve) => {
-      const p: Pending = { job, resolve };
+      const p: Pending = partial === undefined ? { job, resolve } : { job, resolve, partial };
       this.pending.set(job.id, p);
       this.post(p);
     });
@@ -145,15 +191,19 @@ export class ParseThread {
               { ...options, eval: true },
             )
           : new Worker(file, options);
-    let failure = 'the parser thread stopped';
+    let failure = STOPPED;
     let ready = false;
-    worker.on('message', (a: ParseAnswer | typeof READY) => {
+    worker.on('message', (a: ParseAnswer | PartialAnswer | typeof READY) => {
       if (a === READY) {
         ready = true;
         return;
       }
       const p = this.pending.get(a.id);
       if (p === undefined) return;
+      if ('partial' in a) {
+        p.partial?.(a.partial);
+        return;
+      }
       this.pending.delete(a.id);
       p.resolve(a);
       if (this.pending.size === 0) this.idle(worker);
@@ -161,7 +211,8 @@ export class ParseThread {
     worker.on('error', (err: Error) => {
       failure = err.message;
     });
-    worker.on('exit', () => {
+    worker.on('exit', (code: number) => {
+      if (failure === STOPPED) failure = `${STOPPED} (exit code ${code})`;
       if (this.worker === worker) this.worker = undefined;
       // Only the jobs handed to this thread (one ended when idle may exit after a new one
       // took the next jobs).
@@ -217,6 +268,38 @@ const parseThread = (): ParseThread => (thread ??= new ParseThread());
  */
 export async function parseInputOffThread(bytes: Uint8Array, ctx: ParseContext): Promise<ParseOutcome[]> {
   return bytes.byteLength < OFF_THREAD_BYTES ? parseInput(bytes, ctx) : parseThread().parse(bytes, ctx);
+}
+
+/**
+ * `parseInput` as batches of outcomes in input order, about `batch` each. A large input is
+ * parsed on the parser thread, and each batch comes as soon as the thread has made it: the first
+ * messages of a large input can be stored and sent while the rest is still being parsed. When
+ * the thread fails, the last outcome is an error that says from which message on.
+ */
+export async function* parseInputBatches(bytes: Uint8Array, ctx: ParseContext, batch: number): AsyncGenerator<ParseOutcome[]> {
+  if (bytes.byteLength < OFF_THREAD_BYTES) {
+    yield parseInput(bytes, ctx);
+    return;
+  }
+  const made: ParseOutcome[][] = [];
+  let finished = false;
+  let wake: (() => void) | undefined;
+  const done = (): void => {
+    finished = true;
+    wake?.();
+  };
+  parseThread()
+    .parseInBatches(bytes, ctx, batch, (outcomes) => {
+      made.push(outcomes);
+      wake?.();
+    })
+    .then(done, done);
+  for (;;) {
+    const next = made.shift();
+    if (next !== undefined) yield next;
+    else if (finished) return;
+    else await new Promise<void>((r) => (wake = r));
+  }
 }
 
 /** `isCompleteDocument` on input bytes, on the parser thread for large inputs; false when it failed. */

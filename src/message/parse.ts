@@ -106,13 +106,30 @@ function schema(): NonNullable<typeof compiled> {
 
 /** Parses raw input bytes into accepted messages and per-message errors. */
 export function parseInput(bytes: Uint8Array, ctx: ParseContext): ParseOutcome[] {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   const out: ParseOutcome[] = [];
+  parseInputInBatches(bytes, ctx, Number.POSITIVE_INFINITY, (outcomes) => {
+    for (const o of outcomes) out.push(o);
+  });
+  return out;
+}
+
+/**
+ * `parseInput`, handing the outcomes to `each` in input order as soon as `batch` of them are
+ * made (the last batch may be smaller). The outcomes of one message (a job and its refused
+ * names) are never split between two batches.
+ */
+export function parseInputInBatches(bytes: Uint8Array, ctx: ParseContext, batch: number, each: (outcomes: ParseOutcome[]) => void): void {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  let out: ParseOutcome[] = [];
   for (const el of splitDocument(text)) {
     if ('error' in el) out.push({ index: el.index, ok: false, error: el.error });
-    else out.push(...parseElement(el.index, el.value, ctx));
+    else for (const o of parseElement(el.index, el.value, ctx)) out.push(o);
+    if (out.length >= batch) {
+      each(out);
+      out = [];
+    }
   }
-  return out;
+  if (out.length > 0) each(out);
 }
 
 function parseElement(index: number, value: unknown, ctx: ParseContext): ParseOutcome[] {

@@ -2,8 +2,16 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { ParseContext, ParseOutcome } from '../../src/message/parse.js';
 import { parseInput } from '../../src/message/parse.js';
-import { OFF_THREAD_BYTES, ParseThread, isCompleteInput, operatorRequestOf, parseInputOffThread } from '../../src/message/parse-thread.js';
+import {
+  OFF_THREAD_BYTES,
+  ParseThread,
+  isCompleteInput,
+  operatorRequestOf,
+  parseInputBatches,
+  parseInputOffThread,
+} from '../../src/message/parse-thread.js';
 import { METHOD_NAMES } from '../../src/methods/registry.js';
+import { eventually } from '../support/eventually.js';
 
 const ctx: ParseContext = {
   nodeName: 'central',
@@ -42,6 +50,59 @@ describe('parsing large inputs on the parser thread', () => {
     assert.equal(off.filter((o) => !o.ok).length, 6);
     assert.deepEqual(comparable(off), comparable(parseInput(Buffer.from(text), ctx)));
     assert.equal(new Set(off.map((o) => (o.ok ? o.message.id : `e${o.index}`))).size, 300, 'every accepted message has its own id');
+  });
+
+  it('hands a large input over in batches of whole messages, in order, as the thread parses it', async () => {
+    // Every 97th element names three nodes, one of them bad: a job and a refusal, two outcomes
+    // of one element, which must stay in one batch.
+    const elements = Array.from({ length: 1200 }, (_, i) =>
+      JSON.stringify(i % 97 === 0 ? { ...message(i), toNode: undefined, toNodes: ['ship1', 'ship2', 'bad name'] } : message(i)),
+    );
+    const text = Buffer.from(`[${elements.join(',')}]`);
+    const batches: ParseOutcome[][] = [];
+    for await (const b of parseInputBatches(text, ctx, 500)) batches.push(b);
+    assert.ok(batches.length >= 3, `1,200 messages in batches of 500 come in at least 3 batches, got ${batches.length}`);
+    for (const b of batches.slice(0, -1))
+      assert.ok(b.length >= 500, `a batch before the last holds at least 500 outcomes, got ${b.length}`);
+    for (let i = 1; i < batches.length; i++) {
+      const before = (batches[i - 1] as ParseOutcome[]).at(-1) as ParseOutcome;
+      const first = (batches[i] as ParseOutcome[])[0] as ParseOutcome;
+      assert.equal(first.index, before.index + 1, 'a batch starts with the message after the last one of the batch before');
+    }
+    const all = batches.flat();
+    assert.equal(all.length, 1200 + 13, 'one outcome per message, and one more for each bad name');
+    assert.deepEqual(comparable(all), comparable(parseInput(text, ctx)));
+  });
+
+  it('gives the first batch before the thread has finished the input', async () => {
+    const thread = new ParseThread({ workerFile: new URL('../support/parser-worker-stub.ts', import.meta.url) });
+    threads.push(thread);
+    const got: string[] = [];
+    let firstDone = false;
+    const first = thread.parseInBatches(Buffer.from('["hold"]'), ctx, 500, (b) => got.push(...b.map((o) => (o.ok ? 'ok' : o.error))));
+    void first.then(() => (firstDone = true));
+    await eventually(() => got.length === 1);
+    assert.deepEqual(got, ['stub outcome 0']);
+    assert.equal(firstDone, false, 'the stub holds the rest of the first input until the next one comes');
+    // The next input makes the stub finish the first one.
+    const second = await thread.parse(Buffer.from('["next"]'), ctx);
+    await first;
+    assert.deepEqual(got, ['stub outcome 0', 'stub outcome 1']);
+    assert.deepEqual(
+      second.map((o) => (o.ok ? 'ok' : o.error)),
+      ['stub whole answer'],
+    );
+  });
+
+  it('keeps the batches handed over when the thread ends in the middle of an input, and says where parsing stopped', async () => {
+    const thread = new ParseThread({ workerFile: new URL('../support/parser-worker-stub.ts', import.meta.url) });
+    threads.push(thread);
+    const got: ParseOutcome[] = [];
+    await thread.parseInBatches(Buffer.from('["die"]'), ctx, 500, (b) => got.push(...b));
+    assert.equal(got.length, 2);
+    assert.deepEqual(got[0], { index: 0, ok: false, error: 'stub outcome 0' });
+    assert.equal(got[1]?.index, 1);
+    assert.match((got[1] as { error?: string }).error ?? '', /^the input could not be parsed from message 1 on: .*exit code 3/);
   });
 
   it('keeps the event loop free while a document nested a million levels deep is parsed', async () => {

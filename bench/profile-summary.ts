@@ -17,7 +17,7 @@ function args(argv: string[]): { file: string; from: number; to: number; top: nu
     else if (a === '--top') o.top = Number(argv[++i]);
     else o.file = a;
   }
-  if (o.file === '') {
+  if (o.file === '' || argv.some((a) => a.startsWith('-') && !['--from', '--to', '--top'].includes(a)) || !Number.isFinite(o.top)) {
     process.stderr.write('usage: profile-summary.ts <file.cpuprofile> [--from s] [--to s] [--top n]\n');
     process.exit(2);
   }

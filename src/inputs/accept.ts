@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { encodeMessage, type Encoded, type WireOptions } from '../message/codec.js';
 import { subjectFor, type Kind, type Message } from '../message/message.js';
-import { parseInputBatches, parserThreadUnavailable } from '../message/parse-thread.js';
+import { parseInputBatches, parserThreadUnavailable } from '../message/large-input.js';
 import type { JobRequest, ParseContext, ParseOutcome } from '../message/parse.js';
 import { RELAY_INITIAL_METHOD, relayToVia } from '../message/relay.js';
 import { ENVELOPE_MARGIN } from '../message/limits.js';
@@ -40,7 +40,7 @@ export interface AcceptorDeps {
    */
   readonly submitJob?: (template: Message, job: JobRequest, beforeSubmit?: (ids: string[]) => void) => Promise<SubmittedJob>;
   readonly logger: Logger;
-  /** How the input is parsed (parse-thread.ts; a stand-in in unit tests). */
+  /** How the input is parsed (large-input.ts; a stand-in in unit tests). */
   readonly parseBatches?: typeof parseInputBatches;
 }
 

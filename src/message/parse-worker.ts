@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { READY, answerJob, type ParseAnswer, type ParseJob, type PartialAnswer } from './parse-thread.js';
+import { prepareParser } from './parse.js';
 
 const port = parentPort;
 if (port !== null) {
@@ -16,5 +17,8 @@ if (port !== null) {
       port.postMessage({ id: job.id, ok: false, error: (err as Error).message } satisfies ParseAnswer);
     }
   });
+  // The thread exists for large inputs: have the parser ready before the first one (it may have
+  // been started while that input was still arriving).
+  prepareParser();
   port.postMessage(READY);
 }

@@ -104,6 +104,11 @@ function schema(): NonNullable<typeof compiled> {
   return compiled;
 }
 
+/** Loads the schema library and builds the schema now (the parser thread, as it starts), not at the first input. */
+export function prepareParser(): void {
+  schema();
+}
+
 /** Parses raw input bytes into accepted messages and per-message errors. */
 export function parseInput(bytes: Uint8Array, ctx: ParseContext): ParseOutcome[] {
   const out: ParseOutcome[] = [];

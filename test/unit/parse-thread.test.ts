@@ -4,12 +4,12 @@ import type { ParseContext, ParseOutcome } from '../../src/message/parse.js';
 import { parseInput } from '../../src/message/parse.js';
 import {
   OFF_THREAD_BYTES,
-  ParseThread,
   isCompleteInput,
   operatorRequestOf,
   parseInputBatches,
   parseInputOffThread,
-} from '../../src/message/parse-thread.js';
+} from '../../src/message/large-input.js';
+import { ParseThread } from '../../src/message/parse-thread.js';
 import { METHOD_NAMES } from '../../src/methods/registry.js';
 import { eventually } from '../support/eventually.js';
 
@@ -103,6 +103,30 @@ describe('parsing large inputs on the parser thread', () => {
     assert.deepEqual(got[0], { index: 0, ok: false, error: 'stub outcome 0' });
     assert.equal(got[1]?.index, 1);
     assert.match((got[1] as { error?: string }).error ?? '', /^the input could not be parsed from message 1 on: .*exit code 3/);
+  });
+
+  it('starts the thread ahead of a large input still arriving, and parses it there without starting another', async () => {
+    const thread = new ParseThread();
+    threads.push(thread);
+    assert.equal(thread.threadsStarted, 0);
+    thread.warm();
+    thread.warm();
+    assert.equal(thread.threadsStarted, 1, 'warming twice starts one thread');
+    const text = Buffer.from(`[${Array.from({ length: 400 }, (_, i) => JSON.stringify(message(i))).join(',')}]`);
+    const outcomes = await thread.parse(text, ctx);
+    assert.equal(outcomes.filter((o) => o.ok).length, 400);
+    assert.equal(thread.threadsStarted, 1, 'the input went to the warmed thread');
+  });
+
+  it('ends a warmed thread that no input comes to, like an idle one', async () => {
+    const thread = new ParseThread({ idleMs: 50 });
+    threads.push(thread);
+    thread.warm();
+    assert.equal(thread.running, true);
+    await eventually(() => !thread.running, { what: 'the warmed thread to end' });
+    const o = await thread.parse(Buffer.from(JSON.stringify(message(5))), ctx);
+    assert.equal(o[0]?.ok === true ? o[0].message.methodArgs[1] : 'error', 'n5');
+    assert.equal(thread.threadsStarted, 2);
   });
 
   it('keeps the event loop free while a document nested a million levels deep is parsed', async () => {

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { isCompleteDocument, mayBeOperatorRequest, operatorRequest } from './document.js';
+import { isCompleteDocument, operatorRequest } from './document.js';
 import { parseInput, parseInputInBatches, type ParseContext, type ParseOutcome } from './parse.js';
 
 /**

@@ -87,6 +87,8 @@ export class ParseThread {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Threads ended on purpose (idle, or the node stopping): their exit says nothing about whether a thread can start. */
+  private readonly retired = new WeakSet<Worker>();
   /**
    * Why no parser thread could be started (its modules failed to load, e.g. a NODE_OPTIONS
    * preload that only works on the main thread): inputs are then parsed on the event loop, as
@@ -232,7 +234,7 @@ export class ParseThread {
       // took the next jobs).
       const waiting = [...this.pending.values()].filter((p) => p.worker === worker).sort((a, b) => a.job.id - b.job.id);
       for (const p of waiting) this.pending.delete(p.job.id);
-      if (!ready) {
+      if (!ready && !this.retired.has(worker)) {
         // It never ran a job: the inputs are parsed here, and so are the next ones.
         this.unavailable = failure;
         for (const p of waiting) p.resolve(answerJob(p.job));
@@ -258,7 +260,7 @@ export class ParseThread {
     this.worker = undefined;
     for (const p of this.pending.values()) p.resolve({ id: p.job.id, ok: false, error: 'steward is stopping' });
     this.pending.clear();
-    if (worker !== undefined) void worker.terminate();
+    if (worker !== undefined) this.retire(worker);
   }
 
   private idle(worker: Worker): void {
@@ -266,9 +268,15 @@ export class ParseThread {
     this.idleTimer = setTimeout(() => {
       if (this.pending.size === 0 && this.worker === worker) {
         this.worker = undefined;
-        void worker.terminate();
+        this.retire(worker);
       }
     }, this.idleMs);
     this.idleTimer.unref();
+  }
+
+  /** Ends a thread on purpose (a warmed one may not even be ready yet). */
+  private retire(worker: Worker): void {
+    this.retired.add(worker);
+    void worker.terminate();
   }
 }

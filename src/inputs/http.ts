@@ -7,7 +7,7 @@ import type { AcceptInput } from './accept.js';
 import type { ListenAddress } from '../config/listen.js';
 import { listen } from './listen.js';
 import { LINGER_MS, MAX_INPUT_BYTES } from './limits.js';
-import { OFF_THREAD_BYTES, warmParserThread } from '../message/large-input.js';
+import { inputGrew } from '../message/large-input.js';
 
 /** Loaded when the input starts: a node without `httpListener` does not carry Node's HTTP server. */
 const httpLib = lazy<typeof http>('node:http');
@@ -178,8 +178,7 @@ export class HttpInput {
         return;
       }
       chunks.push(b);
-      // A large body goes to the parser thread: start it while the rest arrives.
-      if (size >= OFF_THREAD_BYTES && size - b.length < OFF_THREAD_BYTES) warmParserThread();
+      inputGrew(size, b.length);
     });
     req.on('end', () => {
       if (refused) return;

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import { isCompleteInput, OFF_THREAD_BYTES, operatorRequestOf, warmParserThread } from '../message/large-input.js';
+import { inputGrew, isCompleteInput, operatorRequestOf } from '../message/large-input.js';
 import type { AcceptInput } from './accept.js';
 import { IDLE_MS, LINGER_MS, MAX_INPUT_BYTES } from './limits.js';
 
@@ -153,8 +153,7 @@ export function serveConnection(conn: net.Socket, d: StreamInputDeps): void {
       return;
     }
     chunks.push(b);
-    // A large input goes to the parser thread: start it while the rest arrives.
-    if (size >= OFF_THREAD_BYTES && size - b.length < OFF_THREAD_BYTES) warmParserThread();
+    inputGrew(size, b.length);
     armIdle();
   });
   conn.on('end', () => {

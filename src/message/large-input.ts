@@ -19,14 +19,6 @@ let thread: ParseThread | undefined;
 const parseThread = (): ParseThread => (thread ??= new ParseThread());
 
 /**
- * `parseInput`, on the parser thread for large inputs. Resolves with an error outcome (never
- * rejects) when the thread could not parse the input, e.g. when it ran out of heap.
- */
-export async function parseInputOffThread(bytes: Uint8Array, ctx: ParseContext): Promise<ParseOutcome[]> {
-  return bytes.byteLength < OFF_THREAD_BYTES ? parseInput(bytes, ctx) : parseThread().parse(bytes, ctx);
-}
-
-/**
  * `parseInput` as batches of outcomes in input order, about `batch` each. A large input is
  * parsed on the parser thread, and each batch comes as soon as the thread has made it: the first
  * messages of a large input can be stored and sent while the rest is still being parsed. When
@@ -58,9 +50,13 @@ export async function* parseInputBatches(bytes: Uint8Array, ctx: ParseContext, b
   }
 }
 
-/** Starts the parser thread ahead of a large input that is still arriving (see ParseThread.warm). */
-export function warmParserThread(): void {
-  parseThread().warm();
+/**
+ * An input still arriving has grown to `size` bytes with the last `added`: once it passes
+ * OFF_THREAD_BYTES, the parser thread is started, to be ready when the rest has come (see
+ * ParseThread.warm).
+ */
+export function inputGrew(size: number, added: number): void {
+  if (size >= OFF_THREAD_BYTES && size - added < OFF_THREAD_BYTES) parseThread().warm();
 }
 
 /** `isCompleteDocument` on input bytes, on the parser thread for large inputs; false when it failed. */

@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { ParseContext, ParseOutcome } from '../../src/message/parse.js';
 import { parseInput } from '../../src/message/parse.js';
-import {
-  OFF_THREAD_BYTES,
-  isCompleteInput,
-  operatorRequestOf,
-  parseInputBatches,
-  parseInputOffThread,
-} from '../../src/message/large-input.js';
+import { OFF_THREAD_BYTES, isCompleteInput, operatorRequestOf, parseInputBatches } from '../../src/message/large-input.js';
 import { ParseThread } from '../../src/message/parse-thread.js';
 import { METHOD_NAMES } from '../../src/methods/registry.js';
 import { eventually } from '../support/eventually.js';
@@ -24,6 +18,13 @@ const ctx: ParseContext = {
 /** The outcomes without what differs from one parse to the next (ids and creation times). */
 function comparable(outcomes: ParseOutcome[]): unknown[] {
   return outcomes.map((o) => (o.ok ? { ...o, message: { ...o.message, id: 'ID', createdMs: 0 } } : o));
+}
+
+/** All the outcomes of an input, as the inputs get them (on the parser thread when it is large). */
+async function parseAll(bytes: Uint8Array): Promise<ParseOutcome[]> {
+  const out: ParseOutcome[] = [];
+  for await (const b of parseInputBatches(bytes, ctx, 500)) out.push(...b);
+  return out;
 }
 
 const message = (i: number): Record<string, unknown> => ({
@@ -45,7 +46,7 @@ describe('parsing large inputs on the parser thread', () => {
     );
     const text = `[${elements.join(',\n')}]`;
     assert.ok(text.length >= OFF_THREAD_BYTES, 'the input must be large enough to go to the parser thread');
-    const off = await parseInputOffThread(Buffer.from(text), ctx);
+    const off = await parseAll(Buffer.from(text));
     assert.equal(off.length, 300);
     assert.equal(off.filter((o) => !o.ok).length, 6);
     assert.deepEqual(comparable(off), comparable(parseInput(Buffer.from(text), ctx)));
@@ -141,7 +142,7 @@ describe('parsing large inputs on the parser thread', () => {
     let turns = 0;
     const tick = setInterval(() => turns++, 1);
     let during = -1;
-    const result = parseInputOffThread(deep, ctx).then((r) => {
+    const result = parseAll(deep).then((r) => {
       during = turns;
       return r;
     });
@@ -155,7 +156,7 @@ describe('parsing large inputs on the parser thread', () => {
     const pad = ' '.repeat(OFF_THREAD_BYTES);
     const inputs = [0, 1, 2, 3].map((i) => Buffer.from(`${JSON.stringify(message(i))}${pad}`));
     inputs.push(Buffer.from(`{"toNode": "ship1", "method": "REQNope"}${pad}`));
-    const all = await Promise.all(inputs.map((b) => parseInputOffThread(b, ctx)));
+    const all = await Promise.all(inputs.map((b) => parseAll(b)));
     assert.deepEqual(
       all.map((o) => (o[0]?.ok === true ? o[0].message.methodArgs[1] : 'error')),
       ['n0', 'n1', 'n2', 'n3', 'error'],

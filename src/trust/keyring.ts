@@ -15,6 +15,7 @@ const MAX_PENDING = 1000;
 
 export type Verdict =
   { ok: true; pinned?: 'now' } | { ok: false; code: 'conflict' | 'revoked' | 'pending' | 'unknown' | 'rate' | 'bad-key'; error: string };
+const OK: Verdict = Object.freeze({ ok: true });
 
 /** Something about keys worth an error line at central and an audit line. */
 export interface KeyEvent {
@@ -93,12 +94,14 @@ export class Keyring {
 
   /** Whether `publicKey` may speak for `name` now; binds it on first use when that is allowed. */
   check(name: string, publicKey: string): Verdict {
+    const known = name === this.o.selfName ? undefined : this.byName.get(name);
+    // Every message of a known node comes this way first: its pinned key (checked when it was bound).
+    if (known !== undefined && known.publicKey === publicKey && known.state === 'pinned') return this.seen(known);
     if (decodeUserPublicKey(publicKey) === undefined)
       return { ok: false, code: 'bad-key', error: `the key given for ${name} is not a public key (U...)` };
     if (name === this.o.selfName) {
       return publicKey === this.o.selfKey ? { ok: true } : this.conflict(name, publicKey, this.o.selfKey, 'this node itself');
     }
-    const known = this.byName.get(name);
     const now = this.now();
     if (known !== undefined) {
       if (known.state === 'revoked' && known.publicKey !== publicKey) {
@@ -132,11 +135,7 @@ export class Keyring {
           error: `the key of ${name} (${fingerprint(publicKey)}) waits for an operator: steward keys accept ${name}`,
         };
       }
-      if (now - known.lastSeenMs > 60_000) {
-        known.lastSeenMs = now;
-        this.o.store.seen(name, now);
-      }
-      return { ok: true };
+      return this.seen(known);
     }
     if (this.provisioned) {
       this.report(
@@ -246,6 +245,16 @@ export class Keyring {
       newKey,
       `info: ${name} rotated its key to ${fingerprint(newKey)} (proven by its previous key ${fingerprint(r.publicKey)})`,
     );
+  }
+
+  /** A known node was heard from: its last-seen time is written at most once a minute. */
+  private seen(known: KeyRecord): Verdict {
+    const now = this.now();
+    if (now - known.lastSeenMs > 60_000) {
+      known.lastSeenMs = now;
+      this.o.store.seen(known.name, now);
+    }
+    return OK;
   }
 
   private conflict(name: string, claimed: string, bound: string, state: string): Verdict {

@@ -14,7 +14,7 @@ export interface Trust {
     header: (name: string) => string,
   ): Opened | { ok: true; from: undefined; key?: undefined; ackProof?: undefined };
   /** `peerKey`: the key the message answered was proven by; `ackProof`: from open, for a delivering ACK. */
-  sealAck(ack: Ack, toNode: string, id: string, peerKey?: string, ackProof?: Buffer): string;
+  sealAck(ack: Ack, toNode: string, id: string, peerKey?: string, ackProof?: string): string;
   /** The ACK when it counts as the answer of `fromNode` about `id` (`sealed`: what seal gave for it); a string says why not. */
   openAck(bytes: Uint8Array, fromNode: string, id: string, sealed?: Sealed): string | Ack;
 }

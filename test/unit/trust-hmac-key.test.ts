@@ -46,6 +46,32 @@ describe('HmacKey', () => {
     }
   });
 
+  it('gives the two halves of the MAC as base64url text, for every size, with keys used in turn (its scratch buffers shared)', () => {
+    const keys = [randomBytes(32), randomBytes(32), randomBytes(7)];
+    const macs = keys.map((k) => new HmacKey(k));
+    // Sizes that grow the shared scratch buffer, then shrink, then pass the one-shot bound.
+    for (const size of [0, 1, 400, 5000, 40, ONE_SHOT_MAX_BYTES - 1, ONE_SHOT_MAX_BYTES, 3, ONE_SHOT_MAX_BYTES + 1, 1024 * 1024, 400]) {
+      const bytes = randomBytes(size);
+      for (const text of ['steward-proof-v2\nship1.REQToFileAppend.EventACK\ncentral\ncbor\n\n', 'ünïcödé ✓ subject\n', '']) {
+        keys.forEach((key, i) => {
+          const want = hmac(key, text, bytes);
+          const got = (macs[i] as HmacKey).halves(text, bytes);
+          assert.deepEqual(
+            got,
+            { tag: want.toString('base64url', 0, 16), ack: want.toString('base64url', 16, 32) },
+            `${i} ${size} ${text.length}`,
+          );
+        });
+      }
+    }
+    const key = randomBytes(32);
+    const want = hmac(key, 'text only');
+    assert.deepEqual(new HmacKey(key).halves('text only'), {
+      tag: want.toString('base64url', 0, 16),
+      ack: want.toString('base64url', 16, 32),
+    });
+  });
+
   it('refuses a key longer than a block (ours are 32 bytes)', () => {
     assert.throws(() => new HmacKey(randomBytes(65)), /longer than a SHA-256 block/);
   });

@@ -38,6 +38,8 @@ export interface B3Result {
   peakRssMB: Cpu;
   /** Lines in the result files that are not exactly the expected, unique lines (must be 0). */
   badLines: number;
+  /** Passes of fresh pairs whose rounds were pooled (mergeB3); absent: one. */
+  passes?: number;
 }
 
 interface Fleet {
@@ -61,6 +63,8 @@ export async function runB3(
   stacks: readonly Stack[] = [oursStack(env)],
   log?: (s: string) => void,
   fullRounds = 3,
+  /** Names the pair's folders: each pass of fresh pairs needs its own (the result files are counted). */
+  label = 'b3',
 ): Promise<PerKind<B3Result>> {
   const n = quick ? 500 : 10_000;
   const rounds = quick ? 1 : fullRounds;
@@ -70,7 +74,7 @@ export async function runB3(
   const fleet = (s: Stack): Fleet => fleets.get(s.kind) as Fleet;
   try {
     await turns.each(0, async (s) => {
-      const { central, ship1 } = await s.startPair('b3');
+      const { central, ship1 } = await s.startPair(label);
       const pids = new Map<string, number>([
         ['central', central.pid as number],
         ['ship1', ship1.pid as number],
@@ -114,27 +118,58 @@ export async function runB3(
   const result = (k: Kind): B3Result => {
     const f = fleets.get(k);
     if (f?.first === undefined || f.rounds.length < rounds) throw new Error(`B3: ${f?.rounds.length ?? 0} of ${rounds} rounds`);
-    const done = f.rounds;
-    const med = (g: (r: B3Round) => number, digits = 3): number => round(median(done.map(g)), digits);
-    const seconds = med((r) => r.seconds);
     const peak = (key: string): number => round(f.sampler.peakMB.get(key) ?? Number.NaN, 1);
     return {
       messages: n,
       warmup: f.first,
-      rounds: done,
-      seconds,
-      msgPerSec: Math.round(n / seconds),
-      acceptedSeconds: med((r) => r.acceptedSeconds),
-      cpuPer1000: {
-        central: med((r) => r.cpuPer1000.central),
-        ship1: med((r) => r.cpuPer1000.ship1),
-        natsServer: med((r) => r.cpuPer1000.natsServer),
-      },
+      rounds: f.rounds,
+      ...medians(n, f.rounds),
       peakRssMB: { central: peak('central'), ship1: peak('ship1'), natsServer: peak('natsServer') },
       badLines: f.badLines,
     };
   };
   return { ours: result('ours'), peer: turns.peer(() => result('peer')) };
+}
+
+/** The medians over `rounds` of `n` messages each (msgPerSec from the median round's seconds). */
+function medians(n: number, rounds: readonly B3Round[]): B3Round {
+  const med = (g: (r: B3Round) => number): number => round(median(rounds.map(g)), 3);
+  const seconds = med((r) => r.seconds);
+  return {
+    seconds,
+    msgPerSec: Math.round(n / seconds),
+    acceptedSeconds: med((r) => r.acceptedSeconds),
+    cpuPer1000: {
+      central: med((r) => r.cpuPer1000.central),
+      ship1: med((r) => r.cpuPer1000.ship1),
+      natsServer: med((r) => r.cpuPer1000.natsServer),
+    },
+  };
+}
+
+/**
+ * B3 over passes of fresh pairs (the trust comparison): the rounds of all pooled, the medians
+ * over all of them; the first burst is the medians of each pass's first burst, the peak RSS the
+ * highest of any pass.
+ */
+export function mergeB3(passes: readonly B3Result[]): B3Result {
+  const first = passes[0];
+  if (first === undefined) throw new Error('B3: no pass to merge');
+  const n = first.messages;
+  const rounds = passes.flatMap((p) => p.rounds);
+  const peak = (key: keyof Cpu): number => Math.max(...passes.map((p) => p.peakRssMB[key]));
+  return {
+    messages: n,
+    warmup: medians(
+      n,
+      passes.map((p) => p.warmup),
+    ),
+    rounds,
+    ...medians(n, rounds),
+    peakRssMB: { central: peak('central'), ship1: peak('ship1'), natsServer: peak('natsServer') },
+    badLines: passes.reduce((sum, p) => sum + p.badLines, 0),
+    passes: passes.length,
+  };
 }
 
 async function burst(s: Stack, f: Fleet, n: number, fileName: string): Promise<{ round: B3Round; badLines: number }> {
@@ -146,6 +181,8 @@ async function burst(s: Stack, f: Fleet, n: number, fileName: string): Promise<{
   const messages = lines.map((l) => ({ toNode: s.name('ship1'), method: 'REQToFileAppend', data: [l], directory: 'b3', fileName }));
   const resultDir = path.join(ship1.dataDir, 'b3', s.name('ship1'));
   const file = path.join(resultDir, fileName);
+  // Its lines are counted: one left from another burst would end this one at once.
+  if (fs.existsSync(file)) throw new Error(`B3: ${file} is there before the burst`);
   const cpuBefore = new Map([...pids].map(([k, pid]) => [k, cpuSeconds(pid)]));
   const sent = await s.send(central, messages);
   // Holes from out-of-order planned appends read as NULs, so the size alone is not enough:

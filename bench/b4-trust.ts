@@ -20,11 +20,14 @@ export interface B4Paired {
  * B A), so that neither gets a quieter machine. Passes of B4 run one after the other differed by
  * up to 40% with the same setting, against a budget of 10%; rounds alternating within one pass
  * take that drift out. Only one fleet works at a time; the other idles (a hello every 30 s).
+ * Sixteen rounds of each are counted: single rounds still differ by up to 30% (2026-12-06: the
+ * trust-on fleet at 1.00 to 1.33 times the time of the trust-off round next to it), and with
+ * eight the median moved by several percent from run to run.
  */
 export async function runB4TrustPaired(env: BenchEnv, quick: boolean, log: (s: string) => void): Promise<B4Paired> {
   const n = quick ? 20 : 1000;
   const perProcess = quick ? 20 : 250;
-  const counted = quick ? 1 : 8;
+  const counted = quick ? 1 : 16;
   const warmup = 1;
   const simRoot = simStorageRoot(env);
   const settings = [

@@ -14,41 +14,15 @@
  * another process.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MsgHdrsImpl } from '@nats-io/transport-node';
-import { Db } from '../src/store/db.js';
-import { KeyStore } from '../src/store/keys.js';
-import { Keyring } from '../src/trust/keyring.js';
-import { pairFromSeed } from '../src/trust/nkey.js';
-import { Proofs } from '../src/trust/proof.js';
 import { trustOn, TRUST_OFF, type Trust } from '../src/trust/trust.js';
+import { keyedNode } from '../test/support/unit-trust.js';
 
-const dirs: string[] = [];
-const dbs: Db[] = [];
-function node(name: string): { keyring: Keyring; proofs: Proofs; publicKey: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `steward-proof-steps-${name}-`));
-  dirs.push(dir);
-  const db = new Db(dir);
-  dbs.push(db);
-  const pair = pairFromSeed(randomBytes(32));
-  const keyring = new Keyring({
-    store: new KeyStore(db),
-    selfName: name,
-    selfKey: pair.publicKey,
-    mode: 'tofu',
-    centralName: 'central',
-    onEvent: () => {},
-  });
-  return { keyring, proofs: new Proofs({ name, pair }, keyring), publicKey: pair.publicKey };
-}
-
-const central = node('central');
-const ship1 = node('ship1');
-central.keyring.check('ship1', ship1.publicKey);
-ship1.keyring.check('central', central.publicKey);
+const central = keyedNode('central');
+const ship1 = keyedNode('ship1');
+central.keyring.check('ship1', ship1.pair.publicKey);
+ship1.keyring.check('central', central.pair.publicKey);
 const settings: Record<'on' | 'off', [Trust, Trust]> = {
   on: [trustOn(central.proofs), trustOn(ship1.proofs)],
   off: [TRUST_OFF, TRUST_OFF],
@@ -117,6 +91,6 @@ try {
     console.log(`cold ${step.padEnd(4)}: ${a.toFixed(1)} µs with trust on, ${b.toFixed(1)} with trust off (p50 of 60)`);
   }
 } finally {
-  for (const db of dbs) db.close();
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  central.close();
+  ship1.close();
 }

@@ -55,17 +55,7 @@ describe('the NATS transport against a real nats-server', () => {
 
   it('publish() answers instead of throwing while the connection drains at stop, and says disconnected after it', async () => {
     const nats = await NatsServer.start();
-    const t = new NatsTransport({
-      servers: [`127.0.0.1:${nats.port}`],
-      nodeName: 'n1',
-      connectTimeoutMs: 2000,
-      connectRetryIntervalMs: 1000,
-      reconnectJitterMs: 100,
-      reconnectJitterTlsMs: 1000,
-      tls: undefined,
-      nkeySeed: undefined,
-      logger: pino({ level: 'silent' }),
-    });
+    const t = transport(nats.port, 'n1');
     try {
       await t.start();
       t.subscribe('n1.REQHello.EventNACK', () => {});

@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { newMessage, type Message, type MessageDraft } from '../../src/message/message.js';
 import { relayInitial, relayOnward, relayToVia } from '../../src/message/relay.js';
+import { Db } from '../../src/store/db.js';
+import { KeyStore } from '../../src/store/keys.js';
 import type { OutboxRecord } from '../../src/store/outbox.js';
-import type { Keyring } from '../../src/trust/keyring.js';
-import { pairFromSeed } from '../../src/trust/nkey.js';
+import { Keyring, type KeyEvent } from '../../src/trust/keyring.js';
+import { pairFromSeed, type NkeyPair } from '../../src/trust/nkey.js';
 import { originRequestOf, signOrigin } from '../../src/trust/origin.js';
 import { Proofs } from '../../src/trust/proof.js';
 
@@ -24,6 +29,45 @@ export interface Identity {
 export function identity(name: string): Identity {
   const pair = pairFromSeed(randomBytes(32));
   return { name, key: pair.publicKey, proofs: new Proofs({ name, pair }, NO_KEYRING) };
+}
+
+export interface KeyedNode {
+  readonly name: string;
+  /** Changed by a test of key rotation. */
+  pair: NkeyPair;
+  readonly keyring: Keyring;
+  readonly proofs: Proofs;
+  /** What the keyring reported (pinned, conflict, ...). */
+  readonly events: KeyEvent[];
+  /** Closes its store and removes its folder. */
+  close(): void;
+}
+
+/** A node with its own key and a keyring over a store of its own in a new temp folder (tofu). */
+export function keyedNode(name: string): KeyedNode {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `steward-proof-${name}-`));
+  const db = new Db(dir);
+  const pair = pairFromSeed(randomBytes(32));
+  const events: KeyEvent[] = [];
+  const keyring = new Keyring({
+    store: new KeyStore(db),
+    selfName: name,
+    selfKey: pair.publicKey,
+    mode: 'tofu',
+    centralName: 'central',
+    onEvent: (ev) => events.push(ev),
+  });
+  return {
+    name,
+    pair,
+    keyring,
+    events,
+    proofs: new Proofs({ name, pair }, keyring),
+    close: () => {
+      db.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A message for node2 from central (REQCliCommand), created at NOW, with `draft` over it. */

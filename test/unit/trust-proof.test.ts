@@ -1,52 +1,25 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Db } from '../../src/store/db.js';
-import { KeyStore } from '../../src/store/keys.js';
-import { Keyring, type KeyEvent } from '../../src/trust/keyring.js';
-import { encodeUserPublicKey, pairFromSeed, type NkeyPair } from '../../src/trust/nkey.js';
+import { encodeUserPublicKey, pairFromSeed } from '../../src/trust/nkey.js';
 import { PROOF_HEADER, Proofs, type Sealed } from '../../src/trust/proof.js';
+import { keyedNode, type KeyedNode } from '../support/unit-trust.js';
 
 const MISMATCH = 'the proof does not match the message (bad proof, or one made for other bytes or another subject)';
-const dbs: Db[] = [];
-const dirs: string[] = [];
+const nodes: KeyedNode[] = [];
 after(() => {
-  for (const db of dbs) db.close();
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  for (const n of nodes) n.close();
 });
 
-interface TestNode {
-  readonly name: string;
-  pair: NkeyPair;
-  readonly keyring: Keyring;
-  readonly proofs: Proofs;
-  readonly events: KeyEvent[];
-}
-
 /** A node with its own key and a keyring over a store of its own (tofu). */
-function node(name: string): TestNode {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `steward-proof-${name}-`));
-  dirs.push(dir);
-  const db = new Db(dir);
-  dbs.push(db);
-  const pair = pairFromSeed(randomBytes(32));
-  const events: KeyEvent[] = [];
-  const keyring = new Keyring({
-    store: new KeyStore(db),
-    selfName: name,
-    selfKey: pair.publicKey,
-    mode: 'tofu',
-    centralName: 'central',
-    onEvent: (ev) => events.push(ev),
-  });
-  return { name, pair, keyring, events, proofs: new Proofs({ name, pair }, keyring) };
+function node(name: string): KeyedNode {
+  const n = keyedNode(name);
+  nodes.push(n);
+  return n;
 }
 
 /** `b` has pinned `a`'s key. */
-function knows(b: TestNode, a: TestNode): void {
+function knows(b: KeyedNode, a: KeyedNode): void {
   assert.equal(b.keyring.check(a.name, a.pair.publicKey).ok, true);
 }
 
@@ -61,7 +34,7 @@ const proofOf = (bytes: Buffer): string => (JSON.parse(bytes.toString()) as { pr
 const WIRE = { serial: 'json', cmp: 'zstd' };
 
 /** The headers `a` seals a message for `to` with. */
-const sealed = (a: TestNode, to = 'b', subject = SUBJECT): Record<string, string> => a.proofs.seal(subject, to, payload(), WIRE).headers;
+const sealed = (a: KeyedNode, to = 'b', subject = SUBJECT): Record<string, string> => a.proofs.seal(subject, to, payload(), WIRE).headers;
 /** The three fields of a proof header. */
 const fields = (h: Record<string, string>): { from: string; key: string; proof: string } => {
   const [from = '', key = '', proof = ''] = (h[PROOF_HEADER] ?? '').split(' ');
@@ -272,7 +245,7 @@ describe('Proofs: ACKs', () => {
 
 describe('Proofs: short ACKs (the other half of a MACed message’s HMAC)', () => {
   /** a sends b a MACed message; b opens it. */
-  function exchange(): { a: TestNode; b: TestNode; s: Sealed; ackProof: Buffer; opened: ReturnType<Proofs['open']> } {
+  function exchange(): { a: KeyedNode; b: KeyedNode; s: Sealed; ackProof: Buffer; opened: ReturnType<Proofs['open']> } {
     const [a, b] = [node('a'), node('b')];
     knows(a, b);
     const s = a.proofs.seal(SUBJECT, 'b', payload(), WIRE);
@@ -285,7 +258,7 @@ describe('Proofs: short ACKs (the other half of a MACed message’s HMAC)', () =
       opened: b.proofs.open(SUBJECT, payload(), headerOf(s.headers)),
     };
   }
-  const short = (b: TestNode, opened: ReturnType<Proofs['open']>, status: 'ok' | 'duplicate' | 'rejected'): Buffer => {
+  const short = (b: KeyedNode, opened: ReturnType<Proofs['open']>, status: 'ok' | 'duplicate' | 'rejected'): Buffer => {
     assert.equal(opened.ok, true);
     const o = opened as { key: string; ackProof?: string };
     return Buffer.from(b.proofs.sealAck({ id: 'M1', status }, 'a', 'M1', o.key, o.ackProof));

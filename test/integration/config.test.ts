@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { STEWARD_BIN } from '../support/steward.js';
+import { tempFolders } from '../support/temp.js';
 import { loadConfig } from '../../src/config/load.js';
 import { UsageError } from '../../src/config/flags.js';
 
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'steward-config-'));
+const tmp = tempFolders('steward-config');
 
 function run(args: string[], cwd: string): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(STEWARD_BIN, args, { cwd, env: { ...process.env, CONFIG_FOLDER: './etc/' }, encoding: 'utf8', timeout: 20_000 });

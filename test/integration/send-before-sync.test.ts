@@ -21,6 +21,7 @@ import { cmd, StewardProcess } from '../support/steward.js';
 describe('sending while the store makes the commit durable', () => {
   let nats: NatsServer;
   let ship1: StewardProcess;
+  let dir: string;
   let central: StewardNode;
   let mode: 'pass' | 'hold' | 'fail' = 'pass';
   const held: ((err: NodeJS.ErrnoException | null) => void)[] = [];
@@ -33,7 +34,7 @@ describe('sending while the store makes the commit durable', () => {
   before(async () => {
     nats = await NatsServer.start();
     ship1 = await StewardProcess.start({ name: 'ship1', central: 'central', brokerUrl: nats.url, flags: ['-startPubREQHello=0'] });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-central-'));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'steward-central-'));
     const { values } = parseFlags([
       '-nodeName=central',
       '-centralNodeName=central',
@@ -54,6 +55,8 @@ describe('sending while the store makes the commit durable', () => {
     await central.stop();
     await ship1.stop();
     await nats.close();
+    ship1.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   const runOnShip1 = (marker: string, line: string): Buffer =>

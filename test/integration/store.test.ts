@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { newId } from '../../src/message/id.js';
@@ -11,8 +10,9 @@ import { Db } from '../../src/store/db.js';
 import { Inbox } from '../../src/store/inbox.js';
 import { Outbox } from '../../src/store/outbox.js';
 import { eventually } from '../support/eventually.js';
+import { tempFolders } from '../support/temp.js';
 
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'steward-store-'));
+const tmp = tempFolders('steward-store');
 
 function msg(toNode: string, extra: Partial<Message> = {}): Message {
   return {

@@ -109,6 +109,9 @@ async function main(): Promise<number> {
   const { quick, cpuProf, trustCompare, ids } = args;
   const started = performance.now();
   const loadStart = os.loadavg();
+  // The commit the nodes were built from (npm run bench builds first): taken now, so that a
+  // commit made while the run goes on is not named as the one measured.
+  const code = codeState();
   // The 1-minute load average every 5 s: other work on the machine is what makes figures noisy.
   const loadSamples: number[] = [];
   const loadTimer = setInterval(() => loadSamples.push(os.loadavg()[0] ?? 0), 5000);
@@ -266,7 +269,7 @@ async function main(): Promise<number> {
     quick,
     ids,
     machine: machine(NATS_SERVER_BIN),
-    code: codeState(),
+    code,
     loadavg: {
       start: loadStart.map((v) => Math.round(v * 100) / 100),
       end: os.loadavg().map((v) => Math.round(v * 100) / 100),

@@ -11,8 +11,8 @@ export const PROOF_HEADER = 'st-proof';
 
 /**
  * A message's proof headers; for a MACed message also what an ACK must show to say it was
- * delivered (`ackProof`: the other 16 bytes of its HMAC, base64url) and the receiver's key it was MACed for (`peerKey`: the only key that
- * may refuse it).
+ * delivered (`ackProof`: the other 16 bytes of its HMAC, base64url) and the receiver's key it was
+ * MACed for (`peerKey`: the only key that may refuse it).
  */
 export interface Sealed {
   readonly headers: Record<string, string>;

@@ -7,8 +7,8 @@ import { BenchEnv } from './lib/env.js';
 import type { RunReport } from './lib/report.js';
 import { isFailure, oursStack, type PerKind } from './lib/stack.js';
 
-/** B3's passes of fresh pairs in the trust comparison (the second started with the trust-off pair). */
-const B3_PASSES = 2;
+/** B3's passes of fresh pairs in the trust comparison (every other one started with the trust-off pair). */
+const B3_PASSES = 4;
 /** B1's passes of fresh pairs in the trust comparison (half of them started with the trust-off pair). */
 const B1_PASSES = 6;
 /** ... and with --quick (only to check that it runs). */
@@ -68,16 +68,23 @@ export async function trustOffPass(
       log(`B1, trust on / off alternating: p50 ${out.B1On.roundTrip.p50} / ${out.B1.roundTrip.p50} ms over ${passes} passes`);
     }
     if (ids.includes('B3')) {
-      // Two passes of fresh pairs, nine rounds each, the second started and led by the trust-off
+      // Passes of fresh pairs, nine rounds each, every other one started and led by the trust-off
       // pair: on this VM rounds of one setting differ by up to 30%, against a budget of 10%, and
-      // one pass of nine rounds gave 86 to 98% for the same code (five runs, 2026-12-06).
+      // one pair can be slower than another with the same code for a whole pass (passes of the
+      // same code read 82 to 101%, 2026-12-06).
       const on: B3Result[] = [];
       const off: B3Result[] = [];
+      out.B3Passes = [];
       for (let pass = 0; pass < (quick ? 1 : B3_PASSES); pass++) {
-        const r = await runB3(paired, quick, pass % 2 === 0 ? stacks : [...stacks].reverse(), log, 9, `b3-pass${pass}`);
+        const onFirst = pass % 2 === 0;
+        const r = await runB3(paired, quick, onFirst ? stacks : [...stacks].reverse(), log, 9, `b3-pass${pass}`);
+        const offR = offHalf(r, 'B3');
         on.push(r.ours);
-        off.push(offHalf(r, 'B3'));
-        log(`B3 pass ${pass + 1}, trust on / off alternating: ${r.ours.msgPerSec} / ${off.at(-1)?.msgPerSec} msg/s`);
+        off.push(offR);
+        out.B3Passes.push({ onFirst, on: r.ours.msgPerSec, off: offR.msgPerSec });
+        log(
+          `B3 pass ${pass + 1} of ${B3_PASSES}, trust ${onFirst ? 'on' : 'off'} started first: ${r.ours.msgPerSec} / ${offR.msgPerSec} msg/s`,
+        );
       }
       out.B3On = mergeB3(on);
       out.B3 = mergeB3(off);

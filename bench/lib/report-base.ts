@@ -44,6 +44,8 @@ export interface RunReport {
       /** B1's passes: p50 on and off, with the trust-on pair started first or second (ms). */
       B1Orders?: { onFirst: boolean; on: number; off: number }[];
       B3On?: B3Result;
+      /** B3's passes of fresh pairs: the median msg/s of each setting, with the trust-on pair started first or second. */
+      B3Passes?: { onFirst: boolean; on: number; off: number }[];
     };
     /** Peer mode (STEWARD_PEER_BIN): the Go original measured in the same run, interleaved with ours. */
     peer?: PeerResults;

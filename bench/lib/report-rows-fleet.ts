@@ -223,9 +223,13 @@ export function rowsTrustOff(c: Ctx, r: RunReport['results'], off: NonNullable<R
     const share = on3.msgPerSec / off.B3.msgPerSec;
     rows.push({
       id: 'B3',
-      measure: `the burst with trust off (every node -trust=off, same run, ${how(off.B3On !== undefined).replace('samples', 'rounds')}${off.B3.passes === undefined ? '' : `; ${off.B3.passes} passes of fresh pairs, each setting started first in one`}), median of ${off.B3.rounds.length}`,
+      measure: `the burst with trust off (every node -trust=off, same run, ${how(off.B3On !== undefined).replace('samples', 'rounds')}${off.B3.passes === undefined ? '' : `; ${off.B3.passes} passes of fresh pairs, each setting started first in half of them`}), median of ${off.B3.rounds.length}`,
       ours: `${int(off.B3.msgPerSec)} msg/s`,
-      floor: `trust on ${int(on3.msgPerSec)} msg/s: ${pct(share)} of it; first bursts on / off ${int(on3.warmup.msgPerSec)} / ${int(off.B3.warmup.msgPerSec)} msg/s`,
+      floor: `trust on ${int(on3.msgPerSec)} msg/s: ${pct(share)} of it; first bursts on / off ${int(on3.warmup.msgPerSec)} / ${int(off.B3.warmup.msgPerSec)} msg/s${
+        off.B3Passes === undefined
+          ? ''
+          : `; each pass on / off: ${off.B3Passes.map((p) => `${pct(p.on / p.off)} (${p.onFirst ? 'on' : 'off'} pair started first)`).join(', ')}`
+      }`,
       go: '—',
       target: judge('B3', `trust on >= ${pct(TARGETS.trustShare)} of trust off (issue 16)`, pct(share), share >= TARGETS.trustShare),
     });

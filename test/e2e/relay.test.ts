@@ -9,8 +9,12 @@ import { authorization } from '../support/nats-auth.js';
 import { makeNkeyUser } from '../support/pki.js';
 import { RELAY_RULE, RELAYED_RULE } from '../support/relay-policy.js';
 import type { StewardProcess } from '../support/steward.js';
+import { tempFolders } from '../support/temp.js';
 
 const counted = (file: string, tag: string): string[] => ['bash', '-c', `echo ran >> ${file}; echo relayed ${tag}`];
+/** Where the relayed commands count their runs (removed when the file's tests are done). */
+const counts = tempFolders('steward-relay-counts')();
+const countFile = (tag: string): string => path.join(counts, `${tag}.count`);
 
 /**
  * Relaying as the seed's six steps describe: a message given on node1 for node2 with
@@ -46,14 +50,13 @@ describe('REQRelay and REQRelayInitial', () => {
     relayViaNode: 'central',
     relayReplyMethod: 'REQToConsole',
     method: 'REQCliCommand',
-    methodArgs: counted(path.join(os.tmpdir(), `steward-relay-${process.pid}-${tag}.count`), tag),
+    methodArgs: counted(countFile(tag), tag),
     replyMethod: 'REQToFileAppend',
     ACKTimeout: 5,
     retries: 3,
     methodTimeout: 10,
     ...extra,
   });
-  const countFile = (tag: string): string => path.join(os.tmpdir(), `steward-relay-${process.pid}-${tag}.count`);
   const runs = (tag: string): number =>
     fs.existsSync(countFile(tag)) ? fs.readFileSync(countFile(tag), 'utf8').split('\n').filter(Boolean).length : 0;
 

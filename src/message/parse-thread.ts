@@ -109,15 +109,6 @@ export class ParseThread {
     this.workerFile = opts.workerFile;
   }
 
-  /** `parseInput` on this thread; an error outcome (never a rejection) when the thread failed. */
-  async parse(bytes: Uint8Array, ctx: ParseContext): Promise<ParseOutcome[]> {
-    const out: ParseOutcome[] = [];
-    await this.parseInBatches(bytes, ctx, Number.POSITIVE_INFINITY, (outcomes) => {
-      for (const o of outcomes) out.push(o);
-    });
-    return out;
-  }
-
   /**
    * `parseInput` on this thread, its outcomes handed to `each` in input order, in batches of
    * about `batch` as the thread makes them; resolves once all are handed over. When the thread
@@ -145,7 +136,7 @@ export class ParseThread {
     } else if ('outcomes' in a && a.outcomes.length > 0) take(a.outcomes);
   }
 
-  /** Whether a thread is up now. */
+  /** Whether a thread is up now (tests). */
   get running(): boolean {
     return this.worker !== undefined;
   }

@@ -15,6 +15,13 @@ const ctx: ParseContext = {
   defaultMethodTimeoutMs: 9_000,
 };
 
+/** All of an input's outcomes, parsed on `thread`. */
+async function parseOn(thread: ParseThread, bytes: Uint8Array, c: ParseContext): Promise<ParseOutcome[]> {
+  const out: ParseOutcome[] = [];
+  await thread.parseInBatches(bytes, c, Number.POSITIVE_INFINITY, (outcomes) => out.push(...outcomes));
+  return out;
+}
+
 /** The outcomes without what differs from one parse to the next (ids and creation times). */
 function comparable(outcomes: ParseOutcome[]): unknown[] {
   return outcomes.map((o) => (o.ok ? { ...o, message: { ...o.message, id: 'ID', createdMs: 0 } } : o));
@@ -86,7 +93,7 @@ describe('parsing large inputs on the parser thread', () => {
     assert.deepEqual(got, ['stub outcome 0']);
     assert.equal(firstDone, false, 'the stub holds the rest of the first input until the next one comes');
     // The next input makes the stub finish the first one.
-    const second = await thread.parse(Buffer.from('["next"]'), ctx);
+    const second = await parseOn(thread, Buffer.from('["next"]'), ctx);
     await first;
     assert.deepEqual(got, ['stub outcome 0', 'stub outcome 1']);
     assert.deepEqual(
@@ -114,7 +121,7 @@ describe('parsing large inputs on the parser thread', () => {
     thread.warm();
     assert.equal(thread.threadsStarted, 1, 'warming twice starts one thread');
     const text = Buffer.from(`[${Array.from({ length: 400 }, (_, i) => JSON.stringify(message(i))).join(',')}]`);
-    const outcomes = await thread.parse(text, ctx);
+    const outcomes = await parseOn(thread, text, ctx);
     assert.equal(outcomes.filter((o) => o.ok).length, 400);
     assert.equal(thread.threadsStarted, 1, 'the input went to the warmed thread');
   });
@@ -129,7 +136,7 @@ describe('parsing large inputs on the parser thread', () => {
     assert.equal(thread.running, true);
     await eventually(() => !thread.running, { what: 'the warmed thread to end' });
     for (const i of [5, 6]) {
-      const o = await thread.parse(Buffer.from(JSON.stringify(message(i))), ctx);
+      const o = await parseOn(thread, Buffer.from(JSON.stringify(message(i))), ctx);
       assert.equal(o[0]?.ok === true ? o[0].message.methodArgs[1] : 'error', `n${i}`);
       await eventually(() => !thread.running, { what: 'the thread to end after its input' });
     }
@@ -176,7 +183,7 @@ describe('parsing large inputs on the parser thread', () => {
     threads.push(thread);
     const big = Buffer.from(`[${Array.from({ length: 40_000 }, (_, i) => JSON.stringify(message(i))).join(',')}]`);
     const small = Buffer.from(JSON.stringify(message(3)));
-    const [failed, next] = await Promise.all([thread.parse(big, ctx), thread.parse(small, ctx)]);
+    const [failed, next] = await Promise.all([parseOn(thread, big, ctx), parseOn(thread, small, ctx)]);
     assert.equal(failed.length, 1);
     assert.match((failed[0] as { error?: string }).error ?? '', /^the input could not be parsed: .*memory/);
     assert.equal(next[0]?.ok === true ? next[0].message.methodArgs[1] : 'error', 'n3');
@@ -189,7 +196,7 @@ describe('parsing large inputs on the parser thread', () => {
     threads.push(thread);
     const got: string[] = [];
     for (let i = 0; i < 8; i++) {
-      const o = await thread.parse(Buffer.from(JSON.stringify(message(i))), ctx);
+      const o = await parseOn(thread, Buffer.from(JSON.stringify(message(i))), ctx);
       got.push(o[0]?.ok === true ? (o[0].message.methodArgs[1] ?? '?') : `error: ${(o[0] as { error?: string }).error}`);
       await new Promise((r) => setTimeout(r, 0));
     }
@@ -201,11 +208,11 @@ describe('parsing large inputs on the parser thread', () => {
     threads.push(thread);
     const pad = ' '.repeat(OFF_THREAD_BYTES);
     const [a, b] = await Promise.all([
-      thread.parse(Buffer.from(JSON.stringify(message(1)) + pad), ctx),
-      thread.parse(Buffer.from(JSON.stringify(message(2)) + pad), ctx),
+      parseOn(thread, Buffer.from(JSON.stringify(message(1)) + pad), ctx),
+      parseOn(thread, Buffer.from(JSON.stringify(message(2)) + pad), ctx),
     ]);
     assert.match(thread.unavailable ?? '', /no-such-parser-worker/);
-    const c = await thread.parse(Buffer.from(JSON.stringify(message(3)) + pad), ctx);
+    const c = await parseOn(thread, Buffer.from(JSON.stringify(message(3)) + pad), ctx);
     assert.deepEqual(
       [a, b, c].map((o) => (o[0]?.ok === true ? o[0].message.methodArgs[1] : 'error')),
       ['n1', 'n2', 'n3'],
